@@ -1,0 +1,165 @@
+//! Publishing to Kafka, and knowing whether Kafka is there.
+//!
+//! The producer is idempotent with `acks=all`: an acknowledgement means the
+//! event is in every in-sync replica, and a retry inside librdkafka never
+//! writes it twice. A request is answered only when every one of its events
+//! is acknowledged or one has failed.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use tracing::{info, warn};
+
+use crate::config::IngestConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Kafka did not take the events in time; retrying later can help.
+    #[error("Kafka did not acknowledge the events: {0}")]
+    Unavailable(String),
+    /// The producer could not be built: a configuration error.
+    #[error("cannot create the Kafka producer: {0}")]
+    Config(#[source] KafkaError),
+}
+
+#[derive(Clone)]
+pub struct Publisher {
+    producer: FutureProducer,
+    topic: String,
+    ack_timeout: Duration,
+}
+
+impl Publisher {
+    pub fn new(config: &IngestConfig) -> Result<Self, PublishError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("client.id", "hoso-ingest")
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("compression.type", &config.compression)
+            .set("linger.ms", config.linger_ms.to_string())
+            .set("batch.size", "1000000")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("message.timeout.ms", config.ack_timeout_ms.to_string())
+            .create()
+            .map_err(PublishError::Config)?;
+        Ok(Publisher {
+            producer,
+            topic: config.topic.clone(),
+            ack_timeout: Duration::from_millis(config.ack_timeout_ms),
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Sends every `(key, payload)` and waits for all acknowledgements.
+    pub async fn publish<'a>(&self, events: impl Iterator<Item = (&'a str, &'a [u8])>) -> Result<usize, PublishError> {
+        let deadline = Instant::now() + self.ack_timeout;
+        let mut pending = Vec::new();
+        for (key, payload) in events {
+            loop {
+                let record = FutureRecord::to(&self.topic).key(key).payload(payload);
+                match self.producer.send_result(record) {
+                    Ok(delivery) => {
+                        pending.push(delivery);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        // The producer's queue is full of other requests'
+                        // events: wait for room, within this request's time.
+                        if Instant::now() >= deadline {
+                            return Err(PublishError::Unavailable("the producer queue stayed full".into()));
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    Err((e, _)) => return Err(PublishError::Unavailable(e.to_string())),
+                }
+            }
+        }
+        let n = pending.len();
+        for delivery in pending {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => return Err(PublishError::Unavailable(e.to_string())),
+                Err(_) => return Err(PublishError::Unavailable("the producer was shut down".into())),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Waits for in-flight events to be delivered, for a clean shutdown.
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.producer.flush(timeout) {
+            warn!(error = %e, "events still in flight at shutdown");
+        }
+    }
+
+    /// Asks the brokers for the topic's metadata: `Err` says what is wrong.
+    pub fn check_broker(&self, timeout: Duration) -> Result<(), String> {
+        let md = self
+            .producer
+            .client()
+            .fetch_metadata(Some(&self.topic), timeout)
+            .map_err(|e| format!("Kafka is unreachable: {e}"))?;
+        match md.topics().iter().find(|t| t.name() == self.topic) {
+            Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(()),
+            _ => Err(format!("topic {} does not exist on the brokers", self.topic)),
+        }
+    }
+}
+
+/// The last known state of the brokers, refreshed in the background, so a
+/// request can be refused at once when Kafka is known to be down.
+#[derive(Clone)]
+pub struct BrokerHealth {
+    state: Arc<RwLock<Result<(), String>>>,
+}
+
+impl Default for BrokerHealth {
+    fn default() -> Self {
+        BrokerHealth { state: Arc::new(RwLock::new(Err("ingest: not yet connected to Kafka".into()))) }
+    }
+}
+
+impl BrokerHealth {
+    pub fn get(&self) -> Result<(), String> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, v: Result<(), String>) {
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        match (&*s, &v) {
+            (Err(_), Ok(())) => info!("Kafka is reachable; ingest is accepting events"),
+            (Ok(()), Err(e)) => warn!(error = %e, "Kafka is not reachable; ingest answers 503 until it is"),
+            _ => {}
+        }
+        *s = v;
+    }
+
+    /// Checks the brokers every `interval` until `stop` resolves.
+    pub async fn watch(self, publisher: Publisher, interval: Duration, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            let p = publisher.clone();
+            let result = tokio::task::spawn_blocking(move || p.check_broker(Duration::from_secs(2)))
+                .await
+                .unwrap_or_else(|e| Err(format!("broker check failed: {e}")));
+            self.set(result);
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+impl hoso_model::health::Readiness for BrokerHealth {
+    fn readiness(&self) -> Result<(), String> {
+        self.get()
+    }
+}

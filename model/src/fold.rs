@@ -1,0 +1,388 @@
+//! The filing lifecycle: events in, filing state out (event sourcing).
+//!
+//! [`FilingState::apply`] folds one event into a filing. The result depends
+//! only on the *set* of a filing's events, never on their arrival order:
+//! every derived value is either an order-free aggregate ("first `resolved`
+//! by `seq`" is a minimum over `seq`, the status is the type at the maximum
+//! `seq`) or, for supplement pauses, recomputed from the few pause events kept
+//! sorted by `seq`. So events that arrive out of order give exactly the state
+//! of in-order arrival, and a repeated `(filing_id, seq)` changes nothing.
+//!
+//! The state is 64 bytes; what only a few filings need (supplement pauses,
+//! `seq` above 32) lives behind one optional box.
+
+use crate::event::{Channel, Event, EventType};
+use crate::intern::Interner;
+use crate::time::local_day;
+
+/// How an ended filing did against its effective due (contract: "outcome").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Early,
+    OnTime,
+    Late,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Early => "early",
+            Outcome::OnTime => "on_time",
+            Outcome::Late => "late",
+        }
+    }
+
+    /// `early` and `on_time` both count as on time for the rate.
+    pub const fn is_on_time(self) -> bool {
+        !matches!(self, Outcome::Late)
+    }
+}
+
+/// What [`FilingState::apply`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The event was new and has been folded.
+    Folded,
+    /// This `(filing_id, seq)` was folded before; nothing changed.
+    Duplicate,
+}
+
+/// What one filing adds to the daily aggregates. The processor takes it
+/// before and after each event and moves the difference, so the aggregates
+/// stay exact however late an event arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Contribution {
+    pub province: u8,
+    pub commune: u32,
+    /// Local received day, and whether it came online.
+    pub received: Option<(i32, bool)>,
+    /// Local day of `ended_at`, and the outcome.
+    pub ended: Option<(i32, Outcome)>,
+}
+
+// Bits of `FilingState::marks`.
+const HAS_DIMS: u8 = 1;
+const WITHDRAWN: u8 = 2;
+const NOT_RECEIVED: u8 = 4;
+const END_BY_RETURN: u8 = 8;
+
+// Two bits per optional flag in `FilingState::attrs`: known, value.
+const EID: u8 = 0;
+const DIGITIZED: u8 = 2;
+const FEE_REQUIRED: u8 = 4;
+const ONLINE_PAYMENT: u8 = 6;
+
+/// The folded state of one filing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilingState {
+    /// Time of the `received` event with the lowest `seq` (valid when `received_seq > 0`).
+    received_at: i64,
+    /// `due_at` of that `received` event.
+    due_at: i64,
+    /// Time of the event that ends the filing (valid when `end_seq > 0`).
+    end_at: i64,
+    /// Highest `seq` folded; its type is the status.
+    max_seq: u32,
+    /// `seq` of the `received` event in force, 0 when none.
+    received_seq: u32,
+    /// `seq` of the ending event in force, 0 when none.
+    end_seq: u32,
+    commune: u32,
+    /// Interned procedure code, 0 when not received.
+    procedure: u32,
+    /// Bit `s - 1` set when `seq` `s` (1..=32) has been folded: the dedup memory.
+    seen_low: u32,
+    province: u8,
+    /// `Channel as u8`, 0 when not received.
+    channel: u8,
+    /// `EventType as u8` of the highest-`seq` event.
+    status: u8,
+    /// Optional booleans, two bits each (see `EID` ...).
+    attrs: u8,
+    /// `HAS_DIMS`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`.
+    marks: u8,
+    supplement_count: u8,
+    /// Only for filings with supplement events or `seq` above 32.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Extra {
+    /// Supplement requests and receipts, sorted by `seq`.
+    pauses: Vec<PauseMark>,
+    /// Folded `seq`s above 32, sorted.
+    seen_high: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PauseMark {
+    seq: u32,
+    at_ms: i64,
+    request: bool,
+}
+
+impl FilingState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Folds one event. `procedures` interns the procedure code.
+    pub fn apply(&mut self, ev: &Event<'_>, procedures: &mut Interner) -> Applied {
+        if !self.mark_seen(ev.seq) {
+            return Applied::Duplicate;
+        }
+        if self.marks & HAS_DIMS == 0 {
+            self.province = ev.province;
+            self.commune = ev.commune;
+            self.marks |= HAS_DIMS;
+        }
+        if ev.seq > self.max_seq {
+            self.max_seq = ev.seq;
+            self.status = ev.kind as u8;
+        }
+        match ev.kind {
+            EventType::Received => {
+                if self.received_seq == 0 || ev.seq < self.received_seq {
+                    self.received_seq = ev.seq;
+                    self.received_at = ev.occurred_at_ms;
+                    self.due_at = ev.due_at_ms.unwrap_or(ev.occurred_at_ms);
+                    self.channel = ev.channel.map_or(0, |c| c as u8);
+                    self.procedure = ev.procedure_code.as_deref().map_or(0, |p| procedures.intern(p));
+                    self.province = ev.province;
+                    self.commune = ev.commune;
+                    self.set_attr(EID, ev.eid_level2);
+                    self.set_attr(DIGITIZED, ev.digitized);
+                    self.set_attr(FEE_REQUIRED, ev.fee_required);
+                }
+            }
+            EventType::Resolved | EventType::Stopped => self.offer_end(ev.seq, ev.occurred_at_ms, false),
+            EventType::Returned => self.offer_end(ev.seq, ev.occurred_at_ms, true),
+            EventType::Withdrawn => self.marks |= WITHDRAWN,
+            EventType::NotReceived => self.marks |= NOT_RECEIVED,
+            EventType::SupplementRequested => {
+                self.supplement_count = self.supplement_count.saturating_add(1);
+                self.add_pause_mark(ev.seq, ev.occurred_at_ms, true);
+            }
+            EventType::SupplementReceived => self.add_pause_mark(ev.seq, ev.occurred_at_ms, false),
+            EventType::FeePaid => {
+                // Paid online if any payment says so; a payment without the
+                // flag is a payment that was not online.
+                let online = self.attr(ONLINE_PAYMENT) == Some(true) || ev.online_payment == Some(true);
+                self.set_attr(ONLINE_PAYMENT, Some(online));
+            }
+            EventType::Submitted | EventType::Processing | EventType::FeeRequested | EventType::Extended => {}
+        }
+        Applied::Folded
+    }
+
+    /// Records `seq` as folded; false when it already was.
+    fn mark_seen(&mut self, seq: u32) -> bool {
+        if (1..=32).contains(&seq) {
+            let bit = 1u32 << (seq - 1);
+            let fresh = self.seen_low & bit == 0;
+            self.seen_low |= bit;
+            return fresh;
+        }
+        let high = &mut self.extra.get_or_insert_with(Default::default).seen_high;
+        match high.binary_search(&seq) {
+            Ok(_) => false,
+            Err(i) => {
+                high.insert(i, seq);
+                true
+            }
+        }
+    }
+
+    /// The ending event in force is the first `resolved`/`stopped` by `seq`;
+    /// only when there is none, the first `returned`.
+    fn offer_end(&mut self, seq: u32, at_ms: i64, by_return: bool) {
+        let current_by_return = self.marks & END_BY_RETURN != 0;
+        let better = self.end_seq == 0
+            || (current_by_return && !by_return)
+            || (current_by_return == by_return && seq < self.end_seq);
+        if better {
+            self.end_seq = seq;
+            self.end_at = at_ms;
+            if by_return {
+                self.marks |= END_BY_RETURN;
+            } else {
+                self.marks &= !END_BY_RETURN;
+            }
+        }
+    }
+
+    fn add_pause_mark(&mut self, seq: u32, at_ms: i64, request: bool) {
+        let pauses = &mut self.extra.get_or_insert_with(Default::default).pauses;
+        let i = pauses.partition_point(|m| m.seq < seq);
+        pauses.insert(i, PauseMark { seq, at_ms, request });
+    }
+
+    fn set_attr(&mut self, shift: u8, v: Option<bool>) {
+        let bits = match v {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 3,
+        };
+        self.attrs = (self.attrs & !(3 << shift)) | (bits << shift);
+    }
+
+    fn attr(&self, shift: u8) -> Option<bool> {
+        match (self.attrs >> shift) & 3 {
+            0 => None,
+            3 => Some(true),
+            _ => Some(false),
+        }
+    }
+
+    /// Completed pauses (each `supplement_requested` to the following
+    /// `supplement_received`, by `seq`) and the start of a pause still open.
+    fn pauses(&self) -> (i64, Option<i64>) {
+        let Some(extra) = &self.extra else { return (0, None) };
+        let mut paused = 0i64;
+        let mut open = None;
+        for m in &extra.pauses {
+            if m.request {
+                open.get_or_insert(m.at_ms);
+            } else if let Some(start) = open.take() {
+                paused += (m.at_ms - start).max(0);
+            }
+        }
+        (paused, open)
+    }
+
+    // ---- the row, as the contract defines it ----
+
+    pub fn province(&self) -> u8 {
+        self.province
+    }
+
+    pub fn commune(&self) -> u32 {
+        self.commune
+    }
+
+    /// Interned procedure code (resolve with the interner given to `apply`), 0 when none.
+    pub fn procedure_id(&self) -> u32 {
+        self.procedure
+    }
+
+    pub fn channel(&self) -> Option<Channel> {
+        Channel::from_u8(self.channel)
+    }
+
+    /// The type of the highest-`seq` event. `None` only for a state that
+    /// never folded an event.
+    pub fn status(&self) -> Option<EventType> {
+        EventType::from_u8(self.status)
+    }
+
+    pub fn last_seq(&self) -> u32 {
+        self.max_seq
+    }
+
+    pub fn received_at(&self) -> Option<i64> {
+        (self.received_seq > 0).then_some(self.received_at)
+    }
+
+    /// The appointment date of the `received` event.
+    pub fn due_at(&self) -> Option<i64> {
+        (self.received_seq > 0).then_some(self.due_at)
+    }
+
+    pub fn is_withdrawn(&self) -> bool {
+        self.marks & WITHDRAWN != 0
+    }
+
+    pub fn is_not_received(&self) -> bool {
+        self.marks & NOT_RECEIVED != 0
+    }
+
+    /// When the filing ended for on-time purposes; never for withdrawn or
+    /// not-received filings.
+    pub fn ended_at(&self) -> Option<i64> {
+        let ends = self.end_seq > 0 && !self.is_withdrawn() && !self.is_not_received();
+        ends.then_some(self.end_at)
+    }
+
+    /// Ended, withdrawn or refused at intake.
+    pub fn is_closed(&self) -> bool {
+        self.end_seq > 0 || self.is_withdrawn() || self.is_not_received()
+    }
+
+    pub fn supplement_count(&self) -> u32 {
+        u32::from(self.supplement_count)
+    }
+
+    /// Total completed supplement pauses, milliseconds.
+    pub fn paused_ms(&self) -> i64 {
+        self.pauses().0
+    }
+
+    /// Start of a supplement request still waiting for its documents.
+    pub fn pause_started_at(&self) -> Option<i64> {
+        self.pauses().1
+    }
+
+    /// Original `due_at` plus the completed pauses; `extended` never moves it.
+    pub fn effective_due_at(&self) -> Option<i64> {
+        self.due_at().map(|d| d + self.paused_ms())
+    }
+
+    /// The contract's outcome; `None` while open, for filings that are
+    /// closed without ending, and for filings never received (no due date
+    /// to score against).
+    pub fn outcome(&self) -> Option<Outcome> {
+        let ended = self.ended_at()?;
+        let due = self.effective_due_at()?;
+        Some(if ended > due || self.supplement_count >= 2 {
+            Outcome::Late
+        } else if local_day(ended) < local_day(due) {
+            Outcome::Early
+        } else {
+            Outcome::OnTime
+        })
+    }
+
+    /// Not closed and past its effective due at `now_ms`; a pending
+    /// supplement request freezes the clock at the request.
+    pub fn is_overdue_open(&self, now_ms: i64) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let Some(due) = self.effective_due_at() else { return false };
+        let clock = self.pause_started_at().map_or(now_ms, |p| p.min(now_ms));
+        clock > due
+    }
+
+    pub fn eid_level2(&self) -> Option<bool> {
+        self.attr(EID)
+    }
+
+    pub fn digitized(&self) -> Option<bool> {
+        self.attr(DIGITIZED)
+    }
+
+    pub fn fee_required(&self) -> Option<bool> {
+        self.attr(FEE_REQUIRED)
+    }
+
+    pub fn online_payment(&self) -> Option<bool> {
+        self.attr(ONLINE_PAYMENT)
+    }
+
+    /// What this filing adds to the daily aggregates now.
+    pub fn contribution(&self) -> Contribution {
+        Contribution {
+            province: self.province,
+            commune: self.commune,
+            received: self
+                .received_at()
+                .map(|at| (local_day(at), self.channel == Channel::Online as u8)),
+            ended: self
+                .outcome()
+                .and_then(|o| self.ended_at().map(|at| (local_day(at), o))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

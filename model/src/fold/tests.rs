@@ -1,0 +1,527 @@
+//! The fold, driven by data: each case is a filing's events and the row the
+//! contract says they give, with the figures worked out by hand in the
+//! comments. Every case is also replayed in every arrival order and with
+//! every event repeated, and must give the same state each time.
+
+use std::borrow::Cow;
+
+use super::*;
+use crate::time::parse_rfc3339_ms;
+
+fn t(s: &str) -> i64 {
+    parse_rfc3339_ms(s).unwrap()
+}
+
+fn ev(seq: u32, kind: EventType, at: &str) -> Event<'static> {
+    Event {
+        event_id: Cow::Owned(format!("F1-{seq}")),
+        filing_id: Cow::Borrowed("F1"),
+        seq,
+        kind,
+        occurred_at_ms: t(at),
+        province: 1,
+        commune: 4,
+        procedure_code: None,
+        channel: None,
+        due_at_ms: None,
+        eid_level2: None,
+        digitized: None,
+        fee_required: None,
+        online_payment: None,
+    }
+}
+
+fn received(seq: u32, at: &str, due: &str, channel: Channel) -> Event<'static> {
+    Event {
+        procedure_code: Some(Cow::Borrowed("1.001193")),
+        channel: Some(channel),
+        due_at_ms: Some(t(due)),
+        ..ev(seq, EventType::Received, at)
+    }
+}
+
+use EventType::*;
+
+/// What a case expects of the row. Times are RFC 3339 text.
+#[derive(Debug, Default)]
+struct Row {
+    status: Option<EventType>,
+    received_at: Option<&'static str>,
+    due_at: Option<&'static str>,
+    effective_due_at: Option<&'static str>,
+    ended_at: Option<&'static str>,
+    outcome: Option<Outcome>,
+    supplement_count: u32,
+    paused_seconds: i64,
+    closed: bool,
+    pause_started_at: Option<&'static str>,
+}
+
+fn fold(events: &[Event<'static>]) -> (FilingState, Interner) {
+    let mut s = FilingState::new();
+    let mut procs = Interner::new();
+    for e in events {
+        s.apply(e, &mut procs);
+    }
+    (s, procs)
+}
+
+fn check(name: &str, events: Vec<Event<'static>>, want: Row) {
+    let (s, _) = fold(&events);
+    let opt = |v: Option<&str>| v.map(t);
+    assert_eq!(s.status(), want.status, "{name}: status");
+    assert_eq!(s.received_at(), opt(want.received_at), "{name}: received_at");
+    assert_eq!(s.due_at(), opt(want.due_at), "{name}: due_at");
+    assert_eq!(s.effective_due_at(), opt(want.effective_due_at), "{name}: effective_due_at");
+    assert_eq!(s.ended_at(), opt(want.ended_at), "{name}: ended_at");
+    assert_eq!(s.outcome(), want.outcome, "{name}: outcome");
+    assert_eq!(s.supplement_count(), want.supplement_count, "{name}: supplement_count");
+    assert_eq!(s.paused_ms() / 1000, want.paused_seconds, "{name}: paused_seconds");
+    assert_eq!(s.is_closed(), want.closed, "{name}: closed");
+    assert_eq!(s.pause_started_at(), opt(want.pause_started_at), "{name}: pause_started_at");
+    assert_order_free(name, &events, &s);
+}
+
+/// Every arrival order, and every event delivered twice, give the same state.
+fn assert_order_free(name: &str, events: &[Event<'static>], want: &FilingState) {
+    let mut idx: Vec<usize> = (0..events.len()).collect();
+    let mut count = 0;
+    permute(&mut idx, 0, &mut |order| {
+        count += 1;
+        let mut s = FilingState::new();
+        let mut procs = Interner::new();
+        for &i in order {
+            assert_eq!(s.apply(&events[i], &mut procs), Applied::Folded);
+        }
+        for &i in order.iter().rev() {
+            assert_eq!(s.apply(&events[i], &mut procs), Applied::Duplicate, "{name}: repeat of {i}");
+        }
+        assert_eq!(&s, want, "{name}: arrival order {order:?}");
+    });
+    assert!(count >= 1);
+}
+
+fn permute(v: &mut Vec<usize>, k: usize, f: &mut impl FnMut(&[usize])) {
+    if k == v.len() {
+        f(v);
+        return;
+    }
+    for i in k..v.len() {
+        v.swap(k, i);
+        permute(v, k + 1, f);
+        v.swap(k, i);
+    }
+}
+
+#[test]
+fn early_when_ended_on_a_local_day_before_the_due_day() {
+    check(
+        "early",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            ev(2, Processing, "2025-07-01T09:00:00+07:00"),
+            ev(3, Resolved, "2025-07-02T16:00:00+07:00"),
+            ev(4, Returned, "2025-07-03T08:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Returned),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            // resolved (seq 3) ends it, not returned (seq 4)
+            ended_at: Some("2025-07-02T16:00:00+07:00"),
+            outcome: Some(Outcome::Early),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn on_time_when_ended_on_the_due_day_before_the_due_time() {
+    check(
+        "on_time",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online),
+            ev(2, Resolved, "2025-07-03T16:59:59+07:00"),
+        ],
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            ended_at: Some("2025-07-03T16:59:59+07:00"),
+            outcome: Some(Outcome::OnTime),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn on_time_at_exactly_the_due_instant() {
+    // late only if ended_at > effective due
+    check(
+        "due instant",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online),
+            ev(2, Resolved, "2025-07-03T10:00:00Z"),
+        ],
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            ended_at: Some("2025-07-03T17:00:00+07:00"),
+            outcome: Some(Outcome::OnTime),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn late_when_ended_after_the_effective_due() {
+    check(
+        "late by time",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Postal),
+            ev(2, Processing, "2025-07-01T09:00:00+07:00"),
+            ev(3, Stopped, "2025-07-03T17:00:01+07:00"),
+        ],
+        Row {
+            status: Some(Stopped),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            ended_at: Some("2025-07-03T17:00:01+07:00"),
+            outcome: Some(Outcome::Late),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn pause_moves_the_effective_due_and_saves_the_filing() {
+    // Due 3 Jul 17:00. Paused from 2 Jul 09:00 to 4 Jul 09:00 = 48 h =
+    // 172800 s, so the effective due is 5 Jul 17:00. Resolved on 5 Jul 10:00
+    // would be late against the original due; against the effective due it
+    // is on the due day, so on time.
+    check(
+        "one pause",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
+            ev(3, SupplementReceived, "2025-07-04T09:00:00+07:00"),
+            ev(4, Resolved, "2025-07-05T10:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-05T17:00:00+07:00"),
+            ended_at: Some("2025-07-05T10:00:00+07:00"),
+            outcome: Some(Outcome::OnTime),
+            supplement_count: 1,
+            paused_seconds: 172_800,
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn two_supplement_requests_make_it_late_whatever_the_time() {
+    // Pauses: 1 h (09:00-10:00) + 30 min (11:00-11:30) = 5400 s. Resolved a
+    // day early, but two requests are late by Decision 766.
+    check(
+        "two requests",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-10T17:00:00+07:00", Channel::Online),
+            ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
+            ev(3, SupplementReceived, "2025-07-02T10:00:00+07:00"),
+            ev(4, SupplementRequested, "2025-07-02T11:00:00+07:00"),
+            ev(5, SupplementReceived, "2025-07-02T11:30:00+07:00"),
+            ev(6, Resolved, "2025-07-03T08:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-10T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-10T18:30:00+07:00"),
+            ended_at: Some("2025-07-03T08:00:00+07:00"),
+            outcome: Some(Outcome::Late),
+            supplement_count: 2,
+            paused_seconds: 5_400,
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn a_pending_request_counts_no_pause_and_freezes_the_overdue_clock() {
+    let events = vec![
+        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
+    ];
+    check(
+        "pending request",
+        events.clone(),
+        Row {
+            status: Some(SupplementRequested),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            supplement_count: 1,
+            pause_started_at: Some("2025-07-02T09:00:00+07:00"),
+            ..Row::default()
+        },
+    );
+    let (s, _) = fold(&events);
+    // Weeks later the citizen has still not come back: the clock stopped
+    // at the request (2 Jul 09:00), before the due, so not overdue.
+    assert!(!s.is_overdue_open(t("2025-08-01T00:00:00+07:00")));
+    // Without the request the same filing is overdue a second after its due.
+    let (plain, _) = fold(&events[..1]);
+    assert!(!plain.is_overdue_open(t("2025-07-03T17:00:00+07:00")));
+    assert!(plain.is_overdue_open(t("2025-07-03T17:00:01+07:00")));
+}
+
+#[test]
+fn a_closed_filing_is_never_overdue() {
+    let events = vec![
+        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        ev(2, Resolved, "2025-07-09T08:00:00+07:00"),
+    ];
+    let (s, _) = fold(&events);
+    assert!(!s.is_overdue_open(t("2025-08-01T00:00:00+07:00")));
+}
+
+#[test]
+fn extended_records_a_new_date_but_late_is_late() {
+    // The apology letter promises 10 Jul; resolved on 8 Jul, after the
+    // original 3 Jul due: late.
+    let mut ext = ev(3, Extended, "2025-07-03T16:00:00+07:00");
+    ext.due_at_ms = Some(t("2025-07-10T17:00:00+07:00"));
+    check(
+        "extended",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            ev(2, Processing, "2025-07-01T09:00:00+07:00"),
+            ext,
+            ev(4, Resolved, "2025-07-08T10:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            ended_at: Some("2025-07-08T10:00:00+07:00"),
+            outcome: Some(Outcome::Late),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn withdrawn_is_closed_but_never_ended() {
+    check(
+        "withdrawn",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            ev(2, Processing, "2025-07-01T09:00:00+07:00"),
+            ev(3, Withdrawn, "2025-07-02T09:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Withdrawn),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn not_received_is_closed_but_never_ended() {
+    check(
+        "not_received",
+        vec![ev(1, Submitted, "2025-07-01T07:00:00+07:00"), ev(2, NotReceived, "2025-07-01T10:00:00+07:00")],
+        Row { status: Some(NotReceived), closed: true, ..Row::default() },
+    );
+}
+
+#[test]
+fn returned_alone_ends_the_filing() {
+    check(
+        "returned only",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-01T17:00:00+07:00", Channel::InPerson),
+            ev(2, Returned, "2025-07-01T15:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Returned),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-01T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-01T17:00:00+07:00"),
+            ended_at: Some("2025-07-01T15:00:00+07:00"),
+            outcome: Some(Outcome::OnTime),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn the_first_ending_event_by_seq_wins() {
+    // A correction: resolved twice. The first by seq (4) ends it, whichever
+    // arrives first; stopped at seq 5 changes the status only.
+    check(
+        "first end",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            ev(2, Returned, "2025-07-01T09:00:00+07:00"),
+            ev(4, Resolved, "2025-07-02T09:00:00+07:00"),
+            ev(5, Stopped, "2025-07-04T09:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Stopped),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            ended_at: Some("2025-07-02T09:00:00+07:00"),
+            outcome: Some(Outcome::Early),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn online_submission_fees_and_flags() {
+    let mut recv = received(2, "2025-07-01T08:00:00+07:00", "2025-07-04T17:00:00+07:00", Channel::Online);
+    recv.eid_level2 = Some(true);
+    recv.digitized = Some(false);
+    recv.fee_required = Some(true);
+    let mut paid = ev(5, FeePaid, "2025-07-01T11:00:00+07:00");
+    paid.online_payment = Some(true);
+    let events = vec![
+        ev(1, Submitted, "2025-07-01T07:00:00+07:00"),
+        recv,
+        ev(3, Processing, "2025-07-01T09:00:00+07:00"),
+        ev(4, FeeRequested, "2025-07-01T10:00:00+07:00"),
+        paid,
+        ev(6, Resolved, "2025-07-02T10:00:00+07:00"),
+    ];
+    check(
+        "fees",
+        events.clone(),
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-04T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-04T17:00:00+07:00"),
+            ended_at: Some("2025-07-02T10:00:00+07:00"),
+            outcome: Some(Outcome::Early),
+            closed: true,
+            ..Row::default()
+        },
+    );
+    let (s, procs) = fold(&events);
+    assert_eq!(s.channel(), Some(Channel::Online));
+    assert_eq!(procs.resolve(s.procedure_id()), Some("1.001193"));
+    assert_eq!(s.eid_level2(), Some(true));
+    assert_eq!(s.digitized(), Some(false));
+    assert_eq!(s.fee_required(), Some(true));
+    assert_eq!(s.online_payment(), Some(true));
+    assert_eq!(s.last_seq(), 6);
+}
+
+#[test]
+fn a_filing_that_was_never_received_has_a_row_but_no_outcome() {
+    check(
+        "submitted only",
+        vec![ev(1, Submitted, "2025-07-01T07:00:00+07:00")],
+        Row { status: Some(Submitted), ..Row::default() },
+    );
+    // An end without a received event cannot be scored.
+    check(
+        "resolved unreceived",
+        vec![ev(3, Resolved, "2025-07-01T07:00:00+07:00")],
+        Row {
+            status: Some(Resolved),
+            ended_at: Some("2025-07-01T07:00:00+07:00"),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn a_repeated_received_keeps_the_lowest_seq() {
+    let late_copy = received(3, "2025-07-05T08:00:00+07:00", "2025-07-09T17:00:00+07:00", Channel::Postal);
+    check(
+        "two received",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            ev(2, Processing, "2025-07-01T09:00:00+07:00"),
+            late_copy,
+        ],
+        Row {
+            status: Some(Received),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn high_seqs_are_deduplicated_too() {
+    let events: Vec<_> = [1u32, 33, 40, 64]
+        .iter()
+        .map(|&s| if s == 1 {
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson)
+        } else {
+            ev(s, Processing, "2025-07-01T09:00:00+07:00")
+        })
+        .collect();
+    check(
+        "high seqs",
+        events,
+        Row {
+            status: Some(Processing),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn contribution_moves_with_late_events() {
+    let recv = received(1, "2025-07-01T23:30:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online);
+    let mut s = FilingState::new();
+    let mut procs = Interner::new();
+    s.apply(&ev(3, Resolved, "2025-07-02T10:00:00+07:00"), &mut procs);
+    // Ended but never received: counted nowhere yet.
+    let c = s.contribution();
+    assert_eq!((c.received, c.ended), (None, None));
+    s.apply(&recv, &mut procs);
+    let day = |d: &str| crate::time::local_day(t(d));
+    let c = s.contribution();
+    assert_eq!(c.received, Some((day("2025-07-01T12:00:00+07:00"), true)));
+    assert_eq!(c.ended, Some((day("2025-07-02T12:00:00+07:00"), Outcome::Early)));
+    assert_eq!((c.province, c.commune), (1, 4));
+}
+
+#[test]
+fn state_is_at_most_64_bytes() {
+    assert!(std::mem::size_of::<FilingState>() <= 64, "{}", std::mem::size_of::<FilingState>());
+}

@@ -1,0 +1,101 @@
+//! Arrow schemas of the SQL tables (contract: "SQL surface").
+//!
+//! Codes are text (`"01"`, `"00004"`) as in the contract; timestamps are UTC
+//! milliseconds; days are `Date32` local dates.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+pub const FILINGS: &str = "filings";
+pub const DAILY_PARTIALS: &str = "daily_partials";
+
+fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+/// `filings`: one row per filing. The contract's columns first, then the
+/// additive ones (`effective_due_at`, `pause_started_at`, `closed`,
+/// `fee_required`, `last_seq`).
+pub fn filings() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("filing_id", DataType::Utf8, false),
+            Field::new("province_code", DataType::Utf8, false),
+            Field::new("commune_code", DataType::Utf8, false),
+            Field::new("procedure_code", DataType::Utf8, true),
+            Field::new("channel", DataType::Utf8, true),
+            Field::new("status", DataType::Utf8, false),
+            Field::new("received_at", ts(), true),
+            Field::new("due_at", ts(), true),
+            Field::new("ended_at", ts(), true),
+            Field::new("outcome", DataType::Utf8, true),
+            Field::new("supplement_count", DataType::Int32, false),
+            Field::new("paused_seconds", DataType::Int64, false),
+            Field::new("eid_level2", DataType::Boolean, true),
+            Field::new("digitized", DataType::Boolean, true),
+            Field::new("online_payment", DataType::Boolean, true),
+            Field::new("effective_due_at", ts(), true),
+            Field::new("pause_started_at", ts(), true),
+            Field::new("closed", DataType::Boolean, false),
+            Field::new("fee_required", DataType::Boolean, true),
+            Field::new("last_seq", DataType::Int64, false),
+        ]))
+    });
+    S.clone()
+}
+
+/// `daily_partials`: the daily aggregates as each Kafka partition keeps
+/// them. A (day, province, commune) appears once per partition holding its
+/// filings; the views sum over partitions. `day` is the received day for
+/// the `received*` counts and the ended day for the `ended*` counts.
+pub fn daily_partials() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("partition", DataType::Int32, false),
+            Field::new("day", DataType::Date32, false),
+            Field::new("province_code", DataType::Utf8, false),
+            Field::new("commune_code", DataType::Utf8, false),
+            Field::new("received", DataType::Int64, false),
+            Field::new("received_online", DataType::Int64, false),
+            Field::new("ended", DataType::Int64, false),
+            Field::new("ended_early", DataType::Int64, false),
+            Field::new("ended_on_time", DataType::Int64, false),
+            Field::new("ended_late", DataType::Int64, false),
+        ]))
+    });
+    S.clone()
+}
+
+/// The views over `daily_partials`, in creation order: name and SQL.
+/// They range over every (day, province, commune) with any activity, so the
+/// three views have the same keys; a ratio whose denominator is 0 is NULL.
+pub const VIEWS: [(&str, &str); 4] = [
+    (
+        "daily_stats",
+        "SELECT day, province_code, commune_code, \
+           CAST(SUM(received) AS BIGINT) AS received, \
+           CAST(SUM(received_online) AS BIGINT) AS received_online, \
+           CAST(SUM(ended) AS BIGINT) AS ended, \
+           CAST(SUM(ended_early) AS BIGINT) AS ended_early, \
+           CAST(SUM(ended_on_time) AS BIGINT) AS ended_on_time, \
+           CAST(SUM(ended_late) AS BIGINT) AS ended_late \
+         FROM daily_partials GROUP BY day, province_code, commune_code",
+    ),
+    (
+        "daily_volume",
+        "SELECT day, province_code, commune_code, received, received_online FROM daily_stats",
+    ),
+    (
+        "online_share",
+        "SELECT day, province_code, commune_code, received, received_online, \
+           CAST(received_online AS DOUBLE) / CAST(NULLIF(received, 0) AS DOUBLE) AS online_share \
+         FROM daily_stats",
+    ),
+    (
+        "on_time_rate",
+        "SELECT day, province_code, commune_code, ended, ended_on_time, \
+           CAST(ended_on_time AS DOUBLE) / CAST(NULLIF(ended, 0) AS DOUBLE) AS on_time_rate \
+         FROM daily_stats",
+    ),
+];

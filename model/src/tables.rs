@@ -1,0 +1,20 @@
+//! The interface through which the query side reads the processor's tables.
+//!
+//! The processor publishes Arrow batches per Kafka partition; a reader takes
+//! a consistent snapshot (cheap `Arc` clones, never a rebuild) per query.
+
+use arrow_array::RecordBatch;
+
+/// The tables at one instant.
+#[derive(Clone, Debug, Default)]
+pub struct TablesSnapshot {
+    /// Batches of [`crate::schema::filings`].
+    pub filings: Vec<RecordBatch>,
+    /// Batches of [`crate::schema::daily_partials`].
+    pub daily_partials: Vec<RecordBatch>,
+}
+
+/// Anything that can hand out the current tables.
+pub trait TableSource: Send + Sync + 'static {
+    fn snapshot(&self) -> TablesSnapshot;
+}

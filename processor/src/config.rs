@@ -1,0 +1,48 @@
+//! Processor settings. Units are in the key names.
+
+use serde::{Deserialize, Serialize};
+
+/// How the processor gets its partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumeMode {
+    /// Join the consumer group and fold the partitions it assigns.
+    Group,
+    /// Read every partition without joining the group (a query node that
+    /// keeps its own copy of the tables; it takes no partitions from the
+    /// group's processors).
+    Follow,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessorConfig {
+    /// Kafka bootstrap servers, comma-separated (set from `kafka.brokers`).
+    #[serde(skip)]
+    pub brokers: String,
+    /// The filing events topic (set from `kafka.topic`).
+    #[serde(skip)]
+    pub topic: String,
+    /// Consumer group of the processors.
+    pub group_id: String,
+    pub mode: ConsumeMode,
+    /// How often folded changes are re-encoded and made visible to SQL:
+    /// the freshness floor, and the price of encoding paid per interval.
+    pub publish_interval_ms: u64,
+    /// librdkafka session timeout: how long a dead processor keeps its
+    /// partitions before the group reassigns them.
+    pub session_timeout_ms: u64,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            brokers: "127.0.0.1:9092".into(),
+            topic: "filing-events".into(),
+            group_id: "hoso-processor".into(),
+            mode: ConsumeMode::Group,
+            publish_interval_ms: 100,
+            session_timeout_ms: 10_000,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Daily aggregates of one partition, maintained incrementally.
+//!
+//! Each event moves its filing's [`Contribution`] from where it was to where
+//! it is now (retract the old, add the new), so a figure is always the count
+//! over the filings' current states: late events restate the right day, and
+//! nothing is ever rebuilt from the filings. Rows live in buckets of 32 days,
+//! each with its cached Arrow batch, re-encoded only when it changed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow_array::RecordBatch;
+use hoso_model::{Contribution, Outcome};
+
+use crate::encode::encode_daily;
+
+/// Counts for one (day, province, commune).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub received: i64,
+    pub received_online: i64,
+    pub ended: i64,
+    pub ended_early: i64,
+    /// Early and on-time together, as the contract counts `ended_on_time`.
+    pub ended_on_time: i64,
+    pub ended_late: i64,
+}
+
+impl DayCounts {
+    fn is_zero(&self) -> bool {
+        *self == DayCounts::default()
+    }
+}
+
+/// (local day, province, commune).
+pub type DayKey = (i32, u8, u32);
+
+/// Days per bucket.
+const BUCKET_DAYS: i32 = 32;
+
+#[derive(Default)]
+pub(crate) struct Bucket {
+    pub(crate) rows: HashMap<DayKey, DayCounts>,
+    dirty: bool,
+    batch: Option<RecordBatch>,
+}
+
+#[derive(Default)]
+pub struct DailyAggregates {
+    buckets: BTreeMap<i32, Bucket>,
+}
+
+impl DailyAggregates {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves a filing's contribution from `before` to `after`.
+    pub fn update(&mut self, before: &Contribution, after: &Contribution) {
+        if before == after {
+            return;
+        }
+        self.add(before, -1);
+        self.add(after, 1);
+    }
+
+    fn add(&mut self, c: &Contribution, sign: i64) {
+        if let Some((day, online)) = c.received {
+            self.change((day, c.province, c.commune), |r| {
+                r.received += sign;
+                if online {
+                    r.received_online += sign;
+                }
+            });
+        }
+        if let Some((day, outcome)) = c.ended {
+            self.change((day, c.province, c.commune), |r| {
+                r.ended += sign;
+                match outcome {
+                    Outcome::Early => {
+                        r.ended_early += sign;
+                        r.ended_on_time += sign;
+                    }
+                    Outcome::OnTime => r.ended_on_time += sign,
+                    Outcome::Late => r.ended_late += sign,
+                }
+            });
+        }
+    }
+
+    fn change(&mut self, key: DayKey, f: impl FnOnce(&mut DayCounts)) {
+        let bucket = self.buckets.entry(key.0.div_euclid(BUCKET_DAYS)).or_default();
+        bucket.dirty = true;
+        let row = bucket.rows.entry(key).or_default();
+        f(row);
+        if row.is_zero() {
+            bucket.rows.remove(&key);
+        }
+    }
+
+    /// The counts of one key, for tests and checks.
+    pub fn get(&self, key: DayKey) -> Option<DayCounts> {
+        self.buckets.get(&key.0.div_euclid(BUCKET_DAYS))?.rows.get(&key).copied()
+    }
+
+    /// Number of (day, province, commune) rows.
+    pub fn len(&self) -> usize {
+        self.buckets.values().map(|b| b.rows.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One batch per non-empty bucket, re-encoding only changed buckets.
+    pub fn batches(&mut self, partition: i32) -> Vec<RecordBatch> {
+        self.buckets.retain(|_, b| !b.rows.is_empty());
+        self.buckets
+            .values_mut()
+            .map(|b| {
+                if b.dirty || b.batch.is_none() {
+                    b.batch = Some(encode_daily(partition, &b.rows));
+                    b.dirty = false;
+                }
+                b.batch.clone().expect("encoded above")
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(received: Option<(i32, bool)>, ended: Option<(i32, Outcome)>) -> Contribution {
+        Contribution { province: 1, commune: 4, received, ended }
+    }
+
+    #[test]
+    fn contributions_move_between_days_and_vanish_at_zero() {
+        let mut d = DailyAggregates::new();
+        let none = c(None, None);
+        d.update(&none, &c(Some((100, true)), None));
+        d.update(&none, &c(Some((100, false)), None));
+        assert_eq!(d.get((100, 1, 4)).unwrap().received, 2);
+        assert_eq!(d.get((100, 1, 4)).unwrap().received_online, 1);
+        // The online filing ends early on day 101...
+        d.update(&c(Some((100, true)), None), &c(Some((100, true)), Some((101, Outcome::Early))));
+        let day101 = d.get((101, 1, 4)).unwrap();
+        assert_eq!((day101.ended, day101.ended_early, day101.ended_on_time, day101.ended_late), (1, 1, 1, 0));
+        // ...then a late supplement event turns it late: restated, not added.
+        d.update(&c(Some((100, true)), Some((101, Outcome::Early))), &c(Some((100, true)), Some((101, Outcome::Late))));
+        let day101 = d.get((101, 1, 4)).unwrap();
+        assert_eq!((day101.ended, day101.ended_early, day101.ended_on_time, day101.ended_late), (1, 0, 0, 1));
+        // A lower-seq `received` moves the other filing to day 99.
+        d.update(&c(Some((100, false)), None), &c(Some((99, false)), None));
+        assert_eq!(d.get((100, 1, 4)).unwrap().received, 1);
+        assert_eq!(d.get((99, 1, 4)).unwrap().received, 1);
+        assert_eq!(d.len(), 3);
+        d.update(&c(Some((99, false)), None), &none);
+        assert_eq!(d.get((99, 1, 4)), None, "an all-zero row is removed");
+        let rows: usize = d.batches(0).iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 2);
+    }
+}

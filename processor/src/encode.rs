@@ -1,0 +1,129 @@
+//! Arrow encoding of the processor's state, in the model's schemas.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder};
+use arrow_array::types::Date32Type;
+use arrow_array::{ArrayRef, PrimitiveArray, RecordBatch, StringArray};
+use arrow_array::{Int32Array, Int64Array};
+use arrow_schema::ArrowError;
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use hoso_model::{Interner, schema};
+
+use crate::daily::{DayCounts, DayKey};
+use crate::store::Chunk;
+
+/// Writes `value` as exactly `width` decimal digits.
+fn digits(value: u32, width: usize, out: &mut [u8; 8]) -> &str {
+    let mut v = value;
+    for i in (0..width).rev() {
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&out[..width]).unwrap_or("")
+}
+
+pub(crate) fn encode_filings(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
+    try_encode_filings(chunk, procedures).expect("filings batch matches its schema")
+}
+
+fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatch, ArrowError> {
+    let n = chunk.states.len();
+    let ids = StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(chunk.id_offsets.clone())),
+        chunk.id_bytes.clone().into(),
+        None,
+    )?;
+    let mut province = StringBuilder::with_capacity(n, n * 2);
+    let mut commune = StringBuilder::with_capacity(n, n * 5);
+    let mut procedure = StringBuilder::with_capacity(n, n * 8);
+    let mut channel = StringBuilder::with_capacity(n, n * 8);
+    let mut status = StringBuilder::with_capacity(n, n * 10);
+    let mut outcome = StringBuilder::with_capacity(n, n * 6);
+    let ts = || TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
+    let (mut received_at, mut due_at, mut ended_at, mut effective_due, mut pause_started) = (ts(), ts(), ts(), ts(), ts());
+    let mut supplements = Int32Builder::with_capacity(n);
+    let mut paused = Int64Builder::with_capacity(n);
+    let mut last_seq = Int64Builder::with_capacity(n);
+    let bools = || BooleanBuilder::with_capacity(n);
+    let (mut eid, mut digitized, mut online_payment, mut closed, mut fee_required) =
+        (bools(), bools(), bools(), bools(), bools());
+    let mut buf = [0u8; 8];
+    for s in &chunk.states {
+        province.append_value(digits(u32::from(s.province()), 2, &mut buf));
+        commune.append_value(digits(s.commune(), 5, &mut buf));
+        procedure.append_option(procedures.resolve(s.procedure_id()));
+        channel.append_option(s.channel().map(|c| c.as_str()));
+        status.append_value(s.status().map_or("", |t| t.as_str()));
+        received_at.append_option(s.received_at());
+        due_at.append_option(s.due_at());
+        ended_at.append_option(s.ended_at());
+        outcome.append_option(s.outcome().map(|o| o.as_str()));
+        supplements.append_value(s.supplement_count() as i32);
+        paused.append_value(s.paused_ms().div_euclid(1000));
+        eid.append_option(s.eid_level2());
+        digitized.append_option(s.digitized());
+        online_payment.append_option(s.online_payment());
+        effective_due.append_option(s.effective_due_at());
+        pause_started.append_option(s.pause_started_at());
+        closed.append_value(s.is_closed());
+        fee_required.append_option(s.fee_required());
+        last_seq.append_value(i64::from(s.last_seq()));
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(ids),
+        Arc::new(province.finish()),
+        Arc::new(commune.finish()),
+        Arc::new(procedure.finish()),
+        Arc::new(channel.finish()),
+        Arc::new(status.finish()),
+        Arc::new(received_at.finish()),
+        Arc::new(due_at.finish()),
+        Arc::new(ended_at.finish()),
+        Arc::new(outcome.finish()),
+        Arc::new(supplements.finish()),
+        Arc::new(paused.finish()),
+        Arc::new(eid.finish()),
+        Arc::new(digitized.finish()),
+        Arc::new(online_payment.finish()),
+        Arc::new(effective_due.finish()),
+        Arc::new(pause_started.finish()),
+        Arc::new(closed.finish()),
+        Arc::new(fee_required.finish()),
+        Arc::new(last_seq.finish()),
+    ];
+    RecordBatch::try_new(schema::filings(), columns)
+}
+
+pub(crate) fn encode_daily(partition: i32, rows: &HashMap<DayKey, DayCounts>) -> RecordBatch {
+    try_encode_daily(partition, rows).expect("daily batch matches its schema")
+}
+
+fn try_encode_daily(partition: i32, rows: &HashMap<DayKey, DayCounts>) -> Result<RecordBatch, ArrowError> {
+    let mut keys: Vec<(&DayKey, &DayCounts)> = rows.iter().collect();
+    keys.sort_unstable_by_key(|(k, _)| **k);
+    let n = keys.len();
+    let mut province = StringBuilder::with_capacity(n, n * 2);
+    let mut commune = StringBuilder::with_capacity(n, n * 5);
+    let mut buf = [0u8; 8];
+    for ((_, p, c), _) in &keys {
+        province.append_value(digits(u32::from(*p), 2, &mut buf));
+        commune.append_value(digits(*c, 5, &mut buf));
+    }
+    let count = |f: fn(&DayCounts) -> i64| -> ArrayRef { Arc::new(Int64Array::from_iter_values(keys.iter().map(|(_, c)| f(c)))) };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from_value(partition, n)),
+        Arc::new(PrimitiveArray::<Date32Type>::from_iter_values(keys.iter().map(|((d, _, _), _)| *d))),
+        Arc::new(province.finish()),
+        Arc::new(commune.finish()),
+        count(|c| c.received),
+        count(|c| c.received_online),
+        count(|c| c.ended),
+        count(|c| c.ended_early),
+        count(|c| c.ended_on_time),
+        count(|c| c.ended_late),
+    ];
+    RecordBatch::try_new(schema::daily_partials(), columns)
+}

@@ -1,0 +1,25 @@
+//! hoso-processor: consumes the filing events from Kafka and folds them into
+//! live Arrow tables.
+//!
+//! Data flow: [`consumer`] polls Kafka on its own thread and hands each
+//! message to the [`partition::PartitionTables`] of its Kafka partition,
+//! which decodes it, folds it into [`store::FilingStore`] and moves the
+//! filing's contribution in [`daily::DailyAggregates`]. Every
+//! `publish_interval_ms` the changed parts are re-encoded as Arrow batches
+//! and published to [`live::LiveTables`], which the query side reads
+//! through `hoso_model::tables::TableSource`.
+
+pub mod config;
+pub mod consumer;
+pub mod daily;
+mod encode;
+pub mod live;
+pub mod metrics;
+pub mod partition;
+pub mod store;
+
+pub use config::{ConsumeMode, ProcessorConfig};
+pub use consumer::{ProcessorError, spawn};
+pub use live::LiveTables;
+pub use metrics::ProcessorMetrics;
+pub use partition::{FoldResult, PartitionTables};

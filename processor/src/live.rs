@@ -1,0 +1,86 @@
+//! The tables as last published, shared with the query side.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use hoso_model::health::Readiness;
+use hoso_model::tables::{TableSource, TablesSnapshot};
+
+use crate::partition::PublishedPartition;
+
+#[derive(Default)]
+struct Inner {
+    published: BTreeMap<i32, Arc<PublishedPartition>>,
+    /// Assigned partitions and whether each has been read to its end once.
+    caught_up: BTreeMap<i32, bool>,
+    /// Whether the consumer has received an assignment (possibly empty).
+    assigned: bool,
+}
+
+/// Published tables per partition, plus what readiness needs.
+#[derive(Default)]
+pub struct LiveTables {
+    inner: RwLock<Inner>,
+}
+
+impl LiveTables {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves plain data behind.
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn publish(&self, partition: i32, tables: Arc<PublishedPartition>) {
+        self.write().published.insert(partition, tables);
+    }
+
+    /// The partitions now assigned; tables of others are dropped.
+    pub fn set_assignment(&self, partitions: &[i32]) {
+        let mut inner = self.write();
+        inner.assigned = true;
+        inner.published.retain(|p, _| partitions.contains(p));
+        let old = std::mem::take(&mut inner.caught_up);
+        inner.caught_up = partitions.iter().map(|p| (*p, old.get(p).copied().unwrap_or(false))).collect();
+    }
+
+    pub fn mark_caught_up(&self, partition: i32) {
+        if let Some(c) = self.write().caught_up.get_mut(&partition) {
+            *c = true;
+        }
+    }
+}
+
+impl TableSource for LiveTables {
+    fn snapshot(&self) -> TablesSnapshot {
+        let inner = self.read();
+        let mut snap = TablesSnapshot::default();
+        for p in inner.published.values() {
+            snap.filings.extend(p.filings.iter().cloned());
+            snap.daily_partials.extend(p.daily_partials.iter().cloned());
+        }
+        snap
+    }
+}
+
+impl Readiness for LiveTables {
+    fn readiness(&self) -> Result<(), String> {
+        let inner = self.read();
+        if !inner.assigned {
+            return Err("processor: waiting for Kafka to assign partitions".into());
+        }
+        let behind: Vec<String> =
+            inner.caught_up.iter().filter(|(_, c)| !**c).map(|(p, _)| p.to_string()).collect();
+        if behind.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("processor: still catching up on partitions {}", behind.join(", ")))
+        }
+    }
+}

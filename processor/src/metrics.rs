@@ -1,0 +1,63 @@
+//! The processor's Prometheus metrics, registered once and updated per batch.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+#[derive(Clone)]
+pub struct ProcessorMetrics {
+    /// Messages read from Kafka, whatever became of them.
+    pub consumed: IntCounter,
+    /// Events folded, by outcome: `folded`, `duplicate`, `invalid`.
+    pub events: IntCounterVec,
+    /// Time to take a batch of messages off the local queue, decode and fold them.
+    pub fold_duration: Histogram,
+    /// Time to re-encode changed tables and publish them.
+    pub publish_duration: Histogram,
+    /// Messages behind the partition's end, as librdkafka reports it.
+    pub consumer_lag: IntGaugeVec,
+    /// Filings held, per partition.
+    pub filings: IntGaugeVec,
+}
+
+impl ProcessorMetrics {
+    pub fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let m = ProcessorMetrics {
+            consumed: IntCounter::new(
+                "hoso_processor_messages_consumed_total",
+                "Kafka messages consumed by the processor.",
+            )?,
+            events: IntCounterVec::new(
+                Opts::new("hoso_processor_events_total", "Events by what the fold did with them."),
+                &["result"],
+            )?,
+            fold_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "hoso_processor_fold_duration_seconds",
+                    "Time to decode and fold one batch of up to 4096 messages.",
+                )
+                .buckets(prometheus::exponential_buckets(1e-5, 4.0, 10)?),
+            )?,
+            publish_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "hoso_processor_publish_duration_seconds",
+                    "Time to re-encode changed tables as Arrow and publish them.",
+                )
+                .buckets(prometheus::exponential_buckets(1e-5, 4.0, 10)?),
+            )?,
+            consumer_lag: IntGaugeVec::new(
+                Opts::new("hoso_processor_consumer_lag_messages", "Messages behind the partition's end."),
+                &["partition"],
+            )?,
+            filings: IntGaugeVec::new(
+                Opts::new("hoso_processor_filings", "Filings held in memory, per partition."),
+                &["partition"],
+            )?,
+        };
+        registry.register(Box::new(m.consumed.clone()))?;
+        registry.register(Box::new(m.events.clone()))?;
+        registry.register(Box::new(m.fold_duration.clone()))?;
+        registry.register(Box::new(m.publish_duration.clone()))?;
+        registry.register(Box::new(m.consumer_lag.clone()))?;
+        registry.register(Box::new(m.filings.clone()))?;
+        Ok(m)
+    }
+}

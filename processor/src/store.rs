@@ -1,0 +1,218 @@
+//! The filings of one partition: a hash index from `filing_id` to a row, and
+//! the rows in fixed-size chunks.
+//!
+//! A chunk keeps its filing ids as one byte buffer plus offsets, which is
+//! both the hash index's key storage (the index holds only row numbers) and,
+//! unchanged, the `filing_id` column of the chunk's Arrow batch. A chunk
+//! whose rows changed since its last batch is dirty; publishing re-encodes
+//! only dirty chunks, so a query never waits for a rebuild and a publish
+//! costs what changed, not what is held.
+
+use arrow_array::RecordBatch;
+use hashbrown::HashTable;
+use hoso_model::{Applied, Contribution, Event, FilingState, Interner};
+
+use crate::encode::encode_filings;
+
+/// Rows per chunk: big enough that a province-year is ~100 batches, small
+/// enough that re-encoding one is a fraction of a millisecond per column.
+pub const CHUNK_ROWS: usize = 1 << 16;
+
+pub(crate) struct Chunk {
+    pub(crate) states: Vec<FilingState>,
+    /// Filing ids, concatenated; `id_offsets[i]..id_offsets[i + 1]` is row `i`.
+    pub(crate) id_bytes: Vec<u8>,
+    pub(crate) id_offsets: Vec<i32>,
+    dirty: bool,
+    batch: Option<RecordBatch>,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        let mut id_offsets = Vec::with_capacity(CHUNK_ROWS + 1);
+        id_offsets.push(0);
+        Chunk { states: Vec::with_capacity(CHUNK_ROWS), id_bytes: Vec::new(), id_offsets, dirty: true, batch: None }
+    }
+
+    fn id(&self, row: usize) -> &[u8] {
+        &self.id_bytes[self.id_offsets[row] as usize..self.id_offsets[row + 1] as usize]
+    }
+}
+
+/// What folding one event into the store did.
+pub struct StoreApply {
+    pub applied: Applied,
+    /// The filing's contribution to the daily aggregates before and after.
+    pub before: Contribution,
+    pub after: Contribution,
+}
+
+pub struct FilingStore {
+    /// Row numbers, hashed and compared through the chunks' id bytes.
+    index: HashTable<u32>,
+    hasher: foldhash::quality::RandomState,
+    chunks: Vec<Chunk>,
+    procedures: Interner,
+    len: usize,
+}
+
+impl Default for FilingStore {
+    fn default() -> Self {
+        FilingStore {
+            index: HashTable::new(),
+            hasher: foldhash::quality::RandomState::default(),
+            chunks: Vec::new(),
+            procedures: Interner::new(),
+            len: 0,
+        }
+    }
+}
+
+impl FilingStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of filings held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Folds one event into its filing, creating the row on first sight.
+    pub fn apply(&mut self, ev: &Event<'_>) -> StoreApply {
+        let row = self.row_for(ev.filing_id.as_bytes());
+        let chunk = &mut self.chunks[row >> 16];
+        let state = &mut chunk.states[row & (CHUNK_ROWS - 1)];
+        let before = state.contribution();
+        let applied = state.apply(ev, &mut self.procedures);
+        if applied == Applied::Folded {
+            chunk.dirty = true;
+        }
+        StoreApply { applied, before, after: state.contribution() }
+    }
+
+    /// The state of a filing, if held.
+    pub fn get(&self, filing_id: &str) -> Option<&FilingState> {
+        let key = filing_id.as_bytes();
+        let hash = self.hash(key);
+        let chunks = &self.chunks;
+        self.index
+            .find(hash, |&r| row_id(chunks, r as usize) == key)
+            .map(|&r| &chunks[r as usize >> 16].states[r as usize & (CHUNK_ROWS - 1)])
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
+    fn row_for(&mut self, key: &[u8]) -> usize {
+        let hash = self.hash(key);
+        let chunks = &self.chunks;
+        if let Some(&r) = self.index.find(hash, |&r| row_id(chunks, r as usize) == key) {
+            return r as usize;
+        }
+        let row = self.len;
+        if row % CHUNK_ROWS == 0 {
+            self.chunks.push(Chunk::new());
+        }
+        let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
+        chunk.states.push(FilingState::new());
+        chunk.id_bytes.extend_from_slice(key);
+        chunk.id_offsets.push(chunk.id_bytes.len() as i32);
+        chunk.dirty = true;
+        self.len += 1;
+        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        self.index.insert_unique(hash, row as u32, |&r| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(row_id(chunks, r as usize))
+        });
+        row
+    }
+
+    /// One Arrow batch per chunk, re-encoding only the chunks that changed.
+    pub fn batches(&mut self) -> Vec<RecordBatch> {
+        let procedures = &self.procedures;
+        self.chunks
+            .iter_mut()
+            .map(|chunk| {
+                if chunk.dirty || chunk.batch.is_none() {
+                    chunk.batch = Some(encode_filings(chunk, procedures));
+                    chunk.dirty = false;
+                }
+                chunk.batch.clone().expect("encoded above")
+            })
+            .collect()
+    }
+
+    /// Bytes held by the rows and the index (not counting cached batches).
+    pub fn state_bytes(&self) -> usize {
+        let rows: usize = self
+            .chunks
+            .iter()
+            .map(|c| {
+                c.states.capacity() * std::mem::size_of::<FilingState>()
+                    + c.id_bytes.capacity()
+                    + c.id_offsets.capacity() * 4
+            })
+            .sum();
+        rows + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+}
+
+fn row_id(chunks: &[Chunk], row: usize) -> &[u8] {
+    chunks[row >> 16].id(row & (CHUNK_ROWS - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoso_model::decode_event;
+
+    fn event(filing: &str, seq: u32, kind: &str) -> Vec<u8> {
+        format!(
+            r#"{{"event_id":"{filing}-{seq}","filing_id":"{filing}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-01T08:00:00+07:00","province_code":"01","commune_code":"00004","procedure_code":"1.001193","channel":"online","due_at":"2025-07-03T17:00:00+07:00"}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn rows_are_found_again_across_chunks() {
+        let mut store = FilingStore::new();
+        let n = CHUNK_ROWS + 10;
+        for i in 0..n {
+            let bytes = event(&format!("F{i}"), 1, "received");
+            store.apply(&decode_event(&bytes).unwrap());
+        }
+        assert_eq!(store.len(), n);
+        for i in [0, 1, CHUNK_ROWS - 1, CHUNK_ROWS, n - 1] {
+            let bytes = event(&format!("F{i}"), 2, "resolved");
+            let r = store.apply(&decode_event(&bytes).unwrap());
+            assert_eq!(r.applied, Applied::Folded);
+            assert!(store.get(&format!("F{i}")).unwrap().ended_at().is_some());
+        }
+        assert_eq!(store.len(), n, "no new rows for known filings");
+        assert!(store.get("nope").is_none());
+        let batches = store.batches();
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), n);
+    }
+
+    #[test]
+    fn clean_chunks_keep_their_batch() {
+        let mut store = FilingStore::new();
+        for i in 0..(CHUNK_ROWS + 1) {
+            store.apply(&decode_event(&event(&format!("F{i}"), 1, "received")).unwrap());
+        }
+        let first = store.batches();
+        store.apply(&decode_event(&event("F0", 2, "processing")).unwrap());
+        let second = store.batches();
+        // Chunk 1 did not change: the very same buffers are handed out.
+        assert!(first[1].column(0).to_data().ptr_eq(&second[1].column(0).to_data()));
+        assert!(!first[0].column(0).to_data().ptr_eq(&second[0].column(0).to_data()));
+    }
+}

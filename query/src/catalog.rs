@@ -1,0 +1,137 @@
+//! The `public` schema: the processor's live tables and the contract's views.
+//!
+//! Tables are found through this [`SchemaProvider`], not registered by hand:
+//! a base table is a [`LiveTable`] that takes a snapshot of the published
+//! Arrow batches at plan time (no copy, no rebuild); a view is a DataFusion
+//! view over them, defined once by `hoso_model::schema::VIEWS`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use hoso_model::schema;
+use hoso_model::tables::{TableSource, TablesSnapshot};
+
+/// Which of the source's tables a [`LiveTable`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveKind {
+    Filings,
+    DailyPartials,
+}
+
+impl LiveKind {
+    fn schema(self) -> SchemaRef {
+        match self {
+            LiveKind::Filings => schema::filings(),
+            LiveKind::DailyPartials => schema::daily_partials(),
+        }
+    }
+
+    fn batches(self, snap: TablesSnapshot) -> Vec<RecordBatch> {
+        match self {
+            LiveKind::Filings => snap.filings,
+            LiveKind::DailyPartials => snap.daily_partials,
+        }
+    }
+}
+
+/// A table whose rows are whatever the source published last.
+pub struct LiveTable {
+    kind: LiveKind,
+    source: Arc<dyn TableSource>,
+}
+
+impl std::fmt::Debug for LiveTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveTable").field("kind", &self.kind).finish()
+    }
+}
+
+#[async_trait]
+impl TableProvider for LiveTable {
+    fn schema(&self) -> SchemaRef {
+        self.kind.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batches = self.kind.batches(self.source.snapshot());
+        // Spread the batches over the session's partitions so a scan uses
+        // every core; batches are Arc-backed, so this copies no data.
+        let n = state.config().target_partitions().max(1);
+        let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); n.min(batches.len()).max(1)];
+        let len = partitions.len();
+        for (i, b) in batches.into_iter().enumerate() {
+            partitions[i % len].push(b);
+        }
+        let exec = MemorySourceConfig::try_new_exec(&partitions, self.kind.schema(), projection.cloned())?;
+        Ok(exec)
+    }
+}
+
+/// The schema holding hoso's tables and views.
+pub struct HosoSchema {
+    tables: HashMap<&'static str, Arc<dyn TableProvider>>,
+    /// Views, registered once at start-up by [`crate::executor`].
+    views: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl std::fmt::Debug for HosoSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HosoSchema").field("tables", &self.table_names()).finish()
+    }
+}
+
+impl HosoSchema {
+    pub fn new(source: Arc<dyn TableSource>) -> Self {
+        let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
+        tables.insert(schema::FILINGS, Arc::new(LiveTable { kind: LiveKind::Filings, source: source.clone() }));
+        tables.insert(schema::DAILY_PARTIALS, Arc::new(LiveTable { kind: LiveKind::DailyPartials, source }));
+        HosoSchema { tables, views: RwLock::new(HashMap::new()) }
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for HosoSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tables.keys().map(|s| s.to_string()).collect();
+        names.extend(self.views.read().unwrap_or_else(|e| e.into_inner()).keys().cloned());
+        names.sort();
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self.tables.get(name) {
+            return Ok(Some(t.clone()));
+        }
+        Ok(self.views.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned())
+    }
+
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
+        if table.table_type() != TableType::View || self.tables.contains_key(name.as_str()) {
+            return Err(DataFusionError::Plan(format!("cannot create table {name}: hoso's tables are read-only")));
+        }
+        Ok(self.views.write().unwrap_or_else(|e| e.into_inner()).insert(name, table))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.contains_key(name) || self.views.read().unwrap_or_else(|e| e.into_inner()).contains_key(name)
+    }
+}

@@ -1,0 +1,18 @@
+//! hoso-query: DataFusion SQL over the live tables.
+//!
+//! [`catalog`] exposes the processor's tables (read through
+//! `hoso_model::tables::TableSource`) and the contract's views to
+//! DataFusion; [`executor`] is the one place a SQL text becomes rows, with
+//! the read-only policy and the timeout; [`http`] is a thin adapter over it.
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod http;
+pub mod metrics;
+
+pub use config::QueryConfig;
+pub use error::QueryError;
+pub use executor::QueryExecutor;
+pub use metrics::QueryMetrics;

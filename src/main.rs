@@ -1,0 +1,115 @@
+//! `hoso`: one binary, thin. Parses flags and config, wires the crates,
+//! owns shutdown.
+
+use clap::Parser;
+use hoso::cli::{Cli, Command, CommonArgs, ConfigAction, DemoArgs};
+use hoso::config::Config;
+use hoso::demo::{self, DemoOptions};
+use hoso::up::{self, Roles};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rdkafka=warn,librdkafka=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hoso: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(cli_config: Option<&std::path::Path>, common: &CommonArgs) -> anyhow::Result<Config> {
+    Config::load(cli_config, std::env::vars(), &common.overrides())
+}
+
+fn demo_options(url: String, a: &DemoArgs) -> DemoOptions {
+    DemoOptions {
+        url,
+        communes_csv: Some(a.communes_csv.clone()),
+        communes: a.demo_communes,
+        backfill_days: a.backfill_days,
+        filings_per_day: a.filings_per_day,
+        live_rate_per_s: a.live_rate_per_s,
+        seed: a.seed,
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    tokio::spawn(stop_on_signal(cancel.clone()));
+    let config_file = cli.config.as_deref();
+    let (roles, common, demo_args) = match &cli.command {
+        Command::Up { common, demo, demo_args } => (Roles::UP, common, demo.then_some(demo_args)),
+        Command::Ingest { common } => (Roles::INGEST, common, None),
+        Command::Process { common } => (Roles::PROCESS, common, None),
+        Command::Query { common } => (Roles::QUERY, common, None),
+        Command::Demo { url, demo_args } => return demo::run(demo_options(url.clone(), demo_args), cancel).await,
+        Command::Config { action: ConfigAction::Print { common } } => {
+            print!("{}", load(config_file, common)?.to_toml()?);
+            return Ok(());
+        }
+    };
+    let config = load(config_file, common)?;
+    let running = up::start(config, roles).await?;
+    let addr = running.addr;
+    if roles.query {
+        println!("hoso: SQL at http://{addr}/v1/sql, for example:");
+        println!("  curl -XPOST {addr}/v1/sql --data 'SELECT * FROM online_share ORDER BY day DESC LIMIT 5'");
+    }
+    if roles.ingest {
+        println!("hoso: ingest at http://{addr}/v1/events");
+    }
+    let token = running.cancel_token();
+    if let Some(args) = demo_args {
+        let opts = demo_options(format!("http://{addr}"), args);
+        let demo_cancel = token.clone();
+        tokio::spawn(async move {
+            if let Err(e) = demo::run(opts, demo_cancel).await {
+                error!(error = %e, "the demo feed stopped");
+            }
+        });
+    }
+    tokio::spawn(async move {
+        cancel.cancelled().await;
+        info!("shutting down");
+        token.cancel();
+    });
+    running.wait().await
+}
+
+/// Ctrl-C or SIGTERM cancels `cancel`.
+async fn stop_on_signal(cancel: CancellationToken) {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                cancel.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    cancel.cancel();
+}

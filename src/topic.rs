@@ -1,0 +1,65 @@
+//! Creating the events topic when it is missing, and waiting for Kafka
+//! while it is down.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::KafkaConfig;
+
+/// Creates the topic if it does not exist, retrying (and saying so) while
+/// the brokers are unreachable. Returns false if cancelled first.
+pub async fn ensure_topic(kafka: &KafkaConfig, cancel: &CancellationToken) -> bool {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match try_create(kafka).await {
+            Ok(created) => {
+                if created {
+                    info!(topic = %kafka.topic, partitions = kafka.partitions, "created the events topic");
+                }
+                return true;
+            }
+            Err(e) => warn!(
+                brokers = %kafka.brokers, error = %e,
+                "Kafka is not reachable (is the broker running? `deploy/local.sh broker` starts one); retrying in {:?}",
+                delay
+            ),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Ok(true) when created, Ok(false) when it already existed.
+async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("client.id", "hoso-admin")
+        .create()?;
+    let exists = {
+        let md = admin.inner().fetch_metadata(Some(&kafka.topic), Duration::from_secs(3))?;
+        md.topics().iter().any(|t| t.name() == kafka.topic && t.error().is_none() && !t.partitions().is_empty())
+    };
+    if exists {
+        return Ok(false);
+    }
+    let topic = NewTopic::new(&kafka.topic, kafka.partitions, TopicReplication::Fixed(kafka.replication_factor));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+    let results = admin.create_topics([&topic], &opts).await?;
+    for r in results {
+        match r {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => return Ok(false),
+            Err((name, code)) => anyhow::bail!("cannot create topic {name}: {code}"),
+        }
+    }
+    Ok(true)
+}

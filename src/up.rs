@@ -1,0 +1,170 @@
+//! Wiring: the parts a command runs, on one HTTP server, with one shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use hoso_ingest::{BrokerHealth, IngestMetrics, IngestState, Publisher};
+use hoso_model::health::Readiness;
+use hoso_processor::{ConsumeMode, LiveTables, ProcessorMetrics};
+use hoso_query::{QueryExecutor, QueryMetrics};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::config::Config;
+use crate::{ops, topic};
+
+/// Which parts to run.
+#[derive(Clone, Copy, Debug)]
+pub struct Roles {
+    pub ingest: bool,
+    /// Fold the topic, joining the group or following every partition.
+    pub process: Option<ConsumeMode>,
+    /// Serve SQL over the folded tables (needs `process`).
+    pub query: bool,
+}
+
+impl Roles {
+    pub const UP: Roles = Roles { ingest: true, process: Some(ConsumeMode::Group), query: true };
+    pub const INGEST: Roles = Roles { ingest: true, process: None, query: false };
+    pub const PROCESS: Roles = Roles { ingest: false, process: Some(ConsumeMode::Group), query: false };
+    pub const QUERY: Roles = Roles { ingest: false, process: Some(ConsumeMode::Follow), query: true };
+}
+
+/// A running server; [`Running::shutdown`] stops it cleanly.
+pub struct Running {
+    /// Where the HTTP server listens (useful with port 0).
+    pub addr: SocketAddr,
+    /// The folded tables, when this process folds.
+    pub live: Option<Arc<LiveTables>>,
+    cancel: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+    processor: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    stop_processor: Arc<AtomicBool>,
+    publisher: Option<Publisher>,
+}
+
+pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
+    let cancel = CancellationToken::new();
+    let registry = prometheus::Registry::new();
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+
+    let mut app = axum::Router::new();
+    let mut checks: Vec<Arc<dyn Readiness>> = Vec::new();
+    let mut background = Vec::new();
+    let mut publisher = None;
+
+    if roles.ingest {
+        let p = Publisher::new(&config.ingest)?;
+        let health = BrokerHealth::default();
+        checks.push(Arc::new(health.clone()));
+        let watch_cancel = cancel.clone();
+        background.push(tokio::spawn(health.clone().watch(
+            p.clone(),
+            Duration::from_secs(2),
+            async move { watch_cancel.cancelled().await },
+        )));
+        let state = IngestState {
+            config: config.ingest.clone(),
+            publisher: p.clone(),
+            health,
+            metrics: IngestMetrics::new(&registry)?,
+        };
+        app = app.merge(hoso_ingest::router(Arc::new(state)));
+        publisher = Some(p);
+    }
+
+    let live = roles.process.map(|_| LiveTables::new());
+    if let Some(live) = &live {
+        checks.push(live.clone());
+    }
+    if roles.query {
+        let source = live.clone().context("the query role needs the processor's tables")?;
+        let executor = QueryExecutor::new(source, &config.query, QueryMetrics::new(&registry)?).await?;
+        app = app.merge(hoso_query::http::router(executor));
+    }
+
+    // The topic first, then the processor: a consumer subscribed to a
+    // missing topic would only notice it minutes later.
+    let processor = Arc::new(Mutex::new(None));
+    let stop_processor = Arc::new(AtomicBool::new(false));
+    {
+        let kafka = config.kafka.clone();
+        let cancel = cancel.clone();
+        let slot = processor.clone();
+        let stop = stop_processor.clone();
+        let spawn_processor = match (roles.process, &live) {
+            (Some(mode), Some(live)) => {
+                let mut pc = config.processor.clone();
+                pc.mode = mode;
+                if mode == ConsumeMode::Follow {
+                    pc.group_id = format!("{}-follower", pc.group_id);
+                }
+                Some((pc, live.clone(), ProcessorMetrics::new(&registry)?))
+            }
+            _ => None,
+        };
+        background.push(tokio::spawn(async move {
+            if !topic::ensure_topic(&kafka, &cancel).await {
+                return;
+            }
+            if let Some((pc, live, metrics)) = spawn_processor {
+                match hoso_processor::spawn(pc, live, metrics, stop) {
+                    Ok(handle) => *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle),
+                    Err(e) => error!(error = %e, "the processor cannot start"),
+                }
+            }
+        }));
+    }
+
+    app = app.merge(ops::router(registry, checks));
+    let listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
+    let addr = listener.local_addr()?;
+    let server_cancel = cancel.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(async move { server_cancel.cancelled().await }).await
+    });
+    info!(%addr, ?roles, brokers = %config.kafka.brokers, topic = %config.kafka.topic, "hoso is listening");
+    Ok(Running { addr, live, cancel, server, background, processor, stop_processor, publisher })
+}
+
+impl Running {
+    /// A token that stops the server when cancelled.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Runs until the token is cancelled, then shuts down.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.cancel.cancelled().await;
+        self.shutdown().await
+    }
+
+    /// Stops serving, lets the processor publish what it folded, and
+    /// flushes the producer.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        let served = self.server.await;
+        for task in self.background {
+            let _ = task.await;
+        }
+        self.stop_processor.store(true, Ordering::Relaxed);
+        let handle = self.processor.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.join()).await?.ok();
+        }
+        if let Some(p) = self.publisher {
+            tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(5))).await?;
+        }
+        served??;
+        info!("hoso stopped");
+        Ok(())
+    }
+}

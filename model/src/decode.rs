@@ -38,15 +38,23 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event<'_>, InvalidEvent> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let raw = match de.deserialize_map(RawVisitor) {
         Ok(raw) => raw,
-        Err(e) => return Err(json_error(e)),
+        Err(e) => return Err(json_error(bytes, e)),
     };
     if let Err(e) = de.end() {
-        return Err(json_error(e));
+        return Err(json_error(bytes, e));
     }
     raw.validate()
 }
 
-fn json_error(e: serde_json::Error) -> InvalidEvent {
+fn json_error(bytes: &[u8], e: serde_json::Error) -> InvalidEvent {
+    // A syntax error inside a field's value surfaces as that field's error;
+    // on this (rare) path, check the bytes alone so broken JSON is called
+    // broken JSON.
+    if let Err(syntax) = serde_json::from_slice::<IgnoredAny>(bytes) {
+        if syntax.is_syntax() || syntax.is_eof() {
+            return InvalidEvent { field: None, message: format!("malformed JSON: {syntax}") };
+        }
+    }
     // A field-level error carries its field name as the message prefix
     // (see `FieldError`); keep it so the caller can still see the field.
     let text = e.to_string();

@@ -1,0 +1,212 @@
+//! Shared helpers: the broker process, the server, HTTP and Kafka clients.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hoso::config::{Config, Overrides};
+use hoso::up::{self, Roles, Running};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use serde_json::Value;
+
+/// A Tansu broker on a free loopback port, with in-memory storage; killed
+/// when dropped.
+pub struct Broker {
+    pub addr: String,
+    child: Child,
+}
+
+fn tansu_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TANSU_BIN") {
+        return p.into();
+    }
+    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tansu"));
+    match home_bin {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("tansu"),
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::env::temp_dir().join(format!("hoso-e2e-tansu-{port}.log"));
+        let out = std::fs::File::create(&log).expect("tansu log file");
+        let child = Command::new(tansu_binary())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::from(out.try_clone().expect("log handle")))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("cannot start tansu: run `deploy/local.sh test`, which installs it");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start; see {}", log.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Broker { addr, child }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A hoso server (ingest + processor + SQL) against `brokers`.
+pub struct Hoso {
+    pub running: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub fn test_config(brokers: &str, topic: &str) -> Config {
+    let flags = Overrides {
+        brokers: Some(brokers.into()),
+        topic: Some(topic.into()),
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(std::env::temp_dir().join(format!("hoso-e2e-{topic}"))),
+    };
+    let mut config = Config::load(None, Vec::new(), &flags).expect("test config");
+    config.kafka.partitions = 3;
+    config.processor.publish_interval_ms = 50;
+    config.processor.group_id = format!("hoso-e2e-{topic}");
+    config.ingest.ack_timeout_ms = 5_000;
+    config
+}
+
+impl Hoso {
+    pub async fn start(config: Config) -> Hoso {
+        let running = up::start(config, Roles::UP).await.expect("hoso starts");
+        let base = format!("http://{}", running.addr);
+        Hoso { running: Some(running), base, http: reqwest::Client::new() }
+    }
+
+    /// Waits until `/readyz` says ready (Kafka reachable, partitions caught up).
+    pub async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.base);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::new();
+        let mut ready = false;
+        while Instant::now() < deadline {
+            match self.http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    ready = true;
+                    break;
+                }
+                Ok(r) => last = r.text().await.unwrap_or_default(),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "hoso never became ready: {last}");
+    }
+
+    /// Posts a body to ingest: (status, JSON answer, Retry-After).
+    pub async fn post_events(&self, body: impl Into<reqwest::Body>) -> (u16, Value, Option<String>) {
+        let r = self.http.post(format!("{}/v1/events", self.base)).body(body).send().await.expect("ingest answers");
+        let status = r.status().as_u16();
+        let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let json = r.json::<Value>().await.unwrap_or(Value::Null);
+        (status, json, retry)
+    }
+
+    /// Runs SQL: (status, body text).
+    pub async fn sql_raw(&self, sql: &str, format: &str) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}/v1/sql?format={format}", self.base))
+            .body(sql.to_string())
+            .send()
+            .await
+            .expect("SQL answers");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
+    /// Runs SQL that must succeed; the rows as JSON objects.
+    pub async fn sql(&self, sql: &str) -> Vec<Value> {
+        let (status, text) = self.sql_raw(sql, "json").await;
+        assert_eq!(status, 200, "{sql} -> {text}");
+        serde_json::from_str(&text).expect("JSON rows")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+/// Polls `check` until it is true or `timeout` passes.
+pub async fn wait_for<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every message of the topic, read to the end of each partition with a
+/// plain consumer: (key, payload).
+pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("hoso-e2e-reader-{topic}"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("reader");
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
+    assert!(!partitions.is_empty(), "topic {topic} has partitions");
+    let mut tpl = TopicPartitionList::new();
+    for p in &partitions {
+        tpl.add_partition_offset(topic, *p, Offset::Beginning).expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut at_end = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while at_end.len() < partitions.len() {
+        assert!(Instant::now() < deadline, "reading {topic} did not reach the end");
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push((
+                String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+            )),
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// A unique topic name per test.
+pub fn topic(name: &str) -> String {
+    format!("e2e-{name}-{}", free_port())
+}

@@ -61,7 +61,6 @@ pub struct Contribution {
 }
 
 // Bits of `FilingState::marks`.
-const HAS_DIMS: u8 = 1;
 const WITHDRAWN: u8 = 2;
 const NOT_RECEIVED: u8 = 4;
 const END_BY_RETURN: u8 = 8;
@@ -99,7 +98,7 @@ pub struct FilingState {
     status: u8,
     /// Optional booleans, two bits each (see `EID` ...).
     attrs: u8,
-    /// `HAS_DIMS`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`.
+    /// `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`.
     marks: u8,
     supplement_count: u8,
     /// Only for filings with supplement events or `seq` above 32.
@@ -128,13 +127,15 @@ impl FilingState {
 
     /// Folds one event. `procedures` interns the procedure code.
     pub fn apply(&mut self, ev: &Event<'_>, procedures: &mut Interner) -> Applied {
+        let lowest_before = self.lowest_seen();
         if !self.mark_seen(ev.seq) {
             return Applied::Duplicate;
         }
-        if self.marks & HAS_DIMS == 0 {
+        // Dimensions come from the `received` event in force, else from the
+        // lowest `seq` seen, so they too are independent of arrival order.
+        if self.received_seq == 0 && lowest_before.is_none_or(|low| ev.seq < low) {
             self.province = ev.province;
             self.commune = ev.commune;
-            self.marks |= HAS_DIMS;
         }
         if ev.seq > self.max_seq {
             self.max_seq = ev.seq;
@@ -191,6 +192,14 @@ impl FilingState {
                 true
             }
         }
+    }
+
+    /// The lowest `seq` folded so far.
+    fn lowest_seen(&self) -> Option<u32> {
+        if self.seen_low != 0 {
+            return Some(self.seen_low.trailing_zeros() + 1);
+        }
+        self.extra.as_ref().and_then(|x| x.seen_high.first().copied())
     }
 
     /// The ending event in force is the first `resolved`/`stopped` by `seq`;

@@ -522,6 +522,174 @@ fn contribution_moves_with_late_events() {
 }
 
 #[test]
+fn days_are_local_days_not_utc_days() {
+    // Ended 2 Jul 23:30+07 (16:30Z), due 3 Jul 06:00+07 (2 Jul 23:00Z): by
+    // UTC dates both are 2 Jul (on time); by local dates the end is the day
+    // before the due: early.
+    check(
+        "local days",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T06:00:00+07:00", Channel::InPerson),
+            ev(2, Resolved, "2025-07-02T23:30:00+07:00"),
+        ],
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T06:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T06:00:00+07:00"),
+            ended_at: Some("2025-07-02T23:30:00+07:00"),
+            outcome: Some(Outcome::Early),
+            closed: true,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn overdue_follows_the_effective_due() {
+    // A finished 24 h pause moves the due from 3 Jul 17:00 to 4 Jul 17:00.
+    let events = vec![
+        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
+        ev(3, SupplementReceived, "2025-07-03T09:00:00+07:00"),
+    ];
+    let (s, _) = fold(&events);
+    assert!(!s.is_overdue_open(t("2025-07-04T16:59:59+07:00")));
+    assert!(s.is_overdue_open(t("2025-07-04T17:00:01+07:00")));
+    // A request made after the due does not rescue the filing: the clock
+    // froze when it was already late.
+    let late_request = vec![
+        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        ev(2, SupplementRequested, "2025-07-04T09:00:00+07:00"),
+    ];
+    let (s, _) = fold(&late_request);
+    assert!(s.is_overdue_open(t("2025-07-10T00:00:00+07:00")));
+    // Closed without ending, or never received: never overdue.
+    for closing in [Withdrawn, NotReceived] {
+        let (s, _) = fold(&[late_request[0].clone(), ev(2, closing, "2025-07-02T09:00:00+07:00")]);
+        assert!(!s.is_overdue_open(t("2025-08-01T00:00:00+07:00")), "{closing}");
+    }
+    let (s, _) = fold(&[ev(1, Submitted, "2025-07-01T07:00:00+07:00")]);
+    assert!(!s.is_overdue_open(t("2026-01-01T00:00:00+07:00")));
+}
+
+#[test]
+fn withdrawn_or_refused_after_an_end_is_still_not_ended() {
+    for (closing, status) in [(Withdrawn, Withdrawn), (NotReceived, NotReceived)] {
+        check(
+            "closed after end",
+            vec![
+                received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+                ev(2, Resolved, "2025-07-02T09:00:00+07:00"),
+                ev(3, closing, "2025-07-02T10:00:00+07:00"),
+            ],
+            Row {
+                status: Some(status),
+                received_at: Some("2025-07-01T08:00:00+07:00"),
+                due_at: Some("2025-07-03T17:00:00+07:00"),
+                effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+                closed: true,
+                ..Row::default()
+            },
+        );
+    }
+}
+
+#[test]
+fn pause_edge_cases() {
+    // Two requests in a row: the pause runs from the first request to the
+    // receipt (12 h = 43200 s); both count towards the "two requests" rule.
+    check(
+        "request, request, receipt",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-10T17:00:00+07:00", Channel::InPerson),
+            ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00"),
+            ev(3, SupplementRequested, "2025-07-02T10:00:00+07:00"),
+            ev(4, SupplementReceived, "2025-07-02T20:00:00+07:00"),
+            ev(5, Resolved, "2025-07-03T08:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-10T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-11T05:00:00+07:00"),
+            ended_at: Some("2025-07-03T08:00:00+07:00"),
+            outcome: Some(Outcome::Late),
+            supplement_count: 2,
+            paused_seconds: 43_200,
+            closed: true,
+            ..Row::default()
+        },
+    );
+    // A receipt without a request pauses nothing; a receipt stamped before
+    // its request counts as no time rather than negative time.
+    check(
+        "stray receipts",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            ev(2, SupplementReceived, "2025-07-01T09:00:00+07:00"),
+            ev(3, SupplementRequested, "2025-07-02T09:00:00+07:00"),
+            ev(4, SupplementReceived, "2025-07-02T08:00:00+07:00"),
+        ],
+        Row {
+            status: Some(SupplementReceived),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T17:00:00+07:00"),
+            supplement_count: 1,
+            ..Row::default()
+        },
+    );
+}
+
+#[test]
+fn two_requests_with_one_pending_are_late_on_resolution() {
+    check(
+        "pending second request",
+        vec![
+            received(1, "2025-07-01T08:00:00+07:00", "2025-07-10T17:00:00+07:00", Channel::InPerson),
+            ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00"),
+            ev(3, SupplementReceived, "2025-07-02T09:00:00+07:00"),
+            ev(4, SupplementRequested, "2025-07-02T10:00:00+07:00"),
+            ev(5, Stopped, "2025-07-03T08:00:00+07:00"),
+        ],
+        Row {
+            status: Some(Stopped),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-10T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-10T18:00:00+07:00"),
+            ended_at: Some("2025-07-03T08:00:00+07:00"),
+            outcome: Some(Outcome::Late),
+            supplement_count: 2,
+            paused_seconds: 3_600,
+            closed: true,
+            pause_started_at: Some("2025-07-02T10:00:00+07:00"),
+        },
+    );
+}
+
+#[test]
+fn dimensions_do_not_depend_on_arrival_order() {
+    let mut a = ev(1, Submitted, "2025-07-01T07:00:00+07:00");
+    a.commune = 25;
+    let mut b = ev(2, NotReceived, "2025-07-01T08:00:00+07:00");
+    b.commune = 70;
+    b.province = 79;
+    // No `received`: the lowest seq's dimensions, in either order.
+    for order in [[a.clone(), b.clone()], [b.clone(), a.clone()]] {
+        let (s, _) = fold(&order);
+        assert_eq!((s.province(), s.commune()), (1, 25));
+    }
+    // A `received` event's dimensions win whatever its seq.
+    let mut r = received(3, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online);
+    r.commune = 8;
+    for order in [[a.clone(), r.clone()], [r.clone(), a.clone()]] {
+        let (s, _) = fold(&order);
+        assert_eq!((s.province(), s.commune()), (1, 8));
+    }
+}
+
+#[test]
 fn state_is_at_most_64_bytes() {
     assert!(std::mem::size_of::<FilingState>() <= 64, "{}", std::mem::size_of::<FilingState>());
 }

@@ -1,0 +1,150 @@
+//! SQL behaviour of the executor over hand-made tables: the views sum the
+//! partitions' partial aggregates, ratios are NULL on empty denominators,
+//! the policy refuses every write, and the timeout cancels.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use hoso_model::schema;
+use hoso_model::tables::{TableSource, TablesSnapshot};
+use hoso_query::{QueryConfig, QueryError, QueryExecutor, QueryMetrics};
+
+struct Fixed(TablesSnapshot);
+
+impl TableSource for Fixed {
+    fn snapshot(&self) -> TablesSnapshot {
+        self.0.clone()
+    }
+}
+
+/// One partition's partial rows: (day, province, commune, received, online, ended, early, on_time, late).
+fn partials(partition: i32, rows: &[(i32, &str, &str, [i64; 6])]) -> RecordBatch {
+    let col = |i: usize| -> ArrayRef { Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) };
+    RecordBatch::try_new(
+        schema::daily_partials(),
+        vec![
+            Arc::new(Int32Array::from_value(partition, rows.len())),
+            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            col(0),
+            col(1),
+            col(2),
+            col(3),
+            col(4),
+            col(5),
+        ],
+    )
+    .unwrap()
+}
+
+async fn executor(timeout_ms: u64) -> QueryExecutor {
+    const DAY: i32 = 20_270; // 2025-07-01
+    let snap = TablesSnapshot {
+        filings: vec![],
+        daily_partials: vec![
+            partials(0, &[(DAY, "01", "00004", [3, 1, 2, 1, 2, 0]), (DAY + 1, "01", "00004", [0, 0, 1, 0, 0, 1])]),
+            partials(1, &[(DAY, "01", "00004", [1, 1, 2, 0, 1, 1]), (DAY, "79", "26740", [5, 0, 0, 0, 0, 0])]),
+        ],
+    };
+    let registry = prometheus::Registry::new();
+    let config = QueryConfig { timeout_ms, ..QueryConfig::default() };
+    QueryExecutor::new(Arc::new(Fixed(snap)), &config, QueryMetrics::new(&registry).unwrap()).await.unwrap()
+}
+
+async fn rows(ex: &QueryExecutor, sql: &str) -> String {
+    let out = ex.execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    arrow::util::pretty::pretty_format_batches(&out.batches).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn views_sum_partitions_and_null_empty_ratios() {
+    let ex = executor(30_000).await;
+    let got = rows(&ex, "SELECT * FROM online_share ORDER BY day, province_code, commune_code").await;
+    let want = "\
++------------+---------------+--------------+----------+-----------------+--------------+
+| day        | province_code | commune_code | received | received_online | online_share |
++------------+---------------+--------------+----------+-----------------+--------------+
+| 2025-07-01 | 01            | 00004        | 4        | 2               | 0.5          |
+| 2025-07-01 | 79            | 26740        | 5        | 0               | 0.0          |
+| 2025-07-02 | 01            | 00004        | 0        | 0               |              |
++------------+---------------+--------------+----------+-----------------+--------------+";
+    assert_eq!(got, want);
+    let got = rows(&ex, "SELECT * FROM on_time_rate ORDER BY day, province_code, commune_code").await;
+    let want = "\
++------------+---------------+--------------+-------+---------------+--------------+
+| day        | province_code | commune_code | ended | ended_on_time | on_time_rate |
++------------+---------------+--------------+-------+---------------+--------------+
+| 2025-07-01 | 01            | 00004        | 4     | 3             | 0.75         |
+| 2025-07-01 | 79            | 26740        | 0     | 0             |              |
+| 2025-07-02 | 01            | 00004        | 1     | 0             | 0.0          |
++------------+---------------+--------------+-------+---------------+--------------+";
+    assert_eq!(got, want);
+    let got = rows(&ex, "SELECT * FROM daily_volume WHERE province_code = '79'").await;
+    assert!(got.contains("| 2025-07-01 | 79            | 26740        | 5        | 0               |"), "{got}");
+    let got = rows(&ex, "SHOW TABLES").await;
+    for t in ["filings", "daily_partials", "daily_stats", "daily_volume", "online_share", "on_time_rate"] {
+        assert!(got.contains(&format!("| {t} ")), "{t} missing from\n{got}");
+    }
+}
+
+#[tokio::test]
+async fn every_write_or_session_change_is_refused() {
+    let ex = executor(30_000).await;
+    let refused = [
+        "INSERT INTO filings VALUES ('x')",
+        "CREATE TABLE t AS SELECT 1",
+        "CREATE VIEW v AS SELECT 1",
+        "DROP VIEW online_share",
+        "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+        "COPY (SELECT 1) TO '/tmp/x.csv'",
+        "SET datafusion.execution.batch_size = 1",
+        "EXPLAIN INSERT INTO filings VALUES ('x')",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM 'https://example.org/data.parquet'",
+        "DELETE FROM filings",
+        "UPDATE filings SET status = 'x'",
+    ];
+    for sql in refused {
+        match ex.execute(sql).await {
+            Err(QueryError::Refused(msg)) => {
+                assert!(msg.contains("read-only") || msg.contains("not allowed"), "{sql}: {msg}")
+            }
+            other => panic!("{sql} should be refused, got {other:?}"),
+        }
+    }
+    // The views are still there.
+    assert!(rows(&ex, "SELECT count(*) FROM online_share").await.contains('3'));
+    // Reads pass, including EXPLAIN.
+    assert!(ex.execute("EXPLAIN SELECT * FROM daily_volume").await.is_ok());
+    assert!(ex.execute("WITH x AS (SELECT 1 AS a) SELECT a FROM x").await.is_ok());
+}
+
+#[tokio::test]
+async fn mistakes_are_the_caller_s_and_say_what_is_wrong() {
+    let ex = executor(30_000).await;
+    for (sql, fragment) in [
+        ("SELEC 1", "SELEC"),
+        ("SELECT nope FROM filings", "nope"),
+        ("SELECT * FROM no_such_table", "no_such_table"),
+        ("SELECT 1; SELECT 2", "single"),
+    ] {
+        match ex.execute(sql).await {
+            Err(e @ QueryError::Invalid(_)) => {
+                assert!(e.is_user_error());
+                assert!(e.to_string().contains(fragment), "{sql}: {e}");
+            }
+            other => panic!("{sql} should be invalid, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_query_past_its_timeout_is_cancelled() {
+    let ex = executor(50).await;
+    let slow = "SELECT count(*) FROM generate_series(1, 5000000000) a";
+    match ex.execute(slow).await {
+        Err(e @ QueryError::Timeout(_)) => assert!(e.to_string().contains("50 ms"), "{e}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}

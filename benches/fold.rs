@@ -1,1 +1,156 @@
-fn main(){}
+//! Decode + fold throughput on one core: the processor's inner loop, without
+//! Kafka. `cargo bench --bench fold` prints events/s per stage.
+//!
+//! The stream: 50,000 filings with 6 events each (received, processing,
+//! fee_requested, fee_paid, resolved, returned; one in ten with a supplement
+//! round trip), interleaved the way a live topic is: blocks of 10,000
+//! filings, each step of every filing of a block before the next step.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use hoso_model::decode_event;
+use hoso_processor::PartitionTables;
+
+const FILINGS: usize = 50_000;
+const BLOCK: usize = 10_000;
+
+fn stream() -> Vec<Vec<u8>> {
+    let communes = ["00004", "00008", "00025", "00070", "26737", "26740"];
+    let mut out = Vec::new();
+    for block in (0..FILINGS).step_by(BLOCK) {
+        let steps: &[&str] = &[
+            "received",
+            "processing",
+            "supplement_requested",
+            "supplement_received",
+            "fee_requested",
+            "fee_paid",
+            "resolved",
+            "returned",
+        ];
+        for (step, kind) in steps.iter().enumerate() {
+            for i in block..block + BLOCK {
+                let supplement = i % 10 == 0;
+                if kind.starts_with("supplement") && !supplement {
+                    continue;
+                }
+                let seq = if supplement || step < 2 {
+                    step + 1
+                } else {
+                    step - 1
+                };
+                let commune = communes[i % communes.len()];
+                let province = if commune.starts_with("26") {
+                    "79"
+                } else {
+                    "01"
+                };
+                let hour = 8 + step;
+                let extra = match *kind {
+                    "received" => format!(
+                        r#","procedure_code":"1.00{}","channel":"{}","due_at":"2025-07-0{}T17:00:00+07:00","eid_level2":true"#,
+                        1193 + i % 40,
+                        if i % 7 == 0 { "online" } else { "in_person" },
+                        3 + i % 5
+                    ),
+                    "fee_paid" => r#","online_payment":false"#.to_string(),
+                    _ => String::new(),
+                };
+                out.push(
+                    format!(
+                        r#"{{"event_id":"01{commune}-2025-{i:08}-{seq}","filing_id":"H01.{commune}-250701-{i:08}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-01T{hour:02}:15:00+07:00","province_code":"{province}","commune_code":"{commune}"{extra}}}"#
+                    )
+                    .into_bytes(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let events = stream();
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    println!(
+        "stream: {} events, {} filings, {:.0} bytes/event",
+        events.len(),
+        FILINGS,
+        bytes as f64 / events.len() as f64
+    );
+    let mut group = c.benchmark_group("fold");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.sample_size(10);
+
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut ok = 0usize;
+            for e in &events {
+                ok += decode_event(e).is_ok() as usize;
+            }
+            assert_eq!(ok, events.len());
+        })
+    });
+
+    group.bench_function("decode+fold", |b| {
+        b.iter_batched(
+            || PartitionTables::new(0),
+            |mut tables| {
+                for (offset, e) in events.iter().enumerate() {
+                    tables.fold_message(offset as i64, e);
+                }
+                tables
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    group.bench_function("decode+fold+publish", |b| {
+        b.iter_batched(
+            || PartitionTables::new(0),
+            |mut tables| {
+                for (offset, e) in events.iter().enumerate() {
+                    tables.fold_message(offset as i64, e);
+                }
+                tables.publish()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+
+    // Publishing after one change re-encodes one chunk (up to 65,536 rows)
+    // and the changed day bucket, not the whole table.
+    let mut tables = PartitionTables::new(0);
+    for (offset, e) in events.iter().enumerate() {
+        tables.fold_message(offset as i64, e);
+    }
+    tables.publish();
+    let mut seq = 100u32;
+    let mut publish = c.benchmark_group("publish");
+    publish.sample_size(20);
+    publish.bench_function("after one change", |b| {
+        b.iter_batched(
+            || {
+                seq += 1;
+                format!(
+                    r#"{{"event_id":"late-{seq}","filing_id":"H01.00004-250701-00000000","seq":{seq},"type":"processing","occurred_at":"2025-07-09T08:00:00+07:00","province_code":"01","commune_code":"00004"}}"#
+                )
+            },
+            |late| {
+                assert_eq!(tables.fold_message(0, late.as_bytes()), hoso_processor::FoldResult::Folded);
+                tables.publish()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    publish.finish();
+    let bytes = tables.filings().state_bytes();
+    println!(
+        "state: {} filings, {} bytes of rows + index = {:.1} bytes/filing",
+        tables.filings().len(),
+        bytes,
+        bytes as f64 / tables.filings().len() as f64
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Overrides;
 
 #[derive(Parser, Debug)]
-#[command(name = "hoso", version, about = "Live analytics over the filing events of Vietnam's public service centers")]
+#[command(
+    name = "hoso",
+    version,
+    about = "Live analytics over the filing events of Vietnam's public service centers"
+)]
 pub struct Cli {
     /// TOML configuration file (see `hoso config print` for every key).
     #[arg(long, global = true)]

@@ -72,7 +72,9 @@ impl Default for KafkaConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8080".into() }
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+        }
     }
 }
 
@@ -94,13 +96,17 @@ impl Config {
     ) -> anyhow::Result<Config> {
         let mut tree = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                toml::from_str::<toml::Table>(&text).with_context(|| format!("{} is not valid TOML", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .with_context(|| format!("{} is not valid TOML", path.display()))?
             }
             None => toml::Table::new(),
         };
         for (name, value) in env {
-            let Some(key) = name.strip_prefix("HOSO_") else { continue };
+            let Some(key) = name.strip_prefix("HOSO_") else {
+                continue;
+            };
             let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
             if path.iter().any(|p| p.is_empty()) {
                 bail!("environment variable {name} does not name a configuration key");
@@ -154,8 +160,12 @@ fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) -> anyh
     let (last, parents) = path.split_last().context("empty key")?;
     let mut node = tree;
     for p in parents {
-        let entry = node.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        node = entry.as_table_mut().with_context(|| format!("{p} is not a section"))?;
+        let entry = node
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .with_context(|| format!("{p} is not a section"))?;
     }
     node.insert(last.clone(), value);
     Ok(())
@@ -166,7 +176,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -174,21 +187,38 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hoso-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("hoso.toml");
-        std::fs::write(&file, "[kafka]\nbrokers = \"file:9092\"\ntopic = \"from-file\"\n[query]\ntimeout_ms = 5\n").unwrap();
-        let flags = Overrides { topic: Some("from-flag".into()), ..Overrides::default() };
+        std::fs::write(
+            &file,
+            "[kafka]\nbrokers = \"file:9092\"\ntopic = \"from-file\"\n[query]\ntimeout_ms = 5\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            topic: Some("from-flag".into()),
+            ..Overrides::default()
+        };
         let c = Config::load(
             Some(&file),
-            env(&[("HOSO_QUERY__TIMEOUT_MS", "7000"), ("HOSO_DATA_DIR", "/tmp/x"), ("PATH", "/bin")]),
+            env(&[
+                ("HOSO_QUERY__TIMEOUT_MS", "7000"),
+                ("HOSO_DATA_DIR", "/tmp/x"),
+                ("PATH", "/bin"),
+            ]),
             &flags,
         )
         .unwrap();
         assert_eq!(c.kafka.brokers, "file:9092");
         assert_eq!(c.kafka.topic, "from-flag");
-        assert_eq!(c.processor.topic, "from-flag", "components see the shared Kafka settings");
+        assert_eq!(
+            c.processor.topic, "from-flag",
+            "components see the shared Kafka settings"
+        );
         assert_eq!(c.ingest.brokers, "file:9092");
         assert_eq!(c.query.timeout_ms, 7000);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
-        assert_eq!(c.processor.publish_interval_ms, ProcessorConfig::default().publish_interval_ms);
+        assert_eq!(
+            c.processor.publish_interval_ms,
+            ProcessorConfig::default().publish_interval_ms
+        );
     }
 
     #[test]
@@ -198,7 +228,8 @@ mod tests {
         assert!(format!("{err:#}").contains("timout_ms"), "{err:#}");
         let err = Config::load(None, env(&[("HOSO_NOPE", "1")]), &none).unwrap_err();
         assert!(format!("{err:#}").contains("nope"), "{err:#}");
-        let err = Config::load(None, env(&[("HOSO_KAFKA__PARTITIONS", "many")]), &none).unwrap_err();
+        let err =
+            Config::load(None, env(&[("HOSO_KAFKA__PARTITIONS", "many")]), &none).unwrap_err();
         assert!(format!("{err:#}").contains("partitions"), "{err:#}");
     }
 

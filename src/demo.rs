@@ -4,8 +4,8 @@
 //! real time (with lifecycles compressed to minutes so the figures move).
 //! The realistic generator (`hoso gen`) is its own piece of work.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -104,7 +104,12 @@ fn rfc3339_local(ms: i64) -> String {
     let local = ms + LOCAL_OFFSET_MS;
     let (y, m, d) = hoso_model::time::civil_from_days(local.div_euclid(DAY_MS));
     let rem = local.rem_euclid(DAY_MS) / 1000;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+07:00", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+07:00",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 impl Generator {
@@ -113,11 +118,18 @@ impl Generator {
     fn filing(&mut self, at: i64, scale: f64, out: &mut BinaryHeap<Scheduled>) {
         let n = self.next_filing;
         self.next_filing += 1;
-        let (province, commune) = self.communes[self.rng.below(self.communes.len() as u64) as usize].clone();
+        let (province, commune) =
+            self.communes[self.rng.below(self.communes.len() as u64) as usize].clone();
         let (procedure, days) = PROCEDURES[self.rng.below(PROCEDURES.len() as u64) as usize];
         let filing_id = format!("DEMO-{province}{commune}-{n:08}");
         let online = self.rng.chance(0.15);
-        let channel = if online { "online" } else if self.rng.chance(0.05) { "postal" } else { "in_person" };
+        let channel = if online {
+            "online"
+        } else if self.rng.chance(0.05) {
+            "postal"
+        } else {
+            "in_person"
+        };
         let span = |d: f64| (d * scale) as i64;
         let due = at + span((days * DAY_MS) as f64);
         let mut seq = 0;
@@ -163,7 +175,11 @@ impl Generator {
             push("withdrawn", t + span(3_600_000.0), &|_| {});
             return;
         }
-        let requests = if self.rng.chance(0.08) { if self.rng.chance(0.1) { 2 } else { 1 } } else { 0 };
+        let requests = if self.rng.chance(0.08) {
+            if self.rng.chance(0.1) { 2 } else { 1 }
+        } else {
+            0
+        };
         for _ in 0..requests {
             t += span(4.0 * 3_600_000.0);
             push("supplement_requested", t, &|_| {});
@@ -184,7 +200,15 @@ impl Generator {
         } else {
             due + self.rng.below(span(2.0 * DAY_MS as f64).max(60_000) as u64) as i64
         };
-        push(if self.rng.chance(0.02) { "stopped" } else { "resolved" }, end, &|_| {});
+        push(
+            if self.rng.chance(0.02) {
+                "stopped"
+            } else {
+                "resolved"
+            },
+            end,
+            &|_| {},
+        );
         push("returned", end + span(3_600_000.0), &|_| {});
     }
 }
@@ -206,7 +230,10 @@ fn load_communes(path: Option<&Path>, want: usize, rng: &mut Rng) -> Vec<(String
         })
         .unwrap_or_default();
     if all.is_empty() {
-        all = FALLBACK_COMMUNES.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect();
+        all = FALLBACK_COMMUNES
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .collect();
     }
     // A deterministic sample.
     for i in (1..all.len()).rev() {
@@ -227,7 +254,11 @@ fn now_ms() -> i64 {
 pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> anyhow::Result<()> {
     let mut rng = Rng(opts.seed);
     let communes = load_communes(opts.communes_csv.as_deref(), opts.communes, &mut rng);
-    let mut generator = Generator { rng, communes, next_filing: 0 };
+    let mut generator = Generator {
+        rng,
+        communes,
+        next_filing: 0,
+    };
     let client = reqwest::Client::new();
     let url = format!("{}/v1/events", opts.url.trim_end_matches('/'));
     let mut queue: BinaryHeap<Scheduled> = BinaryHeap::new();
@@ -242,7 +273,11 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> anyhow::Result
             generator.filing(at, 1.0, &mut queue);
         }
     }
-    info!(communes = generator.communes.len(), filings = generator.next_filing, "demo: backfilling");
+    info!(
+        communes = generator.communes.len(),
+        filings = generator.next_filing,
+        "demo: backfilling"
+    );
     let mut sent = 0usize;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -278,9 +313,19 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> anyhow::Result
 
 /// Posts one NDJSON batch, retrying while ingest answers 503 (safe: the
 /// event ids deduplicate).
-async fn send(client: &reqwest::Client, url: &str, body: String, cancel: &CancellationToken) -> anyhow::Result<()> {
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     loop {
-        let resp = client.post(url).header("content-type", "application/x-ndjson").body(body.clone()).send().await;
+        let resp = client
+            .post(url)
+            .header("content-type", "application/x-ndjson")
+            .body(body.clone())
+            .send()
+            .await;
         match resp {
             Ok(r) if r.status().is_success() => return Ok(()),
             Ok(r) if r.status().as_u16() == 422 => {

@@ -17,7 +17,10 @@ fn main() -> std::process::ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "cannot start the async runtime");
@@ -54,12 +57,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     tokio::spawn(stop_on_signal(cancel.clone()));
     let config_file = cli.config.as_deref();
     let (roles, common, demo_args) = match &cli.command {
-        Command::Up { common, demo, demo_args } => (Roles::UP, common, demo.then_some(demo_args)),
+        Command::Up {
+            common,
+            demo,
+            demo_args,
+        } => (Roles::UP, common, demo.then_some(demo_args)),
         Command::Ingest { common } => (Roles::INGEST, common, None),
         Command::Process { common } => (Roles::PROCESS, common, None),
         Command::Query { common } => (Roles::QUERY, common, None),
-        Command::Demo { url, demo_args } => return demo::run(demo_options(url.clone(), demo_args), cancel).await,
-        Command::Config { action: ConfigAction::Print { common } } => {
+        Command::Demo { url, demo_args } => {
+            return demo::run(demo_options(url.clone(), demo_args), cancel).await;
+        }
+        Command::Config {
+            action: ConfigAction::Print { common },
+        } => {
             print!("{}", load(config_file, common)?.to_toml()?);
             return Ok(());
         }
@@ -69,7 +80,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let addr = running.addr;
     if roles.query {
         println!("hoso: SQL at http://{addr}/v1/sql, for example:");
-        println!("  curl -XPOST {addr}/v1/sql --data 'SELECT * FROM online_share ORDER BY day DESC LIMIT 5'");
+        println!(
+            "  curl -XPOST {addr}/v1/sql --data 'SELECT * FROM online_share ORDER BY day DESC LIMIT 5'"
+        );
     }
     if roles.ingest {
         println!("hoso: ingest at http://{addr}/v1/events");
@@ -96,14 +109,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn stop_on_signal(cancel: CancellationToken) {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                cancel.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    cancel.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -21,15 +21,26 @@ pub fn router(registry: Registry, checks: Vec<Arc<dyn Readiness>>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(Ops { registry, checks: Arc::new(checks) })
+        .with_state(Ops {
+            registry,
+            checks: Arc::new(checks),
+        })
 }
 
 async fn readyz(State(ops): State<Ops>) -> Response {
-    let waiting: Vec<String> = ops.checks.iter().filter_map(|c| c.readiness().err()).collect();
+    let waiting: Vec<String> = ops
+        .checks
+        .iter()
+        .filter_map(|c| c.readiness().err())
+        .collect();
     if waiting.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready:\n{}\n", waiting.join("\n"))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready:\n{}\n", waiting.join("\n")),
+        )
+            .into_response()
     }
 }
 
@@ -39,5 +50,9 @@ async fn metrics(State(ops): State<Ops>) -> Response {
     if let Err(e) = encoder.encode(&ops.registry.gather(), &mut buf) {
         return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
     }
-    ([(header::CONTENT_TYPE, encoder.format_type().to_string())], buf).into_response()
+    (
+        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+        buf,
+    )
+        .into_response()
 }

@@ -45,13 +45,21 @@ async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
         .set("client.id", "hoso-admin")
         .create()?;
     let exists = {
-        let md = admin.inner().fetch_metadata(Some(&kafka.topic), Duration::from_secs(3))?;
-        md.topics().iter().any(|t| t.name() == kafka.topic && t.error().is_none() && !t.partitions().is_empty())
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(&kafka.topic), Duration::from_secs(3))?;
+        md.topics()
+            .iter()
+            .any(|t| t.name() == kafka.topic && t.error().is_none() && !t.partitions().is_empty())
     };
     if exists {
         return Ok(false);
     }
-    let topic = NewTopic::new(&kafka.topic, kafka.partitions, TopicReplication::Fixed(kafka.replication_factor));
+    let topic = NewTopic::new(
+        &kafka.topic,
+        kafka.partitions,
+        TopicReplication::Fixed(kafka.replication_factor),
+    );
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
     let results = admin.create_topics([&topic], &opts).await?;
     for r in results {

@@ -28,10 +28,26 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const UP: Roles = Roles { ingest: true, process: Some(ConsumeMode::Group), query: true };
-    pub const INGEST: Roles = Roles { ingest: true, process: None, query: false };
-    pub const PROCESS: Roles = Roles { ingest: false, process: Some(ConsumeMode::Group), query: false };
-    pub const QUERY: Roles = Roles { ingest: false, process: Some(ConsumeMode::Follow), query: true };
+    pub const UP: Roles = Roles {
+        ingest: true,
+        process: Some(ConsumeMode::Group),
+        query: true,
+    };
+    pub const INGEST: Roles = Roles {
+        ingest: true,
+        process: None,
+        query: false,
+    };
+    pub const PROCESS: Roles = Roles {
+        ingest: false,
+        process: Some(ConsumeMode::Group),
+        query: false,
+    };
+    pub const QUERY: Roles = Roles {
+        ingest: false,
+        process: Some(ConsumeMode::Follow),
+        query: true,
+    };
 }
 
 /// A running server; [`Running::shutdown`] stops it cleanly.
@@ -50,9 +66,19 @@ pub struct Running {
 
 pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
+    // The state itself is in memory and re-folded from Kafka at start;
+    // the directory is where checkpoints are kept.
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     let registry = prometheus::Registry::new();
     #[cfg(target_os = "linux")]
-    registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
 
     let mut app = axum::Router::new();
     let mut checks: Vec<Arc<dyn Readiness>> = Vec::new();
@@ -84,8 +110,11 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         checks.push(live.clone());
     }
     if roles.query {
-        let source = live.clone().context("the query role needs the processor's tables")?;
-        let executor = QueryExecutor::new(source, &config.query, QueryMetrics::new(&registry)?).await?;
+        let source = live
+            .clone()
+            .context("the query role needs the processor's tables")?;
+        let executor =
+            QueryExecutor::new(source, &config.query, QueryMetrics::new(&registry)?).await?;
         app = app.merge(hoso_query::http::router(executor));
     }
 
@@ -129,10 +158,21 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let server_cancel = cancel.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { server_cancel.cancelled().await }).await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_cancel.cancelled().await })
+            .await
     });
     info!(%addr, ?roles, brokers = %config.kafka.brokers, topic = %config.kafka.topic, "hoso is listening");
-    Ok(Running { addr, live, cancel, server, background, processor, stop_processor, publisher })
+    Ok(Running {
+        addr,
+        live,
+        cancel,
+        server,
+        background,
+        processor,
+        stop_processor,
+        publisher,
+    })
 }
 
 impl Running {
@@ -156,9 +196,15 @@ impl Running {
             let _ = task.await;
         }
         self.stop_processor.store(true, Ordering::Relaxed);
-        let handle = self.processor.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let handle = self
+            .processor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(handle) = handle {
-            tokio::task::spawn_blocking(move || handle.join()).await?.ok();
+            tokio::task::spawn_blocking(move || handle.join())
+                .await?
+                .ok();
         }
         if let Some(p) = self.publisher {
             tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(5))).await?;

@@ -48,17 +48,29 @@ pub struct Refusal {
 pub fn parse(body: &[u8]) -> Result<Vec<Item>, Refusal> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
-        return Err(single_error(None, "empty body: send one JSON object, a JSON array of objects, or NDJSON"));
+        return Err(single_error(
+            None,
+            "empty body: send one JSON object, a JSON array of objects, or NDJSON",
+        ));
     };
     let slices: Vec<Result<&[u8], ItemError>> = if body[start] == b'[' {
         match split_array(body) {
             Ok(items) => items.into_iter().map(|r| Ok(r.get().as_bytes())).collect(),
-            Err((index, error)) => return Err(single_error(Some(index), &format!("malformed JSON array: {error}"))),
+            Err((index, error)) => {
+                return Err(single_error(
+                    Some(index),
+                    &format!("malformed JSON array: {error}"),
+                ));
+            }
         }
     } else if serde_json::from_slice::<&RawValue>(body).is_ok() {
         vec![Ok(body[start..].trim_ascii_end())]
     } else {
-        body.split(|&b| b == b'\n').map(|l| l.trim_ascii()).filter(|l| !l.is_empty()).map(Ok).collect()
+        body.split(|&b| b == b'\n')
+            .map(|l| l.trim_ascii())
+            .filter(|l| !l.is_empty())
+            .map(Ok)
+            .collect()
     };
     let mut items = Vec::with_capacity(slices.len());
     let mut errors = Vec::new();
@@ -75,20 +87,37 @@ pub fn parse(body: &[u8]) -> Result<Vec<Item>, Refusal> {
         match decode_event(bytes) {
             Ok(ev) => {
                 let offset = bytes.as_ptr() as usize - body.as_ptr() as usize;
-                items.push(Item { key: ev.filing_id.into_owned(), payload: offset..offset + bytes.len() });
+                items.push(Item {
+                    key: ev.filing_id.into_owned(),
+                    payload: offset..offset + bytes.len(),
+                });
             }
-            Err(e) if errors.len() < MAX_REPORTED_ERRORS => {
-                errors.push(ItemError { index, event_id: probe_event_id(bytes), error: e.message })
-            }
+            Err(e) if errors.len() < MAX_REPORTED_ERRORS => errors.push(ItemError {
+                index,
+                event_id: probe_event_id(bytes),
+                error: e.message,
+            }),
             Err(_) => more += 1,
         }
     }
-    if errors.is_empty() { Ok(items) } else { Err(Refusal { errors, more, items: n }) }
+    if errors.is_empty() {
+        Ok(items)
+    } else {
+        Err(Refusal {
+            errors,
+            more,
+            items: n,
+        })
+    }
 }
 
 fn single_error(index: Option<usize>, message: &str) -> Refusal {
     Refusal {
-        errors: vec![ItemError { index: index.unwrap_or(0), event_id: None, error: message.to_string() }],
+        errors: vec![ItemError {
+            index: index.unwrap_or(0),
+            event_id: None,
+            error: message.to_string(),
+        }],
         more: 0,
         items: index.map_or(0, |i| i + 1),
     }
@@ -111,7 +140,9 @@ fn probe_event_id(bytes: &[u8]) -> Option<String> {
 fn split_array(body: &[u8]) -> Result<Vec<&RawValue>, (usize, serde_json::Error)> {
     let reached = Cell::new(0usize);
     let mut de = serde_json::Deserializer::from_slice(body);
-    let items = de.deserialize_seq(ElementsVisitor { reached: &reached }).map_err(|e| (reached.get(), e))?;
+    let items = de
+        .deserialize_seq(ElementsVisitor { reached: &reached })
+        .map_err(|e| (reached.get(), e))?;
     de.end().map_err(|e| (reached.get(), e))?;
     Ok(items)
 }
@@ -148,7 +179,10 @@ mod tests {
     }
 
     fn payloads<'a>(body: &'a [u8], items: &[Item]) -> Vec<&'a str> {
-        items.iter().map(|i| std::str::from_utf8(&body[i.payload.clone()]).unwrap()).collect()
+        items
+            .iter()
+            .map(|i| std::str::from_utf8(&body[i.payload.clone()]).unwrap())
+            .collect()
     }
 
     #[test]
@@ -160,14 +194,23 @@ mod tests {
 
         let arr = format!("[{}, {}]", event("a", 1), event("b", 2));
         let items = parse(arr.as_bytes()).unwrap();
-        assert_eq!(payloads(arr.as_bytes(), &items), vec![event("a", 1), event("b", 2)]);
+        assert_eq!(
+            payloads(arr.as_bytes(), &items),
+            vec![event("a", 1), event("b", 2)]
+        );
 
         let nd = format!("{}\r\n\n{}\n", event("a", 1), event("b", 2));
         let items = parse(nd.as_bytes()).unwrap();
-        assert_eq!(payloads(nd.as_bytes(), &items), vec![event("a", 1), event("b", 2)]);
+        assert_eq!(
+            payloads(nd.as_bytes(), &items),
+            vec![event("a", 1), event("b", 2)]
+        );
 
         // A pretty-printed single object is one event, not lines.
-        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&event("p", 1)).unwrap()).unwrap();
+        let pretty = serde_json::to_string_pretty(
+            &serde_json::from_str::<serde_json::Value>(&event("p", 1)).unwrap(),
+        )
+        .unwrap();
         assert_eq!(parse(pretty.as_bytes()).unwrap().len(), 1);
         assert_eq!(parse(b"[]").unwrap(), vec![]);
     }
@@ -175,13 +218,28 @@ mod tests {
     #[test]
     fn every_invalid_item_is_reported_with_its_index_and_id() {
         let bad_seq = event("b", 1).replace(r#""seq":1"#, r#""seq":0"#);
-        let nd = format!("{}\n{}\nnot json\n{}\n", event("a", 1), bad_seq, event("c", 1));
+        let nd = format!(
+            "{}\n{}\nnot json\n{}\n",
+            event("a", 1),
+            bad_seq,
+            event("c", 1)
+        );
         let r = parse(nd.as_bytes()).unwrap_err();
         assert_eq!(r.items, 4);
         assert_eq!(r.errors.len(), 2);
-        assert_eq!((r.errors[0].index, r.errors[0].event_id.as_deref()), (1, Some("b")));
-        assert!(r.errors[0].error.starts_with("seq:"), "{}", r.errors[0].error);
-        assert_eq!((r.errors[1].index, r.errors[1].event_id.as_deref()), (2, None));
+        assert_eq!(
+            (r.errors[0].index, r.errors[0].event_id.as_deref()),
+            (1, Some("b"))
+        );
+        assert!(
+            r.errors[0].error.starts_with("seq:"),
+            "{}",
+            r.errors[0].error
+        );
+        assert_eq!(
+            (r.errors[1].index, r.errors[1].event_id.as_deref()),
+            (2, None)
+        );
         assert!(r.errors[1].error.contains("malformed JSON"));
     }
 

@@ -37,9 +37,16 @@ pub fn router(state: Arc<IngestState>) -> Router {
         .with_state(state)
 }
 
-async fn post_events(State(state): State<Arc<IngestState>>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn post_events(
+    State(state): State<Arc<IngestState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let response = handle(&state, body).await;
-    state.metrics.requests.with_label_values(&[response.status().as_str()]).inc();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[response.status().as_str()])
+        .inc();
     response
 }
 
@@ -51,9 +58,15 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
                 "request body exceeds {} bytes (ingest.max_body_bytes); split it into smaller requests",
                 state.config.max_body_bytes
             );
-            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({ "error": msg }))).into_response();
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                axum::Json(json!({ "error": msg })),
+            )
+                .into_response();
         }
-        Err(r) => return (r.status(), axum::Json(json!({ "error": r.body_text() }))).into_response(),
+        Err(r) => {
+            return (r.status(), axum::Json(json!({ "error": r.body_text() }))).into_response();
+        }
     };
     // Parsing a large body is CPU work: keep it off the async workers.
     let parsed = {
@@ -64,7 +77,10 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
         Ok(Ok(items)) => items,
         Ok(Err(refusal)) => return refused(state, refusal),
         Err(e) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({ "error": format!("parser failed: {e}") })))
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({ "error": format!("parser failed: {e}") })),
+            )
                 .into_response();
         }
     };
@@ -72,10 +88,15 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
         return unavailable(state, items.len(), &reason);
     }
     let started = Instant::now();
-    let events = items.iter().map(|i| (i.key.as_str(), &body[i.payload.clone()]));
+    let events = items
+        .iter()
+        .map(|i| (i.key.as_str(), &body[i.payload.clone()]));
     match state.publisher.publish(events).await {
         Ok(n) => {
-            state.metrics.publish_duration.observe(started.elapsed().as_secs_f64());
+            state
+                .metrics
+                .publish_duration
+                .observe(started.elapsed().as_secs_f64());
             state.metrics.accepted.inc_by(n as u64);
             (StatusCode::ACCEPTED, axum::Json(json!({ "accepted": n }))).into_response()
         }
@@ -84,7 +105,11 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
 }
 
 fn refused(state: &IngestState, r: Refusal) -> Response {
-    state.metrics.rejected.with_label_values(&["invalid"]).inc_by(r.items as u64);
+    state
+        .metrics
+        .rejected
+        .with_label_values(&["invalid"])
+        .inc_by(r.items as u64);
     let mut body = json!({ "errors": r.errors });
     if r.more > 0 {
         body["more_errors"] = json!(r.more);
@@ -93,9 +118,17 @@ fn refused(state: &IngestState, r: Refusal) -> Response {
 }
 
 fn unavailable(state: &IngestState, n: usize, reason: &str) -> Response {
-    state.metrics.rejected.with_label_values(&["unavailable"]).inc_by(n as u64);
+    state
+        .metrics
+        .rejected
+        .with_label_values(&["unavailable"])
+        .inc_by(n as u64);
     let msg = format!("{reason}; retry the request later (event_id makes a retry safe)");
-    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": msg }))).into_response();
+    let mut resp = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({ "error": msg })),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&state.config.retry_after_s.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }

@@ -16,4 +16,4 @@ pub mod publish;
 pub use config::IngestConfig;
 pub use http::{IngestState, router};
 pub use metrics::IngestMetrics;
-pub use publish::{BrokerHealth, Publisher, PublishError};
+pub use publish::{BrokerHealth, PublishError, Publisher};

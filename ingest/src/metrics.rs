@@ -17,13 +17,22 @@ pub struct IngestMetrics {
 impl IngestMetrics {
     pub fn new(registry: &Registry) -> prometheus::Result<Self> {
         let m = IngestMetrics {
-            accepted: IntCounter::new("hoso_ingest_events_accepted_total", "Events acknowledged by Kafka.")?,
+            accepted: IntCounter::new(
+                "hoso_ingest_events_accepted_total",
+                "Events acknowledged by Kafka.",
+            )?,
             rejected: IntCounterVec::new(
-                Opts::new("hoso_ingest_events_rejected_total", "Events in refused requests, by reason."),
+                Opts::new(
+                    "hoso_ingest_events_rejected_total",
+                    "Events in refused requests, by reason.",
+                ),
                 &["reason"],
             )?,
             requests: IntCounterVec::new(
-                Opts::new("hoso_ingest_requests_total", "Ingest requests by HTTP status."),
+                Opts::new(
+                    "hoso_ingest_requests_total",
+                    "Ingest requests by HTTP status.",
+                ),
                 &["status"],
             )?,
             publish_duration: Histogram::with_opts(

@@ -58,7 +58,10 @@ impl Publisher {
     }
 
     /// Sends every `(key, payload)` and waits for all acknowledgements.
-    pub async fn publish<'a>(&self, events: impl Iterator<Item = (&'a str, &'a [u8])>) -> Result<usize, PublishError> {
+    pub async fn publish<'a>(
+        &self,
+        events: impl Iterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<usize, PublishError> {
         let deadline = Instant::now() + self.ack_timeout;
         let mut pending = Vec::new();
         for (key, payload) in events {
@@ -73,7 +76,9 @@ impl Publisher {
                         // The producer's queue is full of other requests'
                         // events: wait for room, within this request's time.
                         if Instant::now() >= deadline {
-                            return Err(PublishError::Unavailable("the producer queue stayed full".into()));
+                            return Err(PublishError::Unavailable(
+                                "the producer queue stayed full".into(),
+                            ));
                         }
                         tokio::time::sleep(Duration::from_millis(2)).await;
                     }
@@ -86,7 +91,11 @@ impl Publisher {
             match delivery.await {
                 Ok(Ok(_)) => {}
                 Ok(Err((e, _))) => return Err(PublishError::Unavailable(e.to_string())),
-                Err(_) => return Err(PublishError::Unavailable("the producer was shut down".into())),
+                Err(_) => {
+                    return Err(PublishError::Unavailable(
+                        "the producer was shut down".into(),
+                    ));
+                }
             }
         }
         Ok(n)
@@ -108,7 +117,10 @@ impl Publisher {
             .map_err(|e| format!("Kafka is unreachable: {e}"))?;
         match md.topics().iter().find(|t| t.name() == self.topic) {
             Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(()),
-            _ => Err(format!("topic {} does not exist on the brokers", self.topic)),
+            _ => Err(format!(
+                "topic {} does not exist on the brokers",
+                self.topic
+            )),
         }
     }
 }
@@ -122,7 +134,11 @@ pub struct BrokerHealth {
 
 impl Default for BrokerHealth {
     fn default() -> Self {
-        BrokerHealth { state: Arc::new(RwLock::new(Err("ingest: not yet connected to Kafka".into()))) }
+        BrokerHealth {
+            state: Arc::new(RwLock::new(
+                Err("ingest: not yet connected to Kafka".into()),
+            )),
+        }
     }
 }
 
@@ -135,20 +151,28 @@ impl BrokerHealth {
         let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
         match (&*s, &v) {
             (Err(_), Ok(())) => info!("Kafka is reachable; ingest is accepting events"),
-            (Ok(()), Err(e)) => warn!(error = %e, "Kafka is not reachable; ingest answers 503 until it is"),
+            (Ok(()), Err(e)) => {
+                warn!(error = %e, "Kafka is not reachable; ingest answers 503 until it is")
+            }
             _ => {}
         }
         *s = v;
     }
 
     /// Checks the brokers every `interval` until `stop` resolves.
-    pub async fn watch(self, publisher: Publisher, interval: Duration, stop: impl std::future::Future<Output = ()>) {
+    pub async fn watch(
+        self,
+        publisher: Publisher,
+        interval: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(stop);
         loop {
             let p = publisher.clone();
-            let result = tokio::task::spawn_blocking(move || p.check_broker(Duration::from_secs(2)))
-                .await
-                .unwrap_or_else(|e| Err(format!("broker check failed: {e}")));
+            let result =
+                tokio::task::spawn_blocking(move || p.check_broker(Duration::from_secs(2)))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("broker check failed: {e}")));
             self.set(result);
             tokio::select! {
                 _ = &mut stop => return,

@@ -28,7 +28,10 @@ pub struct InvalidEvent {
 
 impl InvalidEvent {
     fn field(field: &'static str, reason: impl fmt::Display) -> Self {
-        InvalidEvent { field: Some(field), message: format!("{field}: {reason}") }
+        InvalidEvent {
+            field: Some(field),
+            message: format!("{field}: {reason}"),
+        }
     }
 }
 
@@ -50,16 +53,20 @@ fn json_error(bytes: &[u8], e: serde_json::Error) -> InvalidEvent {
     // A syntax error inside a field's value surfaces as that field's error;
     // on this (rare) path, check the bytes alone so broken JSON is called
     // broken JSON.
-    if let Err(syntax) = serde_json::from_slice::<IgnoredAny>(bytes) {
-        if syntax.is_syntax() || syntax.is_eof() {
-            return InvalidEvent { field: None, message: format!("malformed JSON: {syntax}") };
-        }
+    if let Err(syntax) = serde_json::from_slice::<IgnoredAny>(bytes)
+        && (syntax.is_syntax() || syntax.is_eof())
+    {
+        return InvalidEvent {
+            field: None,
+            message: format!("malformed JSON: {syntax}"),
+        };
     }
     // A field-level error carries its field name as the message prefix
-    // (see `FieldError`); keep it so the caller can still see the field.
+    // (see `field`); keep it so the caller can still see the field.
     let text = e.to_string();
     let field = FIELDS.iter().copied().find(|f| {
-        text.strip_prefix(f).is_some_and(|rest| rest.starts_with(':'))
+        text.strip_prefix(f)
+            .is_some_and(|rest| rest.starts_with(':'))
     });
     let message = if e.is_syntax() || e.is_eof() {
         format!("malformed JSON: {text}")
@@ -115,7 +122,10 @@ impl<'a> Raw<'a> {
             None => return Err(InvalidEvent::field("seq", "is missing")),
             Some(0) => return Err(InvalidEvent::field("seq", "must be >= 1, got 0")),
             Some(s) if s > u64::from(u32::MAX) => {
-                return Err(InvalidEvent::field("seq", format!("must be <= {}, got {s}", u32::MAX)));
+                return Err(InvalidEvent::field(
+                    "seq",
+                    format!("must be <= {}, got {s}", u32::MAX),
+                ));
             }
             Some(s) => s as u32,
         };
@@ -130,8 +140,16 @@ impl<'a> Raw<'a> {
             )
         })?;
         let occurred_at_ms = timestamp(require(self.occurred_at, "occurred_at")?, "occurred_at")?;
-        let province = digits(require(self.province_code, "province_code")?, "province_code", 2)? as u8;
-        let commune = digits(require(self.commune_code, "commune_code")?, "commune_code", 5)?;
+        let province = digits(
+            require(self.province_code, "province_code")?,
+            "province_code",
+            2,
+        )? as u8;
+        let commune = digits(
+            require(self.commune_code, "commune_code")?,
+            "commune_code",
+            5,
+        )?;
         let channel = match self.channel {
             None => None,
             Some(c) => Some(Channel::parse(&c).ok_or_else(|| {
@@ -197,7 +215,10 @@ fn check_len(s: &str, field: &'static str, max: usize) -> Result<(), InvalidEven
     if n == 0 {
         Err(InvalidEvent::field(field, "must not be empty"))
     } else if n > max {
-        Err(InvalidEvent::field(field, format!("must be at most {max} characters, got {n}")))
+        Err(InvalidEvent::field(
+            field,
+            format!("must be at most {max} characters, got {n}"),
+        ))
     } else {
         Ok(())
     }
@@ -205,7 +226,10 @@ fn check_len(s: &str, field: &'static str, max: usize) -> Result<(), InvalidEven
 
 fn digits(s: Cow<'_, str>, field: &'static str, n: usize) -> Result<u32, InvalidEvent> {
     if s.len() != n || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(InvalidEvent::field(field, format!("must be exactly {n} digits, got {s:?}")));
+        return Err(InvalidEvent::field(
+            field,
+            format!("must be exactly {n} digits, got {s:?}"),
+        ));
     }
     Ok(s.bytes().fold(0u32, |v, b| v * 10 + u32::from(b - b'0')))
 }
@@ -356,7 +380,9 @@ where
     A: MapAccess<'de>,
 {
     if slot_filled {
-        return Err(de::Error::custom(format_args!("{name}: appears twice in the object")));
+        return Err(de::Error::custom(format_args!(
+            "{name}: appears twice in the object"
+        )));
     }
     map.next_value::<T>()
         .map_err(|e| de::Error::custom(format_args!("{name}: {}", strip_position(&e.to_string()))))
@@ -384,37 +410,60 @@ impl<'de> Visitor<'de> for RawVisitor {
         let mut r = Raw::default();
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::EventId => r.event_id = Some(field::<Text, _>(&mut map, "event_id", r.event_id.is_some())?.0),
+                Key::EventId => {
+                    r.event_id =
+                        Some(field::<Text, _>(&mut map, "event_id", r.event_id.is_some())?.0)
+                }
                 Key::FilingId => {
-                    r.filing_id = Some(field::<Text, _>(&mut map, "filing_id", r.filing_id.is_some())?.0)
+                    r.filing_id =
+                        Some(field::<Text, _>(&mut map, "filing_id", r.filing_id.is_some())?.0)
                 }
                 Key::Seq => r.seq = Some(field::<Count, _>(&mut map, "seq", r.seq.is_some())?.0),
                 Key::Type => r.kind = Some(field::<Text, _>(&mut map, "type", r.kind.is_some())?.0),
                 Key::OccurredAt => {
-                    r.occurred_at = Some(field::<Text, _>(&mut map, "occurred_at", r.occurred_at.is_some())?.0)
+                    r.occurred_at =
+                        Some(field::<Text, _>(&mut map, "occurred_at", r.occurred_at.is_some())?.0)
                 }
                 Key::ProvinceCode => {
-                    r.province_code =
-                        Some(field::<Text, _>(&mut map, "province_code", r.province_code.is_some())?.0)
+                    r.province_code = Some(
+                        field::<Text, _>(&mut map, "province_code", r.province_code.is_some())?.0,
+                    )
                 }
                 Key::CommuneCode => {
-                    r.commune_code = Some(field::<Text, _>(&mut map, "commune_code", r.commune_code.is_some())?.0)
+                    r.commune_code = Some(
+                        field::<Text, _>(&mut map, "commune_code", r.commune_code.is_some())?.0,
+                    )
                 }
                 Key::ProcedureCode => {
-                    r.procedure_code =
-                        field::<Option<Text>, _>(&mut map, "procedure_code", r.procedure_code.is_some())?.map(|t| t.0)
+                    r.procedure_code = field::<Option<Text>, _>(
+                        &mut map,
+                        "procedure_code",
+                        r.procedure_code.is_some(),
+                    )?
+                    .map(|t| t.0)
                 }
                 Key::Channel => {
-                    r.channel = field::<Option<Text>, _>(&mut map, "channel", r.channel.is_some())?.map(|t| t.0)
+                    r.channel = field::<Option<Text>, _>(&mut map, "channel", r.channel.is_some())?
+                        .map(|t| t.0)
                 }
-                Key::DueAt => r.due_at = field::<Option<Text>, _>(&mut map, "due_at", r.due_at.is_some())?.map(|t| t.0),
-                Key::EidLevel2 => r.eid_level2 = field::<Flag, _>(&mut map, "eid_level2", r.eid_level2.is_some())?.0,
-                Key::Digitized => r.digitized = field::<Flag, _>(&mut map, "digitized", r.digitized.is_some())?.0,
+                Key::DueAt => {
+                    r.due_at = field::<Option<Text>, _>(&mut map, "due_at", r.due_at.is_some())?
+                        .map(|t| t.0)
+                }
+                Key::EidLevel2 => {
+                    r.eid_level2 =
+                        field::<Flag, _>(&mut map, "eid_level2", r.eid_level2.is_some())?.0
+                }
+                Key::Digitized => {
+                    r.digitized = field::<Flag, _>(&mut map, "digitized", r.digitized.is_some())?.0
+                }
                 Key::FeeRequired => {
-                    r.fee_required = field::<Flag, _>(&mut map, "fee_required", r.fee_required.is_some())?.0
+                    r.fee_required =
+                        field::<Flag, _>(&mut map, "fee_required", r.fee_required.is_some())?.0
                 }
                 Key::OnlinePayment => {
-                    r.online_payment = field::<Flag, _>(&mut map, "online_payment", r.online_payment.is_some())?.0
+                    r.online_payment =
+                        field::<Flag, _>(&mut map, "online_payment", r.online_payment.is_some())?.0
                 }
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -438,7 +487,10 @@ mod tests {
     fn decodes_a_full_received_event() {
         let e = decode_event(GOOD.as_bytes()).unwrap();
         assert_eq!(e.event_id, "e1");
-        assert!(matches!(e.event_id, Cow::Borrowed(_)), "plain strings borrow");
+        assert!(
+            matches!(e.event_id, Cow::Borrowed(_)),
+            "plain strings borrow"
+        );
         assert_eq!(e.seq, 1);
         assert_eq!(e.kind, EventType::Received);
         assert_eq!(e.province, 1);
@@ -467,43 +519,135 @@ mod tests {
             (r#"{"event_id":"e1""#.into(), None, "malformed JSON"),
             ("[1,2]".into(), None, "expected a JSON object"),
             (format!("{{{base}}} trailing"), None, "trailing"),
-            (base.replace(r#""seq":1,"#, "").pipe_obj(), Some("seq"), "missing"),
-            (base.replace(r#""seq":1"#, r#""seq":"1""#).pipe_obj(), Some("seq"), "invalid type"),
-            (base.replace(r#""seq":1"#, r#""seq":0"#).pipe_obj(), Some("seq"), ">= 1"),
-            (base.replace(r#""seq":1"#, r#""seq":-3"#).pipe_obj(), Some("seq"), ">= 1"),
-            (base.replace(r#""seq":1"#, r#""seq":1.5"#).pipe_obj(), Some("seq"), "integer"),
-            (base.replace(r#""seq":1"#, r#""seq":99999999999"#).pipe_obj(), Some("seq"), "<= 4294967295"),
-            (base.replace("processing", "teleported").pipe_obj(), Some("type"), "unknown event type"),
-            (base.replace("2025-07-01T08:00:00Z", "2025-07-01 08:00").pipe_obj(), Some("occurred_at"), "RFC 3339"),
-            (base.replace("2025-07-01T08:00:00Z", "2025-07-01T08:00:00").pipe_obj(), Some("occurred_at"), "offset"),
-            (base.replace(r#""01""#, r#""1""#).pipe_obj(), Some("province_code"), "2 digits"),
-            (base.replace(r#""01""#, "1").pipe_obj(), Some("province_code"), "invalid type"),
-            (base.replace("00004", "4").pipe_obj(), Some("commune_code"), "5 digits"),
-            (base.replace(r#""e1""#, r#""""#).pipe_obj(), Some("event_id"), "empty"),
-            (base.replace(r#""F1""#, &format!("{:?}", "x".repeat(65))).pipe_obj(), Some("filing_id"), "at most 64"),
-            (format!("{{{base},\"seq\":2}}"), Some("seq"), "twice"),
-            (format!("{{{base},\"eid_level2\":\"yes\"}}"), Some("eid_level2"), "invalid type"),
-            (format!("{{{base},\"channel\":\"fax\"}}"), Some("channel"), "in_person, online, postal"),
-            (base.replace("processing", "received").pipe_obj(), Some("procedure_code"), "required on a `received`"),
             (
-                format!("{{{},\"procedure_code\":\"1.001193\"}}", base.replace("processing", "received")),
+                base.replace(r#""seq":1,"#, "").pipe_obj(),
+                Some("seq"),
+                "missing",
+            ),
+            (
+                base.replace(r#""seq":1"#, r#""seq":"1""#).pipe_obj(),
+                Some("seq"),
+                "invalid type",
+            ),
+            (
+                base.replace(r#""seq":1"#, r#""seq":0"#).pipe_obj(),
+                Some("seq"),
+                ">= 1",
+            ),
+            (
+                base.replace(r#""seq":1"#, r#""seq":-3"#).pipe_obj(),
+                Some("seq"),
+                ">= 1",
+            ),
+            (
+                base.replace(r#""seq":1"#, r#""seq":1.5"#).pipe_obj(),
+                Some("seq"),
+                "integer",
+            ),
+            (
+                base.replace(r#""seq":1"#, r#""seq":99999999999"#)
+                    .pipe_obj(),
+                Some("seq"),
+                "<= 4294967295",
+            ),
+            (
+                base.replace("processing", "teleported").pipe_obj(),
+                Some("type"),
+                "unknown event type",
+            ),
+            (
+                base.replace("2025-07-01T08:00:00Z", "2025-07-01 08:00")
+                    .pipe_obj(),
+                Some("occurred_at"),
+                "RFC 3339",
+            ),
+            (
+                base.replace("2025-07-01T08:00:00Z", "2025-07-01T08:00:00")
+                    .pipe_obj(),
+                Some("occurred_at"),
+                "offset",
+            ),
+            (
+                base.replace(r#""01""#, r#""1""#).pipe_obj(),
+                Some("province_code"),
+                "2 digits",
+            ),
+            (
+                base.replace(r#""01""#, "1").pipe_obj(),
+                Some("province_code"),
+                "invalid type",
+            ),
+            (
+                base.replace("00004", "4").pipe_obj(),
+                Some("commune_code"),
+                "5 digits",
+            ),
+            (
+                base.replace(r#""e1""#, r#""""#).pipe_obj(),
+                Some("event_id"),
+                "empty",
+            ),
+            (
+                base.replace(r#""F1""#, &format!("{:?}", "x".repeat(65)))
+                    .pipe_obj(),
+                Some("filing_id"),
+                "at most 64",
+            ),
+            (format!("{{{base},\"seq\":2}}"), Some("seq"), "twice"),
+            (
+                format!("{{{base},\"eid_level2\":\"yes\"}}"),
+                Some("eid_level2"),
+                "invalid type",
+            ),
+            (
+                format!("{{{base},\"channel\":\"fax\"}}"),
+                Some("channel"),
+                "in_person, online, postal",
+            ),
+            (
+                base.replace("processing", "received").pipe_obj(),
+                Some("procedure_code"),
+                "required on a `received`",
+            ),
+            (
+                format!(
+                    "{{{},\"procedure_code\":\"1.001193\"}}",
+                    base.replace("processing", "received")
+                ),
                 Some("channel"),
                 "required",
             ),
             (
-                format!("{{{},\"procedure_code\":\"1.001193\",\"channel\":\"online\"}}", base.replace("processing", "received")),
+                format!(
+                    "{{{},\"procedure_code\":\"1.001193\",\"channel\":\"online\"}}",
+                    base.replace("processing", "received")
+                ),
                 Some("due_at"),
                 "required",
             ),
-            (base.replace("processing", "extended").pipe_obj(), Some("due_at"), "required on an `extended`"),
-            (format!("{{{base},\"due_at\":\"soon\"}}"), Some("due_at"), "RFC 3339"),
+            (
+                base.replace("processing", "extended").pipe_obj(),
+                Some("due_at"),
+                "required on an `extended`",
+            ),
+            (
+                format!("{{{base},\"due_at\":\"soon\"}}"),
+                Some("due_at"),
+                "RFC 3339",
+            ),
         ];
         for (input, field, reason) in cases {
             let err = decode_event(input.as_bytes()).expect_err(&input);
             assert_eq!(err.field, field, "{input} -> {err}");
-            assert!(err.message.contains(reason), "{input} -> {err} (wanted {reason:?})");
+            assert!(
+                err.message.contains(reason),
+                "{input} -> {err} (wanted {reason:?})"
+            );
             if let Some(f) = field {
-                assert!(err.message.starts_with(f), "{err} should start with the field");
+                assert!(
+                    err.message.starts_with(f),
+                    "{err} should start with the field"
+                );
             }
         }
     }

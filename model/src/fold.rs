@@ -148,7 +148,10 @@ impl FilingState {
                     self.received_at = ev.occurred_at_ms;
                     self.due_at = ev.due_at_ms.unwrap_or(ev.occurred_at_ms);
                     self.channel = ev.channel.map_or(0, |c| c as u8);
-                    self.procedure = ev.procedure_code.as_deref().map_or(0, |p| procedures.intern(p));
+                    self.procedure = ev
+                        .procedure_code
+                        .as_deref()
+                        .map_or(0, |p| procedures.intern(p));
                     self.province = ev.province;
                     self.commune = ev.commune;
                     self.set_attr(EID, ev.eid_level2);
@@ -156,7 +159,9 @@ impl FilingState {
                     self.set_attr(FEE_REQUIRED, ev.fee_required);
                 }
             }
-            EventType::Resolved | EventType::Stopped => self.offer_end(ev.seq, ev.occurred_at_ms, false),
+            EventType::Resolved | EventType::Stopped => {
+                self.offer_end(ev.seq, ev.occurred_at_ms, false)
+            }
             EventType::Returned => self.offer_end(ev.seq, ev.occurred_at_ms, true),
             EventType::Withdrawn => self.marks |= WITHDRAWN,
             EventType::NotReceived => self.marks |= NOT_RECEIVED,
@@ -168,10 +173,14 @@ impl FilingState {
             EventType::FeePaid => {
                 // Paid online if any payment says so; a payment without the
                 // flag is a payment that was not online.
-                let online = self.attr(ONLINE_PAYMENT) == Some(true) || ev.online_payment == Some(true);
+                let online =
+                    self.attr(ONLINE_PAYMENT) == Some(true) || ev.online_payment == Some(true);
                 self.set_attr(ONLINE_PAYMENT, Some(online));
             }
-            EventType::Submitted | EventType::Processing | EventType::FeeRequested | EventType::Extended => {}
+            EventType::Submitted
+            | EventType::Processing
+            | EventType::FeeRequested
+            | EventType::Extended => {}
         }
         Applied::Folded
     }
@@ -199,7 +208,9 @@ impl FilingState {
         if self.seen_low != 0 {
             return Some(self.seen_low.trailing_zeros() + 1);
         }
-        self.extra.as_ref().and_then(|x| x.seen_high.first().copied())
+        self.extra
+            .as_ref()
+            .and_then(|x| x.seen_high.first().copied())
     }
 
     /// The ending event in force is the first `resolved`/`stopped` by `seq`;
@@ -223,7 +234,14 @@ impl FilingState {
     fn add_pause_mark(&mut self, seq: u32, at_ms: i64, request: bool) {
         let pauses = &mut self.extra.get_or_insert_with(Default::default).pauses;
         let i = pauses.partition_point(|m| m.seq < seq);
-        pauses.insert(i, PauseMark { seq, at_ms, request });
+        pauses.insert(
+            i,
+            PauseMark {
+                seq,
+                at_ms,
+                request,
+            },
+        );
     }
 
     fn set_attr(&mut self, shift: u8, v: Option<bool>) {
@@ -246,7 +264,9 @@ impl FilingState {
     /// Completed pauses (each `supplement_requested` to the following
     /// `supplement_received`, by `seq`) and the start of a pause still open.
     fn pauses(&self) -> (i64, Option<i64>) {
-        let Some(extra) = &self.extra else { return (0, None) };
+        let Some(extra) = &self.extra else {
+            return (0, None);
+        };
         let mut paused = 0i64;
         let mut open = None;
         for m in &extra.pauses {
@@ -357,7 +377,9 @@ impl FilingState {
         if self.is_closed() {
             return false;
         }
-        let Some(due) = self.effective_due_at() else { return false };
+        let Some(due) = self.effective_due_at() else {
+            return false;
+        };
         let clock = self.pause_started_at().map_or(now_ms, |p| p.min(now_ms));
         clock > due
     }

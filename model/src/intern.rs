@@ -28,7 +28,9 @@ impl Interner {
 
     /// The string of an id; `None` for 0 or an id this interner never gave.
     pub fn resolve(&self, id: u32) -> Option<&str> {
-        id.checked_sub(1).and_then(|i| self.names.get(i as usize)).map(|s| &**s)
+        id.checked_sub(1)
+            .and_then(|i| self.names.get(i as usize))
+            .map(|s| &**s)
     }
 
     pub fn len(&self) -> usize {

@@ -66,7 +66,9 @@ pub fn parse_rfc3339_ms(s: &str) -> Result<i64, &'static str> {
         let mut v = 0u32;
         for &c in &b[range] {
             if !c.is_ascii_digit() {
-                return Err("is not an RFC 3339 timestamp with offset (e.g. 2025-07-01T08:30:00+07:00)");
+                return Err(
+                    "is not an RFC 3339 timestamp with offset (e.g. 2025-07-01T08:30:00+07:00)",
+                );
             }
             v = v * 10 + u32::from(c - b'0');
         }
@@ -126,7 +128,9 @@ pub fn parse_rfc3339_ms(s: &str) -> Result<i64, &'static str> {
             if sign == b'-' { -m } else { m }
         }
         None => return Err("has no UTC offset (end it with Z or +07:00)"),
-        _ => return Err("is not an RFC 3339 timestamp with offset (e.g. 2025-07-01T08:30:00+07:00)"),
+        _ => {
+            return Err("is not an RFC 3339 timestamp with offset (e.g. 2025-07-01T08:30:00+07:00)");
+        }
     };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + i64::from(hour) * 3_600 + i64::from(minute) * 60 + i64::from(second)
@@ -140,7 +144,12 @@ pub fn format_utc_ms(ms: i64) -> String {
     let days = ms.div_euclid(DAY_MS);
     let rem = ms.rem_euclid(DAY_MS);
     let (y, m, d) = civil_from_days(days);
-    let (h, mi, s, f) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1_000 % 60, rem % 1_000);
+    let (h, mi, s, f) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1_000 % 60,
+        rem % 1_000,
+    );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f:03}Z")
 }
 

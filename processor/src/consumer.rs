@@ -69,7 +69,10 @@ impl ClientContext for Context {
                 // -1 is librdkafka's internal "unassigned" partition; a lag
                 // of -1 means not known yet.
                 if *p >= 0 && part.consumer_lag >= 0 {
-                    self.metrics.consumer_lag.with_label_values(&[&p.to_string()]).set(part.consumer_lag);
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&[&p.to_string()])
+                        .set(part.consumer_lag);
                 }
             }
         }
@@ -78,7 +81,8 @@ impl ClientContext for Context {
 
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let parts = |tpl: &TopicPartitionList| tpl.elements().iter().map(|e| e.partition()).collect();
+        let parts =
+            |tpl: &TopicPartitionList| tpl.elements().iter().map(|e| e.partition()).collect();
         let event = match rebalance {
             Rebalance::Assign(tpl) => Assignment::Assigned(parts(tpl)),
             Rebalance::Revoke(tpl) => Assignment::Revoked(parts(tpl)),
@@ -87,7 +91,10 @@ impl ConsumerContext for Context {
                 return;
             }
         };
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event);
     }
 }
 
@@ -99,7 +106,11 @@ pub fn spawn(
     metrics: ProcessorMetrics,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, ProcessorError> {
-    let context = Context { pending: Mutex::new(Vec::new()), metrics: metrics.clone(), topic: config.topic.clone() };
+    let context = Context {
+        pending: Mutex::new(Vec::new()),
+        metrics: metrics.clone(),
+        topic: config.topic.clone(),
+    };
     let consumer: BaseConsumer<Context> = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group_id)
@@ -115,7 +126,10 @@ pub fn spawn(
     if config.mode == ConsumeMode::Group {
         consumer
             .subscribe(&[&config.topic])
-            .map_err(|source| ProcessorError::Subscribe { topic: config.topic.clone(), source })?;
+            .map_err(|source| ProcessorError::Subscribe {
+                topic: config.topic.clone(),
+                source,
+            })?;
     }
     std::thread::Builder::new()
         .name("hoso-processor".into())
@@ -135,8 +149,21 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(config: ProcessorConfig, consumer: BaseConsumer<Context>, live: Arc<LiveTables>, metrics: ProcessorMetrics) -> Self {
-        Loop { config, consumer, live, metrics, parts: HashMap::new(), following: false, last_error: None }
+    fn new(
+        config: ProcessorConfig,
+        consumer: BaseConsumer<Context>,
+        live: Arc<LiveTables>,
+        metrics: ProcessorMetrics,
+    ) -> Self {
+        Loop {
+            config,
+            consumer,
+            live,
+            metrics,
+            parts: HashMap::new(),
+            following: false,
+            last_error: None,
+        }
     }
 
     fn run(mut self, stop: &AtomicBool) {
@@ -166,13 +193,21 @@ impl Loop {
         for _ in 0..BATCH_MESSAGES {
             let polled = self.consumer.poll(timeout);
             timeout = Duration::ZERO;
-            apply_rebalances(self.consumer.context(), &mut self.parts, &self.live, &self.metrics);
+            apply_rebalances(
+                self.consumer.context(),
+                &mut self.parts,
+                &self.live,
+                &self.metrics,
+            );
             match polled {
                 None => break,
                 Some(Ok(msg)) => {
                     consumed += 1;
                     let partition = msg.partition();
-                    let tables = self.parts.entry(partition).or_insert_with(|| PartitionTables::new(partition));
+                    let tables = self
+                        .parts
+                        .entry(partition)
+                        .or_insert_with(|| PartitionTables::new(partition));
                     match tables.fold_message(msg.offset(), msg.payload().unwrap_or_default()) {
                         FoldResult::Folded => folded += 1,
                         FoldResult::Duplicate => duplicate += 1,
@@ -189,12 +224,17 @@ impl Loop {
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.live.mark_caught_up(p);
-                    self.parts.entry(p).or_insert_with(|| PartitionTables::new(p));
+                    self.parts
+                        .entry(p)
+                        .or_insert_with(|| PartitionTables::new(p));
                 }
                 Some(Err(e)) => {
                     // Broker down, leader moves...: librdkafka retries by
                     // itself; say so now and then, not per poll.
-                    if self.last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    if self
+                        .last_error
+                        .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
+                    {
                         warn!(error = %e, brokers = %self.config.brokers, "Kafka consumer error; retrying");
                         self.last_error = Some(Instant::now());
                     }
@@ -203,7 +243,9 @@ impl Loop {
             }
         }
         if consumed > 0 {
-            self.metrics.fold_duration.observe(started.elapsed().as_secs_f64());
+            self.metrics
+                .fold_duration
+                .observe(started.elapsed().as_secs_f64());
             self.metrics.consumed.inc_by(consumed);
             let events = &self.metrics.events;
             events.with_label_values(&["folded"]).inc_by(folded);
@@ -214,21 +256,33 @@ impl Loop {
 
     /// Follow mode: assign every partition of the topic from its beginning.
     fn follow_all_partitions(&mut self) {
-        let metadata = match self.consumer.fetch_metadata(Some(&self.config.topic), Duration::from_secs(2)) {
+        let metadata = match self
+            .consumer
+            .fetch_metadata(Some(&self.config.topic), Duration::from_secs(2))
+        {
             Ok(m) => m,
             Err(e) => {
                 debug!(error = %e, "waiting for topic metadata");
                 return;
             }
         };
-        let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.config.topic) else { return };
+        let Some(topic) = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == self.config.topic)
+        else {
+            return;
+        };
         if topic.error().is_some() || topic.partitions().is_empty() {
             return;
         }
         let mut tpl = TopicPartitionList::new();
         let parts: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
         for p in &parts {
-            if tpl.add_partition_offset(&self.config.topic, *p, Offset::Beginning).is_err() {
+            if tpl
+                .add_partition_offset(&self.config.topic, *p, Offset::Beginning)
+                .is_err()
+            {
                 return;
             }
         }
@@ -250,12 +304,17 @@ impl Loop {
         for (p, tables) in self.parts.iter_mut() {
             if tables.has_changes() {
                 self.live.publish(*p, tables.publish());
-                self.metrics.filings.with_label_values(&[&p.to_string()]).set(tables.filings().len() as i64);
+                self.metrics
+                    .filings
+                    .with_label_values(&[&p.to_string()])
+                    .set(tables.filings().len() as i64);
                 any = true;
             }
         }
         if any {
-            self.metrics.publish_duration.observe(started.elapsed().as_secs_f64());
+            self.metrics
+                .publish_duration
+                .observe(started.elapsed().as_secs_f64());
         }
     }
 }

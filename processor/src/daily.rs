@@ -88,7 +88,10 @@ impl DailyAggregates {
     }
 
     fn change(&mut self, key: DayKey, f: impl FnOnce(&mut DayCounts)) {
-        let bucket = self.buckets.entry(key.0.div_euclid(BUCKET_DAYS)).or_default();
+        let bucket = self
+            .buckets
+            .entry(key.0.div_euclid(BUCKET_DAYS))
+            .or_default();
         bucket.dirty = true;
         let row = bucket.rows.entry(key).or_default();
         f(row);
@@ -99,7 +102,11 @@ impl DailyAggregates {
 
     /// The counts of one key, for tests and checks.
     pub fn get(&self, key: DayKey) -> Option<DayCounts> {
-        self.buckets.get(&key.0.div_euclid(BUCKET_DAYS))?.rows.get(&key).copied()
+        self.buckets
+            .get(&key.0.div_euclid(BUCKET_DAYS))?
+            .rows
+            .get(&key)
+            .copied()
     }
 
     /// Number of (day, province, commune) rows.
@@ -132,7 +139,12 @@ mod tests {
     use super::*;
 
     fn c(received: Option<(i32, bool)>, ended: Option<(i32, Outcome)>) -> Contribution {
-        Contribution { province: 1, commune: 4, received, ended }
+        Contribution {
+            province: 1,
+            commune: 4,
+            received,
+            ended,
+        }
     }
 
     #[test]
@@ -144,13 +156,35 @@ mod tests {
         assert_eq!(d.get((100, 1, 4)).unwrap().received, 2);
         assert_eq!(d.get((100, 1, 4)).unwrap().received_online, 1);
         // The online filing ends early on day 101...
-        d.update(&c(Some((100, true)), None), &c(Some((100, true)), Some((101, Outcome::Early))));
+        d.update(
+            &c(Some((100, true)), None),
+            &c(Some((100, true)), Some((101, Outcome::Early))),
+        );
         let day101 = d.get((101, 1, 4)).unwrap();
-        assert_eq!((day101.ended, day101.ended_early, day101.ended_on_time, day101.ended_late), (1, 1, 1, 0));
+        assert_eq!(
+            (
+                day101.ended,
+                day101.ended_early,
+                day101.ended_on_time,
+                day101.ended_late
+            ),
+            (1, 1, 1, 0)
+        );
         // ...then a late supplement event turns it late: restated, not added.
-        d.update(&c(Some((100, true)), Some((101, Outcome::Early))), &c(Some((100, true)), Some((101, Outcome::Late))));
+        d.update(
+            &c(Some((100, true)), Some((101, Outcome::Early))),
+            &c(Some((100, true)), Some((101, Outcome::Late))),
+        );
         let day101 = d.get((101, 1, 4)).unwrap();
-        assert_eq!((day101.ended, day101.ended_early, day101.ended_on_time, day101.ended_late), (1, 0, 0, 1));
+        assert_eq!(
+            (
+                day101.ended,
+                day101.ended_early,
+                day101.ended_on_time,
+                day101.ended_late
+            ),
+            (1, 0, 0, 1)
+        );
         // A lower-seq `received` moves the other filing to day 99.
         d.update(&c(Some((100, false)), None), &c(Some((99, false)), None));
         assert_eq!(d.get((100, 1, 4)).unwrap().received, 1);

@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
 use arrow_array::types::Date32Type;
 use arrow_array::{ArrayRef, PrimitiveArray, RecordBatch, StringArray};
 use arrow_array::{Int32Array, Int64Array};
-use arrow_schema::ArrowError;
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_schema::ArrowError;
 use hoso_model::{Interner, schema};
 
 use crate::daily::{DayCounts, DayKey};
@@ -43,7 +45,8 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
     let mut status = StringBuilder::with_capacity(n, n * 10);
     let mut outcome = StringBuilder::with_capacity(n, n * 6);
     let ts = || TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-    let (mut received_at, mut due_at, mut ended_at, mut effective_due, mut pause_started) = (ts(), ts(), ts(), ts(), ts());
+    let (mut received_at, mut due_at, mut ended_at, mut effective_due, mut pause_started) =
+        (ts(), ts(), ts(), ts(), ts());
     let mut supplements = Int32Builder::with_capacity(n);
     let mut paused = Int64Builder::with_capacity(n);
     let mut last_seq = Int64Builder::with_capacity(n);
@@ -101,7 +104,10 @@ pub(crate) fn encode_daily(partition: i32, rows: &HashMap<DayKey, DayCounts>) ->
     try_encode_daily(partition, rows).expect("daily batch matches its schema")
 }
 
-fn try_encode_daily(partition: i32, rows: &HashMap<DayKey, DayCounts>) -> Result<RecordBatch, ArrowError> {
+fn try_encode_daily(
+    partition: i32,
+    rows: &HashMap<DayKey, DayCounts>,
+) -> Result<RecordBatch, ArrowError> {
     let mut keys: Vec<(&DayKey, &DayCounts)> = rows.iter().collect();
     keys.sort_unstable_by_key(|(k, _)| **k);
     let n = keys.len();
@@ -112,10 +118,14 @@ fn try_encode_daily(partition: i32, rows: &HashMap<DayKey, DayCounts>) -> Result
         province.append_value(digits(u32::from(*p), 2, &mut buf));
         commune.append_value(digits(*c, 5, &mut buf));
     }
-    let count = |f: fn(&DayCounts) -> i64| -> ArrayRef { Arc::new(Int64Array::from_iter_values(keys.iter().map(|(_, c)| f(c)))) };
+    let count = |f: fn(&DayCounts) -> i64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(keys.iter().map(|(_, c)| f(c))))
+    };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from_value(partition, n)),
-        Arc::new(PrimitiveArray::<Date32Type>::from_iter_values(keys.iter().map(|((d, _, _), _)| *d))),
+        Arc::new(PrimitiveArray::<Date32Type>::from_iter_values(
+            keys.iter().map(|((d, _, _), _)| *d),
+        )),
         Arc::new(province.finish()),
         Arc::new(commune.finish()),
         count(|c| c.received),

@@ -47,7 +47,10 @@ impl LiveTables {
         inner.assigned = true;
         inner.published.retain(|p, _| partitions.contains(p));
         let old = std::mem::take(&mut inner.caught_up);
-        inner.caught_up = partitions.iter().map(|p| (*p, old.get(p).copied().unwrap_or(false))).collect();
+        inner.caught_up = partitions
+            .iter()
+            .map(|p| (*p, old.get(p).copied().unwrap_or(false)))
+            .collect();
     }
 
     pub fn mark_caught_up(&self, partition: i32) {
@@ -75,12 +78,19 @@ impl Readiness for LiveTables {
         if !inner.assigned {
             return Err("processor: waiting for Kafka to assign partitions".into());
         }
-        let behind: Vec<String> =
-            inner.caught_up.iter().filter(|(_, c)| !**c).map(|(p, _)| p.to_string()).collect();
+        let behind: Vec<String> = inner
+            .caught_up
+            .iter()
+            .filter(|(_, c)| !**c)
+            .map(|(p, _)| p.to_string())
+            .collect();
         if behind.is_empty() {
             Ok(())
         } else {
-            Err(format!("processor: still catching up on partitions {}", behind.join(", ")))
+            Err(format!(
+                "processor: still catching up on partitions {}",
+                behind.join(", ")
+            ))
         }
     }
 }

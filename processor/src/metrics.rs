@@ -1,6 +1,8 @@
 //! The processor's Prometheus metrics, registered once and updated per batch.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub struct ProcessorMetrics {
@@ -26,7 +28,10 @@ impl ProcessorMetrics {
                 "Kafka messages consumed by the processor.",
             )?,
             events: IntCounterVec::new(
-                Opts::new("hoso_processor_events_total", "Events by what the fold did with them."),
+                Opts::new(
+                    "hoso_processor_events_total",
+                    "Events by what the fold did with them.",
+                ),
                 &["result"],
             )?,
             fold_duration: Histogram::with_opts(
@@ -44,11 +49,17 @@ impl ProcessorMetrics {
                 .buckets(prometheus::exponential_buckets(1e-5, 4.0, 10)?),
             )?,
             consumer_lag: IntGaugeVec::new(
-                Opts::new("hoso_processor_consumer_lag_messages", "Messages behind the partition's end."),
+                Opts::new(
+                    "hoso_processor_consumer_lag_messages",
+                    "Messages behind the partition's end.",
+                ),
                 &["partition"],
             )?,
             filings: IntGaugeVec::new(
-                Opts::new("hoso_processor_filings", "Filings held in memory, per partition."),
+                Opts::new(
+                    "hoso_processor_filings",
+                    "Filings held in memory, per partition.",
+                ),
                 &["partition"],
             )?,
         };

@@ -31,7 +31,13 @@ impl Chunk {
     fn new() -> Self {
         let mut id_offsets = Vec::with_capacity(CHUNK_ROWS + 1);
         id_offsets.push(0);
-        Chunk { states: Vec::with_capacity(CHUNK_ROWS), id_bytes: Vec::new(), id_offsets, dirty: true, batch: None }
+        Chunk {
+            states: Vec::with_capacity(CHUNK_ROWS),
+            id_bytes: Vec::new(),
+            id_offsets,
+            dirty: true,
+            batch: None,
+        }
     }
 
     fn id(&self, row: usize) -> &[u8] {
@@ -92,7 +98,11 @@ impl FilingStore {
         if applied == Applied::Folded {
             chunk.dirty = true;
         }
-        StoreApply { applied, before, after: state.contribution() }
+        StoreApply {
+            applied,
+            before,
+            after: state.contribution(),
+        }
     }
 
     /// The state of a filing, if held.
@@ -113,11 +123,14 @@ impl FilingStore {
     fn row_for(&mut self, key: &[u8]) -> usize {
         let hash = self.hash(key);
         let chunks = &self.chunks;
-        if let Some(&r) = self.index.find(hash, |&r| row_id(chunks, r as usize) == key) {
+        if let Some(&r) = self
+            .index
+            .find(hash, |&r| row_id(chunks, r as usize) == key)
+        {
             return r as usize;
         }
         let row = self.len;
-        if row % CHUNK_ROWS == 0 {
+        if row.is_multiple_of(CHUNK_ROWS) {
             self.chunks.push(Chunk::new());
         }
         let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
@@ -212,7 +225,17 @@ mod tests {
         store.apply(&decode_event(&event("F0", 2, "processing")).unwrap());
         let second = store.batches();
         // Chunk 1 did not change: the very same buffers are handed out.
-        assert!(first[1].column(0).to_data().ptr_eq(&second[1].column(0).to_data()));
-        assert!(!first[0].column(0).to_data().ptr_eq(&second[0].column(0).to_data()));
+        assert!(
+            first[1]
+                .column(0)
+                .to_data()
+                .ptr_eq(&second[1].column(0).to_data())
+        );
+        assert!(
+            !first[0]
+                .column(0)
+                .to_data()
+                .ptr_eq(&second[0].column(0).to_data())
+        );
     }
 }

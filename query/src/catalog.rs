@@ -51,7 +51,9 @@ pub struct LiveTable {
 
 impl std::fmt::Debug for LiveTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveTable").field("kind", &self.kind).finish()
+        f.debug_struct("LiveTable")
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -81,7 +83,8 @@ impl TableProvider for LiveTable {
         for (i, b) in batches.into_iter().enumerate() {
             partitions[i % len].push(b);
         }
-        let exec = MemorySourceConfig::try_new_exec(&partitions, self.kind.schema(), projection.cloned())?;
+        let exec =
+            MemorySourceConfig::try_new_exec(&partitions, self.kind.schema(), projection.cloned())?;
         Ok(exec)
     }
 }
@@ -95,16 +98,33 @@ pub struct HosoSchema {
 
 impl std::fmt::Debug for HosoSchema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HosoSchema").field("tables", &self.table_names()).finish()
+        f.debug_struct("HosoSchema")
+            .field("tables", &self.table_names())
+            .finish()
     }
 }
 
 impl HosoSchema {
     pub fn new(source: Arc<dyn TableSource>) -> Self {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
-        tables.insert(schema::FILINGS, Arc::new(LiveTable { kind: LiveKind::Filings, source: source.clone() }));
-        tables.insert(schema::DAILY_PARTIALS, Arc::new(LiveTable { kind: LiveKind::DailyPartials, source }));
-        HosoSchema { tables, views: RwLock::new(HashMap::new()) }
+        tables.insert(
+            schema::FILINGS,
+            Arc::new(LiveTable {
+                kind: LiveKind::Filings,
+                source: source.clone(),
+            }),
+        );
+        tables.insert(
+            schema::DAILY_PARTIALS,
+            Arc::new(LiveTable {
+                kind: LiveKind::DailyPartials,
+                source,
+            }),
+        );
+        HosoSchema {
+            tables,
+            views: RwLock::new(HashMap::new()),
+        }
     }
 }
 
@@ -112,7 +132,13 @@ impl HosoSchema {
 impl SchemaProvider for HosoSchema {
     fn table_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.tables.keys().map(|s| s.to_string()).collect();
-        names.extend(self.views.read().unwrap_or_else(|e| e.into_inner()).keys().cloned());
+        names.extend(
+            self.views
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .keys()
+                .cloned(),
+        );
         names.sort();
         names
     }
@@ -121,17 +147,37 @@ impl SchemaProvider for HosoSchema {
         if let Some(t) = self.tables.get(name) {
             return Ok(Some(t.clone()));
         }
-        Ok(self.views.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned())
+        Ok(self
+            .views
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned())
     }
 
-    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
         if table.table_type() != TableType::View || self.tables.contains_key(name.as_str()) {
-            return Err(DataFusionError::Plan(format!("cannot create table {name}: hoso's tables are read-only")));
+            return Err(DataFusionError::Plan(format!(
+                "cannot create table {name}: hoso's tables are read-only"
+            )));
         }
-        Ok(self.views.write().unwrap_or_else(|e| e.into_inner()).insert(name, table))
+        Ok(self
+            .views
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, table))
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.contains_key(name) || self.views.read().unwrap_or_else(|e| e.into_inner()).contains_key(name)
+        self.tables.contains_key(name)
+            || self
+                .views
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(name)
     }
 }

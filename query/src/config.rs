@@ -13,6 +13,9 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        QueryConfig { timeout_ms: 30_000, target_partitions: 2 }
+        QueryConfig {
+            timeout_ms: 30_000,
+            target_partitions: 2,
+        }
     }
 }

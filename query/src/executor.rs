@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
-use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::common::TableReference;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use hoso_model::schema::VIEWS;
@@ -49,7 +49,11 @@ pub struct QueryExecutor {
 
 impl QueryExecutor {
     /// A session over `source`'s tables, with the contract's views defined.
-    pub async fn new(source: Arc<dyn TableSource>, config: &QueryConfig, metrics: QueryMetrics) -> Result<Self, QueryError> {
+    pub async fn new(
+        source: Arc<dyn TableSource>,
+        config: &QueryConfig,
+        metrics: QueryMetrics,
+    ) -> Result<Self, QueryError> {
         let session = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(config.target_partitions.max(1))
@@ -62,7 +66,11 @@ impl QueryExecutor {
         for (name, sql) in VIEWS {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
-        Ok(QueryExecutor { ctx, timeout: Duration::from_millis(config.timeout_ms.max(1)), metrics })
+        Ok(QueryExecutor {
+            ctx,
+            timeout: Duration::from_millis(config.timeout_ms.max(1)),
+            metrics,
+        })
     }
 
     /// Runs one read-only statement within the timeout. Dropping the future
@@ -78,7 +86,10 @@ impl QueryExecutor {
             Err(e) => e.label(),
         };
         self.metrics.queries.with_label_values(&[outcome]).inc();
-        self.metrics.duration.with_label_values(&[outcome]).observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .duration
+            .with_label_values(&[outcome])
+            .observe(started.elapsed().as_secs_f64());
         result
     }
 
@@ -113,14 +124,18 @@ fn check_read_only(statement: &DfStatement, sql: &str) -> Result<(), QueryError>
     };
     match statement {
         DfStatement::Statement(s) => match s.as_ref() {
-            SqlStatement::Query(_) | SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. } => Ok(()),
+            SqlStatement::Query(_)
+            | SqlStatement::ShowTables { .. }
+            | SqlStatement::ShowColumns { .. } => Ok(()),
             SqlStatement::Explain { statement, .. } => {
                 check_read_only(&DfStatement::Statement(statement.clone()), sql)
             }
             _ => refuse(&leading_keywords(sql)),
         },
         DfStatement::Explain(e) => check_read_only(&e.statement, sql),
-        DfStatement::CreateExternalTable(_) => refuse("CREATE EXTERNAL TABLE (reading files or URLs)"),
+        DfStatement::CreateExternalTable(_) => {
+            refuse("CREATE EXTERNAL TABLE (reading files or URLs)")
+        }
         DfStatement::CopyTo(_) => refuse("COPY (writing files)"),
         DfStatement::Reset(_) => refuse("RESET"),
     }
@@ -134,7 +149,11 @@ fn leading_keywords(sql: &str) -> String {
         .take(2)
         .map(|w| w.to_ascii_uppercase())
         .collect();
-    if words.is_empty() { "this statement".into() } else { words.join(" ") }
+    if words.is_empty() {
+        "this statement".into()
+    } else {
+        words.join(" ")
+    }
 }
 
 /// DataFusion can read a quoted path or URL as a table when the dynamic file
@@ -145,9 +164,11 @@ fn check_not_a_file(table: &TableReference) -> Result<(), QueryError> {
     let looks_like_file = name.contains('/')
         || name.contains('\\')
         || name.contains("://")
-        || [".csv", ".json", ".parquet", ".arrow", ".avro", ".ndjson", ".gz"]
-            .iter()
-            .any(|ext| name.to_ascii_lowercase().ends_with(ext));
+        || [
+            ".csv", ".json", ".parquet", ".arrow", ".avro", ".ndjson", ".gz",
+        ]
+        .iter()
+        .any(|ext| name.to_ascii_lowercase().ends_with(ext));
     if looks_like_file {
         return Err(QueryError::Refused(format!(
             "refused: file and URL tables are not allowed ({name:?}); query hoso's tables and views"

@@ -25,27 +25,45 @@ enum Format {
 
 /// The SQL routes, to merge into a server.
 pub fn router(executor: QueryExecutor) -> Router {
-    Router::new().route("/v1/sql", post(sql)).with_state(executor)
+    Router::new()
+        .route("/v1/sql", post(sql))
+        .with_state(executor)
 }
 
-async fn sql(State(executor): State<QueryExecutor>, Query(params): Query<SqlParams>, body: Bytes) -> Response {
+async fn sql(
+    State(executor): State<QueryExecutor>,
+    Query(params): Query<SqlParams>,
+    body: Bytes,
+) -> Response {
     let format = match params.format.as_deref() {
         None | Some("json") => Format::Json,
         Some("csv") => Format::Csv,
         Some(other) => {
-            return error(StatusCode::BAD_REQUEST, &format!("unknown format {other:?}: use json or csv"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("unknown format {other:?}: use json or csv"),
+            );
         }
     };
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error(StatusCode::BAD_REQUEST, "the request body must be SQL text in UTF-8");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the request body must be SQL text in UTF-8",
+        );
     };
     if text.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "the request body is empty: send the SQL text as the body");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the request body is empty: send the SQL text as the body",
+        );
     }
     match executor.execute(text).await {
         Ok(out) => match encode(&out, format) {
             Ok(resp) => resp,
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot encode the result: {e}")),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot encode the result: {e}"),
+            ),
         },
         Err(e) => error(status_of(&e), &e.to_string()),
     }
@@ -79,7 +97,9 @@ fn encode(out: &QueryOutput, format: Format) -> Result<Response, arrow::error::A
             "application/json"
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut buf);
             if out.batches.is_empty() {
                 let empty = arrow::record_batch::RecordBatch::new_empty(out.schema.clone());
                 w.write(&empty)?;
@@ -92,7 +112,8 @@ fn encode(out: &QueryOutput, format: Format) -> Result<Response, arrow::error::A
         }
     };
     let mut resp = (StatusCode::OK, buf).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
 }
 

@@ -19,7 +19,9 @@ impl TableSource for Fixed {
 
 /// One partition's partial rows: (day, province, commune, received, online, ended, early, on_time, late).
 fn partials(partition: i32, rows: &[(i32, &str, &str, [i64; 6])]) -> RecordBatch {
-    let col = |i: usize| -> ArrayRef { Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) };
+    let col = |i: usize| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i])))
+    };
     RecordBatch::try_new(
         schema::daily_partials(),
         vec![
@@ -43,24 +45,54 @@ async fn executor(timeout_ms: u64) -> QueryExecutor {
     let snap = TablesSnapshot {
         filings: vec![],
         daily_partials: vec![
-            partials(0, &[(DAY, "01", "00004", [3, 1, 2, 1, 2, 0]), (DAY + 1, "01", "00004", [0, 0, 1, 0, 0, 1])]),
-            partials(1, &[(DAY, "01", "00004", [1, 1, 2, 0, 1, 1]), (DAY, "79", "26740", [5, 0, 0, 0, 0, 0])]),
+            partials(
+                0,
+                &[
+                    (DAY, "01", "00004", [3, 1, 2, 1, 2, 0]),
+                    (DAY + 1, "01", "00004", [0, 0, 1, 0, 0, 1]),
+                ],
+            ),
+            partials(
+                1,
+                &[
+                    (DAY, "01", "00004", [1, 1, 2, 0, 1, 1]),
+                    (DAY, "79", "26740", [5, 0, 0, 0, 0, 0]),
+                ],
+            ),
         ],
     };
     let registry = prometheus::Registry::new();
-    let config = QueryConfig { timeout_ms, ..QueryConfig::default() };
-    QueryExecutor::new(Arc::new(Fixed(snap)), &config, QueryMetrics::new(&registry).unwrap()).await.unwrap()
+    let config = QueryConfig {
+        timeout_ms,
+        ..QueryConfig::default()
+    };
+    QueryExecutor::new(
+        Arc::new(Fixed(snap)),
+        &config,
+        QueryMetrics::new(&registry).unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 async fn rows(ex: &QueryExecutor, sql: &str) -> String {
-    let out = ex.execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    arrow::util::pretty::pretty_format_batches(&out.batches).unwrap().to_string()
+    let out = ex
+        .execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    arrow::util::pretty::pretty_format_batches(&out.batches)
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
 async fn views_sum_partitions_and_null_empty_ratios() {
     let ex = executor(30_000).await;
-    let got = rows(&ex, "SELECT * FROM online_share ORDER BY day, province_code, commune_code").await;
+    let got = rows(
+        &ex,
+        "SELECT * FROM online_share ORDER BY day, province_code, commune_code",
+    )
+    .await;
     let want = "\
 +------------+---------------+--------------+----------+-----------------+--------------+
 | day        | province_code | commune_code | received | received_online | online_share |
@@ -70,7 +102,11 @@ async fn views_sum_partitions_and_null_empty_ratios() {
 | 2025-07-02 | 01            | 00004        | 0        | 0               |              |
 +------------+---------------+--------------+----------+-----------------+--------------+";
     assert_eq!(got, want);
-    let got = rows(&ex, "SELECT * FROM on_time_rate ORDER BY day, province_code, commune_code").await;
+    let got = rows(
+        &ex,
+        "SELECT * FROM on_time_rate ORDER BY day, province_code, commune_code",
+    )
+    .await;
     let want = "\
 +------------+---------------+--------------+-------+---------------+--------------+
 | day        | province_code | commune_code | ended | ended_on_time | on_time_rate |
@@ -81,9 +117,19 @@ async fn views_sum_partitions_and_null_empty_ratios() {
 +------------+---------------+--------------+-------+---------------+--------------+";
     assert_eq!(got, want);
     let got = rows(&ex, "SELECT * FROM daily_volume WHERE province_code = '79'").await;
-    assert!(got.contains("| 2025-07-01 | 79            | 26740        | 5        | 0               |"), "{got}");
+    assert!(
+        got.contains("| 2025-07-01 | 79            | 26740        | 5        | 0               |"),
+        "{got}"
+    );
     let got = rows(&ex, "SHOW TABLES").await;
-    for t in ["filings", "daily_partials", "daily_stats", "daily_volume", "online_share", "on_time_rate"] {
+    for t in [
+        "filings",
+        "daily_partials",
+        "daily_stats",
+        "daily_volume",
+        "online_share",
+        "on_time_rate",
+    ] {
         assert!(got.contains(&format!("| {t} ")), "{t} missing from\n{got}");
     }
 }
@@ -108,16 +154,31 @@ async fn every_write_or_session_change_is_refused() {
     for sql in refused {
         match ex.execute(sql).await {
             Err(QueryError::Refused(msg)) => {
-                assert!(msg.contains("read-only") || msg.contains("not allowed"), "{sql}: {msg}")
+                assert!(
+                    msg.contains("read-only") || msg.contains("not allowed"),
+                    "{sql}: {msg}"
+                )
             }
             other => panic!("{sql} should be refused, got {other:?}"),
         }
     }
     // The views are still there.
-    assert!(rows(&ex, "SELECT count(*) FROM online_share").await.contains('3'));
+    assert!(
+        rows(&ex, "SELECT count(*) FROM online_share")
+            .await
+            .contains('3')
+    );
     // Reads pass, including EXPLAIN.
-    assert!(ex.execute("EXPLAIN SELECT * FROM daily_volume").await.is_ok());
-    assert!(ex.execute("WITH x AS (SELECT 1 AS a) SELECT a FROM x").await.is_ok());
+    assert!(
+        ex.execute("EXPLAIN SELECT * FROM daily_volume")
+            .await
+            .is_ok()
+    );
+    assert!(
+        ex.execute("WITH x AS (SELECT 1 AS a) SELECT a FROM x")
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]

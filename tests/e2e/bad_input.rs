@@ -32,30 +32,97 @@ async fn refused_requests_say_why_and_publish_nothing() {
 
     // (name, the bad item, index of the bad item's error, its event_id, message fragment)
     let cases: Vec<(&str, String, Option<&str>, &str)> = vec![
-        ("malformed JSON", r#"{"event_id": "bad-1", "seq": "#.to_string(), None, "malformed JSON"),
-        ("missing field", broken("bad-2", |o| { o.remove("seq"); }), Some("bad-2"), "seq: is missing"),
-        ("wrong type", broken("bad-3", |o| { o.insert("seq".into(), json!("1")); }), Some("bad-3"), "seq: invalid type"),
-        ("unknown type", broken("bad-4", |o| { o.insert("type".into(), json!("teleported")); }), Some("bad-4"), "type: unknown event type \"teleported\""),
-        ("bad timestamp", broken("bad-5", |o| { o.insert("occurred_at".into(), json!("2025-07-01 08:00")); }), Some("bad-5"), "occurred_at: \"2025-07-01 08:00\""),
-        ("received without dimensions", broken("bad-6", |o| { o.remove("channel"); o.remove("procedure_code"); o.remove("due_at"); }), Some("bad-6"), "procedure_code: is required on a `received` event"),
-        ("seq 0", broken("bad-7", |o| { o.insert("seq".into(), json!(0)); }), Some("bad-7"), "seq: must be >= 1, got 0"),
-        ("bad commune code", broken("bad-8", |o| { o.insert("commune_code".into(), json!("4")); }), Some("bad-8"), "commune_code: must be exactly 5 digits"),
+        (
+            "malformed JSON",
+            r#"{"event_id": "bad-1", "seq": "#.to_string(),
+            None,
+            "malformed JSON",
+        ),
+        (
+            "missing field",
+            broken("bad-2", |o| {
+                o.remove("seq");
+            }),
+            Some("bad-2"),
+            "seq: is missing",
+        ),
+        (
+            "wrong type",
+            broken("bad-3", |o| {
+                o.insert("seq".into(), json!("1"));
+            }),
+            Some("bad-3"),
+            "seq: invalid type",
+        ),
+        (
+            "unknown type",
+            broken("bad-4", |o| {
+                o.insert("type".into(), json!("teleported"));
+            }),
+            Some("bad-4"),
+            "type: unknown event type \"teleported\"",
+        ),
+        (
+            "bad timestamp",
+            broken("bad-5", |o| {
+                o.insert("occurred_at".into(), json!("2025-07-01 08:00"));
+            }),
+            Some("bad-5"),
+            "occurred_at: \"2025-07-01 08:00\"",
+        ),
+        (
+            "received without dimensions",
+            broken("bad-6", |o| {
+                o.remove("channel");
+                o.remove("procedure_code");
+                o.remove("due_at");
+            }),
+            Some("bad-6"),
+            "procedure_code: is required on a `received` event",
+        ),
+        (
+            "seq 0",
+            broken("bad-7", |o| {
+                o.insert("seq".into(), json!(0));
+            }),
+            Some("bad-7"),
+            "seq: must be >= 1, got 0",
+        ),
+        (
+            "bad commune code",
+            broken("bad-8", |o| {
+                o.insert("commune_code".into(), json!("4"));
+            }),
+            Some("bad-8"),
+            "commune_code: must be exactly 5 digits",
+        ),
     ];
     for (name, bad, event_id, message) in &cases {
         // A valid event first, so the refusal is of the whole request.
         let body = format!("{}\n{bad}\n", valid(&format!("ok-before-{name}"), 1));
         let (status, answer, _) = hoso.post_events(body).await;
         assert_eq!(status, 422, "{name}: {answer}");
-        let errors = answer["errors"].as_array().unwrap_or_else(|| panic!("{name}: {answer}"));
+        let errors = answer["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {answer}"));
         assert_eq!(errors.len(), 1, "{name}: {answer}");
         assert_eq!(errors[0]["index"], json!(1), "{name}");
-        assert_eq!(errors[0]["event_id"], event_id.map_or(Value::Null, |s| json!(s)), "{name}");
+        assert_eq!(
+            errors[0]["event_id"],
+            event_id.map_or(Value::Null, |s| json!(s)),
+            "{name}"
+        );
         let text = errors[0]["error"].as_str().unwrap();
         assert!(text.contains(message), "{name}: {text:?} lacks {message:?}");
     }
 
     // The same as a JSON array: the index is the array position.
-    let body = json!([valid("arr-ok", 1), valid("arr-ok-2", 1), json!({"event_id": "arr-bad", "seq": 1})]).to_string();
+    let body = json!([
+        valid("arr-ok", 1),
+        valid("arr-ok-2", 1),
+        json!({"event_id": "arr-bad", "seq": 1})
+    ])
+    .to_string();
     let (status, answer, _) = hoso.post_events(body).await;
     assert_eq!(status, 422);
     assert_eq!(answer["errors"][0]["index"], json!(2));
@@ -66,21 +133,40 @@ async fn refused_requests_say_why_and_publish_nothing() {
     let big = line.repeat(64 * 1024 / line.len() + 10);
     let (status, answer, _) = hoso.post_events(big).await;
     assert_eq!(status, 413, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("exceeds 65536 bytes"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds 65536 bytes"),
+        "{answer}"
+    );
 
     // Empty body.
     let (status, answer, _) = hoso.post_events("  \n").await;
     assert_eq!(status, 422);
-    assert!(answer["errors"][0]["error"].as_str().unwrap().contains("empty body"));
+    assert!(
+        answer["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("empty body")
+    );
 
     // One valid request after all the refused ones; once it is acknowledged,
     // the topic must hold exactly its event.
     let (status, answer, _) = hoso.post_events(valid("marker", 1).to_string()).await;
     assert_eq!((status, answer), (202, json!({"accepted": 1})));
     let messages = read_topic(&broker.addr, &topic);
-    assert_eq!(messages.len(), 1, "only the marker may be on the topic: {messages:?}");
+    assert_eq!(
+        messages.len(),
+        1,
+        "only the marker may be on the topic: {messages:?}"
+    );
     assert_eq!(messages[0].0, "F-marker", "keyed by filing_id");
-    assert_eq!(serde_json::from_str::<Value>(&messages[0].1).unwrap(), valid("marker", 1), "published unchanged");
+    assert_eq!(
+        serde_json::from_str::<Value>(&messages[0].1).unwrap(),
+        valid("marker", 1),
+        "published unchanged"
+    );
     hoso.stop().await;
 }
 
@@ -94,10 +180,23 @@ async fn without_a_broker_ingest_answers_503_with_retry_after() {
     let (status, answer, retry_after) = hoso.post_events(valid("x", 1).to_string()).await;
     assert_eq!(status, 503, "{answer}");
     assert_eq!(retry_after.as_deref(), Some("1"));
-    assert!(answer["error"].as_str().unwrap().contains("retry"), "{answer}");
-    let ready = hoso.http.get(format!("{}/readyz", hoso.base)).send().await.unwrap();
+    assert!(
+        answer["error"].as_str().unwrap().contains("retry"),
+        "{answer}"
+    );
+    let ready = hoso
+        .http
+        .get(format!("{}/readyz", hoso.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status().as_u16(), 503);
-    let health = hoso.http.get(format!("{}/healthz", hoso.base)).send().await.unwrap();
+    let health = hoso
+        .http
+        .get(format!("{}/healthz", hoso.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200, "alive, though not ready");
     hoso.stop().await;
 }

@@ -33,7 +33,10 @@ fn tansu_binary() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl Broker {
@@ -43,7 +46,13 @@ impl Broker {
         let log = std::env::temp_dir().join(format!("hoso-e2e-tansu-{port}.log"));
         let out = std::fs::File::create(&log).expect("tansu log file");
         let child = Command::new(tansu_binary())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::from(out.try_clone().expect("log handle")))
             .stderr(Stdio::from(out))
@@ -52,7 +61,11 @@ impl Broker {
         let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not start; see {}", log.display());
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not start; see {}",
+                log.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Broker { addr, child }
@@ -92,7 +105,11 @@ impl Hoso {
     pub async fn start(config: Config) -> Hoso {
         let running = up::start(config, Roles::UP).await.expect("hoso starts");
         let base = format!("http://{}", running.addr);
-        Hoso { running: Some(running), base, http: reqwest::Client::new() }
+        Hoso {
+            running: Some(running),
+            base,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Waits until `/readyz` says ready (Kafka reachable, partitions caught up).
@@ -116,10 +133,23 @@ impl Hoso {
     }
 
     /// Posts a body to ingest: (status, JSON answer, Retry-After).
-    pub async fn post_events(&self, body: impl Into<reqwest::Body>) -> (u16, Value, Option<String>) {
-        let r = self.http.post(format!("{}/v1/events", self.base)).body(body).send().await.expect("ingest answers");
+    pub async fn post_events(
+        &self,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value, Option<String>) {
+        let r = self
+            .http
+            .post(format!("{}/v1/events", self.base))
+            .body(body)
+            .send()
+            .await
+            .expect("ingest answers");
         let status = r.status().as_u16();
-        let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let json = r.json::<Value>().await.unwrap_or(Value::Null);
         (status, json, retry)
     }
@@ -178,19 +208,25 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
         .set("enable.partition.eof", "true")
         .create()
         .expect("reader");
-    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
     let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
     assert!(!partitions.is_empty(), "topic {topic} has partitions");
     let mut tpl = TopicPartitionList::new();
     for p in &partitions {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning).expect("tpl");
+        tpl.add_partition_offset(topic, *p, Offset::Beginning)
+            .expect("tpl");
     }
     consumer.assign(&tpl).expect("assign");
     let mut at_end = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while at_end.len() < partitions.len() {
-        assert!(Instant::now() < deadline, "reading {topic} did not reach the end");
+        assert!(
+            Instant::now() < deadline,
+            "reading {topic} did not reach the end"
+        );
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => out.push((
                 String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),

@@ -37,8 +37,22 @@ fn scenario() -> Vec<Vec<Value>> {
     let (a, b, c) = ("00004", "00025", "26740");
     let early = vec![
         // early: resolved 2 Jul, due 3 Jul -> early, ended day 2 Jul
-        received("F-EARLY", "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", "in_person", HN, a),
-        ev("F-EARLY", 2, "processing", "2025-07-01T09:00:00+07:00", HN, a),
+        received(
+            "F-EARLY",
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            "in_person",
+            HN,
+            a,
+        ),
+        ev(
+            "F-EARLY",
+            2,
+            "processing",
+            "2025-07-01T09:00:00+07:00",
+            HN,
+            a,
+        ),
         ev("F-EARLY", 3, "resolved", "2025-07-02T10:00:00+07:00", HN, a),
         ev("F-EARLY", 4, "returned", "2025-07-02T15:00:00+07:00", HN, a),
     ];
@@ -47,7 +61,14 @@ fn scenario() -> Vec<Vec<Value>> {
     pause_received["channel"] = json!("online");
     pause_received["due_at"] = json!("2025-07-02T17:00:00+07:00");
     pause_received["eid_level2"] = json!(true);
-    let mut extended = ev("F-EXTENDED", 2, "extended", "2025-07-02T16:00:00+07:00", HCM, c);
+    let mut extended = ev(
+        "F-EXTENDED",
+        2,
+        "extended",
+        "2025-07-02T16:00:00+07:00",
+        HCM,
+        c,
+    );
     extended["due_at"] = json!("2025-07-05T17:00:00+07:00");
     vec![
         // Request 1 (NDJSON): F-EARLY, with its `processing` sent twice.
@@ -61,10 +82,31 @@ fn scenario() -> Vec<Vec<Value>> {
             let mut v = early.clone();
             v.extend([
                 // on time: resolved 16:00 on its due day
-                received("F-ONTIME", "2025-07-01T09:00:00+07:00", "2025-07-01T17:00:00+07:00", "online", HN, a),
-                ev("F-ONTIME", 2, "resolved", "2025-07-01T16:00:00+07:00", HN, a),
+                received(
+                    "F-ONTIME",
+                    "2025-07-01T09:00:00+07:00",
+                    "2025-07-01T17:00:00+07:00",
+                    "online",
+                    HN,
+                    a,
+                ),
+                ev(
+                    "F-ONTIME",
+                    2,
+                    "resolved",
+                    "2025-07-01T16:00:00+07:00",
+                    HN,
+                    a,
+                ),
                 // late by time: resolved 3 Jul 09:00, due 2 Jul 17:00
-                received("F-LATE", "2025-07-01T10:00:00+07:00", "2025-07-02T17:00:00+07:00", "postal", HN, a),
+                received(
+                    "F-LATE",
+                    "2025-07-01T10:00:00+07:00",
+                    "2025-07-02T17:00:00+07:00",
+                    "postal",
+                    HN,
+                    a,
+                ),
                 ev("F-LATE", 2, "resolved", "2025-07-03T09:00:00+07:00", HN, a),
             ]);
             v
@@ -74,33 +116,162 @@ fn scenario() -> Vec<Vec<Value>> {
         // effective due is 3 Jul 17:00 and 3 Jul 16:00 is on time.
         vec![
             ev("F-PAUSE", 4, "resolved", "2025-07-03T16:00:00+07:00", HN, a),
-            ev("F-PAUSE", 3, "supplement_received", "2025-07-03T08:00:00+07:00", HN, a),
+            ev(
+                "F-PAUSE",
+                3,
+                "supplement_received",
+                "2025-07-03T08:00:00+07:00",
+                HN,
+                a,
+            ),
         ],
-        vec![pause_received, ev("F-PAUSE", 2, "supplement_requested", "2025-07-02T08:00:00+07:00", HN, a)],
+        vec![
+            pause_received,
+            ev(
+                "F-PAUSE",
+                2,
+                "supplement_requested",
+                "2025-07-02T08:00:00+07:00",
+                HN,
+                a,
+            ),
+        ],
         // Request 5: two supplement requests -> late though resolved early.
         vec![
-            received("F-TWOSUP", "2025-07-01T08:00:00+07:00", "2025-07-10T17:00:00+07:00", "in_person", HN, b),
-            ev("F-TWOSUP", 2, "supplement_requested", "2025-07-02T09:00:00+07:00", HN, b),
-            ev("F-TWOSUP", 3, "supplement_received", "2025-07-02T10:00:00+07:00", HN, b),
-            ev("F-TWOSUP", 4, "supplement_requested", "2025-07-02T11:00:00+07:00", HN, b),
-            ev("F-TWOSUP", 5, "supplement_received", "2025-07-02T11:30:00+07:00", HN, b),
-            ev("F-TWOSUP", 6, "resolved", "2025-07-03T08:00:00+07:00", HN, b),
+            received(
+                "F-TWOSUP",
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-10T17:00:00+07:00",
+                "in_person",
+                HN,
+                b,
+            ),
+            ev(
+                "F-TWOSUP",
+                2,
+                "supplement_requested",
+                "2025-07-02T09:00:00+07:00",
+                HN,
+                b,
+            ),
+            ev(
+                "F-TWOSUP",
+                3,
+                "supplement_received",
+                "2025-07-02T10:00:00+07:00",
+                HN,
+                b,
+            ),
+            ev(
+                "F-TWOSUP",
+                4,
+                "supplement_requested",
+                "2025-07-02T11:00:00+07:00",
+                HN,
+                b,
+            ),
+            ev(
+                "F-TWOSUP",
+                5,
+                "supplement_received",
+                "2025-07-02T11:30:00+07:00",
+                HN,
+                b,
+            ),
+            ev(
+                "F-TWOSUP",
+                6,
+                "resolved",
+                "2025-07-03T08:00:00+07:00",
+                HN,
+                b,
+            ),
             // withdrawn: closed, never ended
-            received("F-WITHDRAWN", "2025-07-01T11:00:00+07:00", "2025-07-05T17:00:00+07:00", "in_person", HN, b),
-            ev("F-WITHDRAWN", 2, "withdrawn", "2025-07-02T09:00:00+07:00", HN, b),
+            received(
+                "F-WITHDRAWN",
+                "2025-07-01T11:00:00+07:00",
+                "2025-07-05T17:00:00+07:00",
+                "in_person",
+                HN,
+                b,
+            ),
+            ev(
+                "F-WITHDRAWN",
+                2,
+                "withdrawn",
+                "2025-07-02T09:00:00+07:00",
+                HN,
+                b,
+            ),
             // refused at intake: never received
-            ev("F-NOTRECV", 1, "submitted", "2025-07-01T07:00:00+07:00", HN, b),
-            ev("F-NOTRECV", 2, "not_received", "2025-07-01T10:00:00+07:00", HN, b),
+            ev(
+                "F-NOTRECV",
+                1,
+                "submitted",
+                "2025-07-01T07:00:00+07:00",
+                HN,
+                b,
+            ),
+            ev(
+                "F-NOTRECV",
+                2,
+                "not_received",
+                "2025-07-01T10:00:00+07:00",
+                HN,
+                b,
+            ),
             // ended by `returned` alone, on time
-            received("F-RETURNED", "2025-07-01T08:00:00+07:00", "2025-07-01T17:00:00+07:00", "online", HCM, c),
-            ev("F-RETURNED", 2, "returned", "2025-07-01T15:00:00+07:00", HCM, c),
+            received(
+                "F-RETURNED",
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-01T17:00:00+07:00",
+                "online",
+                HCM,
+                c,
+            ),
+            ev(
+                "F-RETURNED",
+                2,
+                "returned",
+                "2025-07-01T15:00:00+07:00",
+                HCM,
+                c,
+            ),
             // extended to 5 Jul, resolved 4 Jul: late against the 2 Jul due
-            received("F-EXTENDED", "2025-07-01T08:00:00+07:00", "2025-07-02T17:00:00+07:00", "in_person", HCM, c),
+            received(
+                "F-EXTENDED",
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-02T17:00:00+07:00",
+                "in_person",
+                HCM,
+                c,
+            ),
             extended,
-            ev("F-EXTENDED", 3, "resolved", "2025-07-04T10:00:00+07:00", HCM, c),
+            ev(
+                "F-EXTENDED",
+                3,
+                "resolved",
+                "2025-07-04T10:00:00+07:00",
+                HCM,
+                c,
+            ),
             // still open
-            received("F-OPEN", "2025-07-01T13:00:00+07:00", "2025-07-04T17:00:00+07:00", "in_person", HCM, c),
-            ev("F-OPEN", 2, "processing", "2025-07-01T14:00:00+07:00", HCM, c),
+            received(
+                "F-OPEN",
+                "2025-07-01T13:00:00+07:00",
+                "2025-07-04T17:00:00+07:00",
+                "in_person",
+                HCM,
+                c,
+            ),
+            ev(
+                "F-OPEN",
+                2,
+                "processing",
+                "2025-07-01T14:00:00+07:00",
+                HCM,
+                c,
+            ),
         ],
     ]
 }
@@ -115,20 +286,27 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
     let requests = scenario();
     let mut total = 0;
     for (i, events) in requests.iter().enumerate() {
-        let body = if i == 1 { Value::Array(events.clone()).to_string() } else { ndjson(events) };
+        let body = if i == 1 {
+            Value::Array(events.clone()).to_string()
+        } else {
+            ndjson(events)
+        };
         let (status, answer, _) = hoso.post_events(body).await;
         assert_eq!(status, 202, "request {i}: {answer}");
         assert_eq!(answer, json!({ "accepted": events.len() }));
         total += events.len();
     }
     // One event alone, as a single object: a retry of F-OPEN's seq 2.
-    let (status, answer, _) = hoso.post_events(requests[4].last().unwrap().to_string()).await;
+    let (status, answer, _) = hoso
+        .post_events(requests[4].last().unwrap().to_string())
+        .await;
     assert_eq!((status, answer), (202, json!({ "accepted": 1 })));
     total += 1;
 
     // Every event reaches the fold: 10 filings, the highest seqs summed.
     let visible = wait_for(Duration::from_secs(30), || async {
-        hoso.sql("SELECT count(*) AS n, sum(last_seq) AS seqs FROM filings").await
+        hoso.sql("SELECT count(*) AS n, sum(last_seq) AS seqs FROM filings")
+            .await
             == vec![json!({ "n": 10, "seqs": 4 + 2 + 2 + 4 + 6 + 2 + 2 + 2 + 3 + 2 })]
     })
     .await;
@@ -143,29 +321,141 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
              FROM filings ORDER BY filing_id",
         )
         .await;
-    let row = |id: &str| rows.iter().find(|r| r["filing_id"] == id).unwrap_or_else(|| panic!("{id} missing")).clone();
-    let pick = |id: &str, cols: &[&str]| -> Vec<Value> { cols.iter().map(|c| row(id)[*c].clone()).collect() };
-    let cols = ["status", "outcome", "supplement_count", "paused_seconds", "closed"];
-    assert_eq!(pick("F-EARLY", &cols), [json!("returned"), json!("early"), json!(0), json!(0), json!(true)]);
-    assert_eq!(pick("F-ONTIME", &cols), [json!("resolved"), json!("on_time"), json!(0), json!(0), json!(true)]);
-    assert_eq!(pick("F-LATE", &cols), [json!("resolved"), json!("late"), json!(0), json!(0), json!(true)]);
-    assert_eq!(pick("F-PAUSE", &cols), [json!("resolved"), json!("on_time"), json!(1), json!(86_400), json!(true)]);
-    assert_eq!(pick("F-TWOSUP", &cols), [json!("resolved"), json!("late"), json!(2), json!(5_400), json!(true)]);
-    assert_eq!(pick("F-WITHDRAWN", &cols), [json!("withdrawn"), Value::Null, json!(0), json!(0), json!(true)]);
-    assert_eq!(pick("F-NOTRECV", &cols), [json!("not_received"), Value::Null, json!(0), json!(0), json!(true)]);
-    assert_eq!(pick("F-RETURNED", &cols), [json!("returned"), json!("on_time"), json!(0), json!(0), json!(true)]);
-    assert_eq!(pick("F-EXTENDED", &cols), [json!("resolved"), json!("late"), json!(0), json!(0), json!(true)]);
-    assert_eq!(pick("F-OPEN", &cols), [json!("processing"), Value::Null, json!(0), json!(0), json!(false)]);
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r["filing_id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing"))
+            .clone()
+    };
+    let pick = |id: &str, cols: &[&str]| -> Vec<Value> {
+        cols.iter().map(|c| row(id)[*c].clone()).collect()
+    };
+    let cols = [
+        "status",
+        "outcome",
+        "supplement_count",
+        "paused_seconds",
+        "closed",
+    ];
+    assert_eq!(
+        pick("F-EARLY", &cols),
+        [
+            json!("returned"),
+            json!("early"),
+            json!(0),
+            json!(0),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-ONTIME", &cols),
+        [
+            json!("resolved"),
+            json!("on_time"),
+            json!(0),
+            json!(0),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-LATE", &cols),
+        [
+            json!("resolved"),
+            json!("late"),
+            json!(0),
+            json!(0),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-PAUSE", &cols),
+        [
+            json!("resolved"),
+            json!("on_time"),
+            json!(1),
+            json!(86_400),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-TWOSUP", &cols),
+        [
+            json!("resolved"),
+            json!("late"),
+            json!(2),
+            json!(5_400),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-WITHDRAWN", &cols),
+        [
+            json!("withdrawn"),
+            Value::Null,
+            json!(0),
+            json!(0),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-NOTRECV", &cols),
+        [
+            json!("not_received"),
+            Value::Null,
+            json!(0),
+            json!(0),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-RETURNED", &cols),
+        [
+            json!("returned"),
+            json!("on_time"),
+            json!(0),
+            json!(0),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-EXTENDED", &cols),
+        [
+            json!("resolved"),
+            json!("late"),
+            json!(0),
+            json!(0),
+            json!(true)
+        ]
+    );
+    assert_eq!(
+        pick("F-OPEN", &cols),
+        [
+            json!("processing"),
+            Value::Null,
+            json!(0),
+            json!(0),
+            json!(false)
+        ]
+    );
     // Timestamps are UTC: 08:30+07:00 is 01:30Z.
     assert_eq!(row("F-PAUSE")["received_at"], json!("2025-07-01T01:30:00Z"));
-    assert_eq!(row("F-PAUSE")["effective_due_at"], json!("2025-07-03T10:00:00Z"));
+    assert_eq!(
+        row("F-PAUSE")["effective_due_at"],
+        json!("2025-07-03T10:00:00Z")
+    );
     assert_eq!(row("F-PAUSE")["ended_at"], json!("2025-07-03T09:00:00Z"));
     assert_eq!(row("F-PAUSE")["eid_level2"], json!(true));
     assert_eq!(row("F-PAUSE")["channel"], json!("online"));
     assert_eq!(row("F-NOTRECV")["received_at"], Value::Null);
     assert_eq!(row("F-WITHDRAWN")["ended_at"], Value::Null);
     assert_eq!(row("F-RETURNED")["ended_at"], json!("2025-07-01T08:00:00Z"));
-    assert_eq!((row("F-RETURNED")["province_code"].clone(), row("F-RETURNED")["commune_code"].clone()), (json!("79"), json!("26740")));
+    assert_eq!(
+        (
+            row("F-RETURNED")["province_code"].clone(),
+            row("F-RETURNED")["commune_code"].clone()
+        ),
+        (json!("79"), json!("26740"))
+    );
 
     // -- daily_volume: received per local received day --
     // 1 Jul, 01/00004: EARLY, ONTIME, LATE, PAUSE (online: ONTIME, PAUSE)
@@ -193,11 +483,20 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
              ORDER BY day, province_code, commune_code",
         )
         .await;
-    assert_eq!(share[0], json!({"day": "2025-07-01", "commune_code": "00004", "received": 4, "online_share": 0.5}));
+    assert_eq!(
+        share[0],
+        json!({"day": "2025-07-01", "commune_code": "00004", "received": 4, "online_share": 0.5})
+    );
     assert_eq!(share[1]["online_share"], json!(0.0));
     assert!((share[2]["online_share"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
-    let day2 = share.iter().find(|r| r["day"] == "2025-07-02" && r["commune_code"] == "00004").expect("2 Jul row");
-    assert_eq!((day2["received"].clone(), day2["online_share"].clone()), (json!(0), Value::Null));
+    let day2 = share
+        .iter()
+        .find(|r| r["day"] == "2025-07-02" && r["commune_code"] == "00004")
+        .expect("2 Jul row");
+    assert_eq!(
+        (day2["received"].clone(), day2["online_share"].clone()),
+        (json!(0), Value::Null)
+    );
 
     // -- on_time_rate: per local day of ended_at --
     // 1 Jul 00004: ONTIME (1/1)     2 Jul 00004: EARLY (1/1)
@@ -215,7 +514,10 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
             .iter()
             .find(|x| x["day"] == day && x["commune_code"] == c)
             .unwrap_or_else(|| panic!("no on_time_rate row for {day} {c}: {rate:?}"));
-        assert_eq!(row, &json!({"day": day, "commune_code": c, "ended": ended, "ended_on_time": on_time, "on_time_rate": r}));
+        assert_eq!(
+            row,
+            &json!({"day": day, "commune_code": c, "ended": ended, "ended_on_time": on_time, "on_time_rate": r})
+        );
     };
     expect("2025-07-01", "00004", 1, 1, json!(1.0));
     expect("2025-07-02", "00004", 1, 1, json!(1.0));
@@ -229,10 +531,21 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
     // The curl of the README, in CSV.
     let (status, csv) = hoso.sql_raw("SELECT day, commune_code, received FROM online_share ORDER BY day, commune_code LIMIT 2", "csv").await;
     assert_eq!(status, 200);
-    assert_eq!(csv, "day,commune_code,received\n2025-07-01,00004,4\n2025-07-01,00025,2\n");
+    assert_eq!(
+        csv,
+        "day,commune_code,received\n2025-07-01,00004,4\n2025-07-01,00025,2\n"
+    );
 
     // Metrics saw it all: every accepted event was consumed.
-    let metrics = hoso.http.get(format!("{}/metrics", hoso.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = hoso
+        .http
+        .get(format!("{}/metrics", hoso.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let value = |name: &str| -> f64 {
         metrics
             .lines()
@@ -242,8 +555,14 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
             .unwrap_or_else(|| panic!("{name} not in /metrics"))
     };
     assert_eq!(value("hoso_ingest_events_accepted_total"), total as f64);
-    assert_eq!(value("hoso_processor_messages_consumed_total"), total as f64);
-    assert_eq!(value("hoso_processor_events_total{result=\"duplicate\"}"), (total - (4 + 2 + 2 + 4 + 6 + 2 + 2 + 2 + 3 + 2)) as f64);
+    assert_eq!(
+        value("hoso_processor_messages_consumed_total"),
+        total as f64
+    );
+    assert_eq!(
+        value("hoso_processor_events_total{result=\"duplicate\"}"),
+        (total - (4 + 2 + 2 + 4 + 6 + 2 + 2 + 2 + 3 + 2)) as f64
+    );
     assert!(metrics.contains("hoso_processor_fold_duration_seconds_bucket"));
     assert!(metrics.contains("hoso_query_queries_total"));
     hoso.stop().await;
@@ -262,7 +581,9 @@ async fn a_restart_refolds_the_log_to_the_same_tables() {
     }
     let query = "SELECT * FROM on_time_rate ORDER BY day, province_code, commune_code";
     let settled = wait_for(Duration::from_secs(30), || async {
-        hoso.sql("SELECT count(*) AS n, sum(last_seq) AS s FROM filings").await == vec![json!({"n": 10, "s": 29})]
+        hoso.sql("SELECT count(*) AS n, sum(last_seq) AS s FROM filings")
+            .await
+            == vec![json!({"n": 10, "s": 29})]
     })
     .await;
     assert!(settled);
@@ -273,7 +594,14 @@ async fn a_restart_refolds_the_log_to_the_same_tables() {
     // and folds it to exactly the same figures, no more, no less.
     let hoso = Hoso::start(config).await;
     hoso.wait_ready().await;
-    let same = wait_for(Duration::from_secs(30), || async { hoso.sql(query).await == before }).await;
-    assert!(same, "after restart: {:?}\nbefore: {before:?}", hoso.sql(query).await);
+    let same = wait_for(Duration::from_secs(30), || async {
+        hoso.sql(query).await == before
+    })
+    .await;
+    assert!(
+        same,
+        "after restart: {:?}\nbefore: {before:?}",
+        hoso.sql(query).await
+    );
     hoso.stop().await;
 }

@@ -70,15 +70,35 @@ fn check(name: &str, events: Vec<Event<'static>>, want: Row) {
     let (s, _) = fold(&events);
     let opt = |v: Option<&str>| v.map(t);
     assert_eq!(s.status(), want.status, "{name}: status");
-    assert_eq!(s.received_at(), opt(want.received_at), "{name}: received_at");
+    assert_eq!(
+        s.received_at(),
+        opt(want.received_at),
+        "{name}: received_at"
+    );
     assert_eq!(s.due_at(), opt(want.due_at), "{name}: due_at");
-    assert_eq!(s.effective_due_at(), opt(want.effective_due_at), "{name}: effective_due_at");
+    assert_eq!(
+        s.effective_due_at(),
+        opt(want.effective_due_at),
+        "{name}: effective_due_at"
+    );
     assert_eq!(s.ended_at(), opt(want.ended_at), "{name}: ended_at");
     assert_eq!(s.outcome(), want.outcome, "{name}: outcome");
-    assert_eq!(s.supplement_count(), want.supplement_count, "{name}: supplement_count");
-    assert_eq!(s.paused_ms() / 1000, want.paused_seconds, "{name}: paused_seconds");
+    assert_eq!(
+        s.supplement_count(),
+        want.supplement_count,
+        "{name}: supplement_count"
+    );
+    assert_eq!(
+        s.paused_ms() / 1000,
+        want.paused_seconds,
+        "{name}: paused_seconds"
+    );
     assert_eq!(s.is_closed(), want.closed, "{name}: closed");
-    assert_eq!(s.pause_started_at(), opt(want.pause_started_at), "{name}: pause_started_at");
+    assert_eq!(
+        s.pause_started_at(),
+        opt(want.pause_started_at),
+        "{name}: pause_started_at"
+    );
     assert_order_free(name, &events, &s);
 }
 
@@ -94,7 +114,11 @@ fn assert_order_free(name: &str, events: &[Event<'static>], want: &FilingState) 
             assert_eq!(s.apply(&events[i], &mut procs), Applied::Folded);
         }
         for &i in order.iter().rev() {
-            assert_eq!(s.apply(&events[i], &mut procs), Applied::Duplicate, "{name}: repeat of {i}");
+            assert_eq!(
+                s.apply(&events[i], &mut procs),
+                Applied::Duplicate,
+                "{name}: repeat of {i}"
+            );
         }
         assert_eq!(&s, want, "{name}: arrival order {order:?}");
     });
@@ -118,7 +142,12 @@ fn early_when_ended_on_a_local_day_before_the_due_day() {
     check(
         "early",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, Processing, "2025-07-01T09:00:00+07:00"),
             ev(3, Resolved, "2025-07-02T16:00:00+07:00"),
             ev(4, Returned, "2025-07-03T08:00:00+07:00"),
@@ -142,7 +171,12 @@ fn on_time_when_ended_on_the_due_day_before_the_due_time() {
     check(
         "on_time",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::Online,
+            ),
             ev(2, Resolved, "2025-07-03T16:59:59+07:00"),
         ],
         Row {
@@ -164,7 +198,12 @@ fn on_time_at_exactly_the_due_instant() {
     check(
         "due instant",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::Online,
+            ),
             ev(2, Resolved, "2025-07-03T10:00:00Z"),
         ],
         Row {
@@ -185,7 +224,12 @@ fn late_when_ended_after_the_effective_due() {
     check(
         "late by time",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Postal),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::Postal,
+            ),
             ev(2, Processing, "2025-07-01T09:00:00+07:00"),
             ev(3, Stopped, "2025-07-03T17:00:01+07:00"),
         ],
@@ -211,7 +255,12 @@ fn pause_moves_the_effective_due_and_saves_the_filing() {
     check(
         "one pause",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
             ev(3, SupplementReceived, "2025-07-04T09:00:00+07:00"),
             ev(4, Resolved, "2025-07-05T10:00:00+07:00"),
@@ -238,7 +287,12 @@ fn two_supplement_requests_make_it_late_whatever_the_time() {
     check(
         "two requests",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-10T17:00:00+07:00", Channel::Online),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-10T17:00:00+07:00",
+                Channel::Online,
+            ),
             ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
             ev(3, SupplementReceived, "2025-07-02T10:00:00+07:00"),
             ev(4, SupplementRequested, "2025-07-02T11:00:00+07:00"),
@@ -263,7 +317,12 @@ fn two_supplement_requests_make_it_late_whatever_the_time() {
 #[test]
 fn a_pending_request_counts_no_pause_and_freezes_the_overdue_clock() {
     let events = vec![
-        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
         ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
     ];
     check(
@@ -292,7 +351,12 @@ fn a_pending_request_counts_no_pause_and_freezes_the_overdue_clock() {
 #[test]
 fn a_closed_filing_is_never_overdue() {
     let events = vec![
-        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
         ev(2, Resolved, "2025-07-09T08:00:00+07:00"),
     ];
     let (s, _) = fold(&events);
@@ -308,7 +372,12 @@ fn extended_records_a_new_date_but_late_is_late() {
     check(
         "extended",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, Processing, "2025-07-01T09:00:00+07:00"),
             ext,
             ev(4, Resolved, "2025-07-08T10:00:00+07:00"),
@@ -331,7 +400,12 @@ fn withdrawn_is_closed_but_never_ended() {
     check(
         "withdrawn",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, Processing, "2025-07-01T09:00:00+07:00"),
             ev(3, Withdrawn, "2025-07-02T09:00:00+07:00"),
         ],
@@ -350,8 +424,15 @@ fn withdrawn_is_closed_but_never_ended() {
 fn not_received_is_closed_but_never_ended() {
     check(
         "not_received",
-        vec![ev(1, Submitted, "2025-07-01T07:00:00+07:00"), ev(2, NotReceived, "2025-07-01T10:00:00+07:00")],
-        Row { status: Some(NotReceived), closed: true, ..Row::default() },
+        vec![
+            ev(1, Submitted, "2025-07-01T07:00:00+07:00"),
+            ev(2, NotReceived, "2025-07-01T10:00:00+07:00"),
+        ],
+        Row {
+            status: Some(NotReceived),
+            closed: true,
+            ..Row::default()
+        },
     );
 }
 
@@ -360,7 +441,12 @@ fn returned_alone_ends_the_filing() {
     check(
         "returned only",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-01T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-01T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, Returned, "2025-07-01T15:00:00+07:00"),
         ],
         Row {
@@ -383,7 +469,12 @@ fn the_first_ending_event_by_seq_wins() {
     check(
         "first end",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, Returned, "2025-07-01T09:00:00+07:00"),
             ev(4, Resolved, "2025-07-02T09:00:00+07:00"),
             ev(5, Stopped, "2025-07-04T09:00:00+07:00"),
@@ -403,7 +494,12 @@ fn the_first_ending_event_by_seq_wins() {
 
 #[test]
 fn online_submission_fees_and_flags() {
-    let mut recv = received(2, "2025-07-01T08:00:00+07:00", "2025-07-04T17:00:00+07:00", Channel::Online);
+    let mut recv = received(
+        2,
+        "2025-07-01T08:00:00+07:00",
+        "2025-07-04T17:00:00+07:00",
+        Channel::Online,
+    );
     recv.eid_level2 = Some(true);
     recv.digitized = Some(false);
     recv.fee_required = Some(true);
@@ -446,7 +542,10 @@ fn a_filing_that_was_never_received_has_a_row_but_no_outcome() {
     check(
         "submitted only",
         vec![ev(1, Submitted, "2025-07-01T07:00:00+07:00")],
-        Row { status: Some(Submitted), ..Row::default() },
+        Row {
+            status: Some(Submitted),
+            ..Row::default()
+        },
     );
     // An end without a received event cannot be scored.
     check(
@@ -463,11 +562,21 @@ fn a_filing_that_was_never_received_has_a_row_but_no_outcome() {
 
 #[test]
 fn a_repeated_received_keeps_the_lowest_seq() {
-    let late_copy = received(3, "2025-07-05T08:00:00+07:00", "2025-07-09T17:00:00+07:00", Channel::Postal);
+    let late_copy = received(
+        3,
+        "2025-07-05T08:00:00+07:00",
+        "2025-07-09T17:00:00+07:00",
+        Channel::Postal,
+    );
     check(
         "two received",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, Processing, "2025-07-01T09:00:00+07:00"),
             late_copy,
         ],
@@ -485,10 +594,17 @@ fn a_repeated_received_keeps_the_lowest_seq() {
 fn high_seqs_are_deduplicated_too() {
     let events: Vec<_> = [1u32, 33, 40, 64]
         .iter()
-        .map(|&s| if s == 1 {
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson)
-        } else {
-            ev(s, Processing, "2025-07-01T09:00:00+07:00")
+        .map(|&s| {
+            if s == 1 {
+                received(
+                    1,
+                    "2025-07-01T08:00:00+07:00",
+                    "2025-07-03T17:00:00+07:00",
+                    Channel::InPerson,
+                )
+            } else {
+                ev(s, Processing, "2025-07-01T09:00:00+07:00")
+            }
         })
         .collect();
     check(
@@ -506,7 +622,12 @@ fn high_seqs_are_deduplicated_too() {
 
 #[test]
 fn contribution_moves_with_late_events() {
-    let recv = received(1, "2025-07-01T23:30:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online);
+    let recv = received(
+        1,
+        "2025-07-01T23:30:00+07:00",
+        "2025-07-03T17:00:00+07:00",
+        Channel::Online,
+    );
     let mut s = FilingState::new();
     let mut procs = Interner::new();
     s.apply(&ev(3, Resolved, "2025-07-02T10:00:00+07:00"), &mut procs);
@@ -517,7 +638,10 @@ fn contribution_moves_with_late_events() {
     let day = |d: &str| crate::time::local_day(t(d));
     let c = s.contribution();
     assert_eq!(c.received, Some((day("2025-07-01T12:00:00+07:00"), true)));
-    assert_eq!(c.ended, Some((day("2025-07-02T12:00:00+07:00"), Outcome::Early)));
+    assert_eq!(
+        c.ended,
+        Some((day("2025-07-02T12:00:00+07:00"), Outcome::Early))
+    );
     assert_eq!((c.province, c.commune), (1, 4));
 }
 
@@ -529,7 +653,12 @@ fn days_are_local_days_not_utc_days() {
     check(
         "local days",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T06:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T06:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, Resolved, "2025-07-02T23:30:00+07:00"),
         ],
         Row {
@@ -549,7 +678,12 @@ fn days_are_local_days_not_utc_days() {
 fn overdue_follows_the_effective_due() {
     // A finished 24 h pause moves the due from 3 Jul 17:00 to 4 Jul 17:00.
     let events = vec![
-        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
         ev(2, SupplementRequested, "2025-07-02T09:00:00+07:00"),
         ev(3, SupplementReceived, "2025-07-03T09:00:00+07:00"),
     ];
@@ -559,15 +693,26 @@ fn overdue_follows_the_effective_due() {
     // A request made after the due does not rescue the filing: the clock
     // froze when it was already late.
     let late_request = vec![
-        received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
         ev(2, SupplementRequested, "2025-07-04T09:00:00+07:00"),
     ];
     let (s, _) = fold(&late_request);
     assert!(s.is_overdue_open(t("2025-07-10T00:00:00+07:00")));
     // Closed without ending, or never received: never overdue.
     for closing in [Withdrawn, NotReceived] {
-        let (s, _) = fold(&[late_request[0].clone(), ev(2, closing, "2025-07-02T09:00:00+07:00")]);
-        assert!(!s.is_overdue_open(t("2025-08-01T00:00:00+07:00")), "{closing}");
+        let (s, _) = fold(&[
+            late_request[0].clone(),
+            ev(2, closing, "2025-07-02T09:00:00+07:00"),
+        ]);
+        assert!(
+            !s.is_overdue_open(t("2025-08-01T00:00:00+07:00")),
+            "{closing}"
+        );
     }
     let (s, _) = fold(&[ev(1, Submitted, "2025-07-01T07:00:00+07:00")]);
     assert!(!s.is_overdue_open(t("2026-01-01T00:00:00+07:00")));
@@ -579,7 +724,12 @@ fn withdrawn_or_refused_after_an_end_is_still_not_ended() {
         check(
             "closed after end",
             vec![
-                received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+                received(
+                    1,
+                    "2025-07-01T08:00:00+07:00",
+                    "2025-07-03T17:00:00+07:00",
+                    Channel::InPerson,
+                ),
                 ev(2, Resolved, "2025-07-02T09:00:00+07:00"),
                 ev(3, closing, "2025-07-02T10:00:00+07:00"),
             ],
@@ -602,7 +752,12 @@ fn pause_edge_cases() {
     check(
         "request, request, receipt",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-10T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-10T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00"),
             ev(3, SupplementRequested, "2025-07-02T10:00:00+07:00"),
             ev(4, SupplementReceived, "2025-07-02T20:00:00+07:00"),
@@ -626,7 +781,12 @@ fn pause_edge_cases() {
     check(
         "stray receipts",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, SupplementReceived, "2025-07-01T09:00:00+07:00"),
             ev(3, SupplementRequested, "2025-07-02T09:00:00+07:00"),
             ev(4, SupplementReceived, "2025-07-02T08:00:00+07:00"),
@@ -647,7 +807,12 @@ fn two_requests_with_one_pending_are_late_on_resolution() {
     check(
         "pending second request",
         vec![
-            received(1, "2025-07-01T08:00:00+07:00", "2025-07-10T17:00:00+07:00", Channel::InPerson),
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-10T17:00:00+07:00",
+                Channel::InPerson,
+            ),
             ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00"),
             ev(3, SupplementReceived, "2025-07-02T09:00:00+07:00"),
             ev(4, SupplementRequested, "2025-07-02T10:00:00+07:00"),
@@ -681,7 +846,12 @@ fn dimensions_do_not_depend_on_arrival_order() {
         assert_eq!((s.province(), s.commune()), (1, 25));
     }
     // A `received` event's dimensions win whatever its seq.
-    let mut r = received(3, "2025-07-01T08:00:00+07:00", "2025-07-03T17:00:00+07:00", Channel::Online);
+    let mut r = received(
+        3,
+        "2025-07-01T08:00:00+07:00",
+        "2025-07-03T17:00:00+07:00",
+        Channel::Online,
+    );
     r.commune = 8;
     for order in [[a.clone(), r.clone()], [r.clone(), a.clone()]] {
         let (s, _) = fold(&order);
@@ -691,5 +861,9 @@ fn dimensions_do_not_depend_on_arrival_order() {
 
 #[test]
 fn state_is_at_most_64_bytes() {
-    assert!(std::mem::size_of::<FilingState>() <= 64, "{}", std::mem::size_of::<FilingState>());
+    assert!(
+        std::mem::size_of::<FilingState>() <= 64,
+        "{}",
+        std::mem::size_of::<FilingState>()
+    );
 }

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Local runs of hoso on one machine, from a fresh clone.
+#
+#   deploy/local.sh up      install Tansu if missing, start it on 127.0.0.1:9092
+#                           (durable, under ./data/tansu), then `hoso up --demo`
+#   deploy/local.sh test    install what the tests need, then run every test
+#   deploy/local.sh broker  only start Tansu on 127.0.0.1:9092 (foreground)
+#
+# Tansu 0.6.0 is a Kafka-protocol broker; hoso speaks plain Kafka to it, so
+# the same binary runs against Apache Kafka in production.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TANSU_VERSION=0.6.0
+BROKER=127.0.0.1:9092
+DATA=$ROOT/data
+
+log() { printf '\033[1mlocal.sh:\033[0m %s\n' "$*" >&2; }
+
+ensure_cargo() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+    fi
+    command -v cargo >/dev/null 2>&1 || { log "cargo is required (https://rustup.rs)"; exit 1; }
+    export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+# librdkafka is built from source by rdkafka: it needs a C toolchain, make,
+# perl and zlib headers.
+ensure_system_packages() {
+    local missing=()
+    command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+    command -v make >/dev/null 2>&1 || missing+=(make)
+    command -v perl >/dev/null 2>&1 || missing+=(perl)
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    if [ ${#missing[@]} -gt 0 ]; then
+        if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+            log "installing ${missing[*]}"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        else
+            log "please install: ${missing[*]}"
+            exit 1
+        fi
+    fi
+}
+
+ensure_tansu() {
+    if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q " $TANSU_VERSION"; then
+        return
+    fi
+    log "installing Tansu $TANSU_VERSION (a one-time build of a few minutes)"
+    cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql
+}
+
+broker_listening() {
+    (exec 3<>"/dev/tcp/${BROKER%:*}/${BROKER#*:}") 2>/dev/null
+}
+
+# Starts Tansu in the background unless something already listens on the
+# broker port; its PID goes in TANSU_PID (empty when reused).
+start_broker_background() {
+    TANSU_PID=
+    if broker_listening; then
+        log "a broker already listens on $BROKER; using it"
+        return
+    fi
+    mkdir -p "$DATA/tansu"
+    log "starting Tansu on $BROKER (storage: $DATA/tansu/tansu.db, log: $DATA/tansu/tansu.log)"
+    (cd "$DATA/tansu" && exec tansu broker \
+        --listener-url "tcp://$BROKER" --advertised-listener-url "tcp://$BROKER" \
+        --storage-engine sqlite://tansu.db) >"$DATA/tansu/tansu.log" 2>&1 &
+    TANSU_PID=$!
+    for _ in $(seq 1 100); do
+        broker_listening && return
+        sleep 0.1
+    done
+    log "Tansu did not start; see $DATA/tansu/tansu.log"
+    exit 1
+}
+
+case "${1:-}" in
+    up)
+        shift
+        ensure_cargo
+        ensure_system_packages
+        ensure_tansu
+        start_broker_background
+        [ -n "$TANSU_PID" ] && trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
+        log "building and starting hoso (the first build takes ~10 minutes)"
+        cargo build --bin hoso
+        "$ROOT/target/debug/hoso" up --demo --brokers "$BROKER" --data-dir "$DATA" "$@"
+        ;;
+    broker)
+        ensure_cargo
+        ensure_tansu
+        mkdir -p "$DATA/tansu"
+        cd "$DATA/tansu"
+        exec tansu broker --listener-url "tcp://$BROKER" --advertised-listener-url "tcp://$BROKER" \
+            --storage-engine sqlite://tansu.db
+        ;;
+    test)
+        shift
+        ensure_cargo
+        ensure_system_packages
+        ensure_tansu
+        log "running every test (the end-to-end tests start their own Tansu on free ports)"
+        cargo test --workspace --all-targets "$@"
+        ;;
+    *)
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use hoso_ingest::publish::QuietKafkaContext;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -40,10 +40,10 @@ pub async fn ensure_topic(kafka: &KafkaConfig, cancel: &CancellationToken) -> bo
 
 /// Ok(true) when created, Ok(false) when it already existed.
 async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+    let admin: AdminClient<QuietKafkaContext> = ClientConfig::new()
         .set("bootstrap.servers", &kafka.brokers)
         .set("client.id", "hoso-admin")
-        .create()?;
+        .create_with_context(QuietKafkaContext)?;
     let exists = {
         let md = admin
             .inner()

@@ -8,10 +8,11 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::IngestConfig;
 
@@ -25,16 +26,37 @@ pub enum PublishError {
     Config(#[source] KafkaError),
 }
 
+/// Routes librdkafka's client errors to `debug`: a broker that is down is
+/// reported once, in words, by whoever watches it ([`BrokerHealth`], the
+/// topic set-up), not once per connection attempt.
+pub struct QuietKafkaContext;
+
+impl ClientContext for QuietKafkaContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        // A refused connection is logged by librdkafka at error level; for
+        // hoso it is a state (Kafka down) that is reported once, in words.
+        if (level as i32) <= rdkafka::config::RDKafkaLogLevel::Warning as i32 {
+            tracing::warn!(facility = fac, "librdkafka: {message}");
+        } else {
+            debug!(facility = fac, "librdkafka: {message}");
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        debug!(error = %error, reason, "Kafka producer error");
+    }
+}
+
 #[derive(Clone)]
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: FutureProducer<QuietKafkaContext>,
     topic: String,
     ack_timeout: Duration,
 }
 
 impl Publisher {
     pub fn new(config: &IngestConfig) -> Result<Self, PublishError> {
-        let producer: FutureProducer = ClientConfig::new()
+        let producer: FutureProducer<QuietKafkaContext> = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("client.id", "hoso-ingest")
             .set("acks", "all")
@@ -44,7 +66,7 @@ impl Publisher {
             .set("batch.size", "1000000")
             .set("queue.buffering.max.messages", "1000000")
             .set("message.timeout.ms", config.ack_timeout_ms.to_string())
-            .create()
+            .create_with_context(QuietKafkaContext)
             .map_err(PublishError::Config)?;
         Ok(Publisher {
             producer,

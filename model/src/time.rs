@@ -129,7 +129,9 @@ pub fn parse_rfc3339_ms(s: &str) -> Result<i64, &'static str> {
         }
         None => return Err("has no UTC offset (end it with Z or +07:00)"),
         _ => {
-            return Err("is not an RFC 3339 timestamp with offset (e.g. 2025-07-01T08:30:00+07:00)");
+            return Err(
+                "is not an RFC 3339 timestamp with offset (e.g. 2025-07-01T08:30:00+07:00)",
+            );
         }
     };
     let days = days_from_civil(year, month, day);

@@ -49,31 +49,52 @@ enum Assignment {
 
 struct Context {
     pending: Mutex<Vec<Assignment>>,
-    metrics: ProcessorMetrics,
+    last_warning: Mutex<Option<Instant>>,
+    brokers: String,
     topic: String,
+    metrics: ProcessorMetrics,
 }
 
 impl ClientContext for Context {
-    fn error(&self, error: KafkaError, reason: &str) {
-        // End of partition is how "caught up" is detected, not an error.
-        if !matches!(error, KafkaError::PartitionEOF(_))
-            && !matches!(&error, KafkaError::Global(code) if *code == rdkafka::types::RDKafkaErrorCode::PartitionEOF)
-        {
-            warn!(error = %error, reason, "Kafka client error");
-        }
+    fn stats(&self, stats: Statistics) {
+        self.record_lag(&stats);
     }
 
-    fn stats(&self, stats: Statistics) {
-        if let Some(topic) = stats.topics.get(&self.topic) {
-            for (p, part) in &topic.partitions {
-                // -1 is librdkafka's internal "unassigned" partition; a lag
-                // of -1 means not known yet.
-                if *p >= 0 && part.consumer_lag >= 0 {
-                    self.metrics
-                        .consumer_lag
-                        .with_label_values(&[&p.to_string()])
-                        .set(part.consumer_lag);
-                }
+    fn error(&self, error: KafkaError, reason: &str) {
+        // End of partition is how "caught up" is detected, not an error.
+        if matches!(error, KafkaError::PartitionEOF(_))
+            || matches!(&error, KafkaError::Global(code) if *code == rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        {
+            return;
+        }
+        // librdkafka retries by itself; tell the operator now and then, not
+        // once per connection attempt.
+        let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
+            warn!(error = %error, reason, brokers = %self.brokers, "Kafka client error; librdkafka keeps retrying");
+            *last = Some(Instant::now());
+        } else {
+            debug!(error = %error, reason, "Kafka client error");
+        }
+    }
+}
+
+impl Context {
+    /// Lag from librdkafka's statistics: the partition's high watermark
+    /// minus the next offset handed to hoso. (librdkafka's own
+    /// `consumer_lag` counts from the committed offset, and hoso commits
+    /// none.) Tansu's watermark can under-report, so never below 0.
+    fn record_lag(&self, stats: &Statistics) {
+        let Some(topic) = stats.topics.get(&self.topic) else {
+            return;
+        };
+        for (p, part) in &topic.partitions {
+            if *p >= 0 && part.hi_offset >= 0 && part.app_offset >= 0 {
+                let lag = (part.hi_offset - part.app_offset).max(0);
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[&p.to_string()])
+                    .set(lag);
             }
         }
     }
@@ -108,8 +129,10 @@ pub fn spawn(
 ) -> Result<JoinHandle<()>, ProcessorError> {
     let context = Context {
         pending: Mutex::new(Vec::new()),
-        metrics: metrics.clone(),
+        last_warning: Mutex::new(None),
+        brokers: config.brokers.clone(),
         topic: config.topic.clone(),
+        metrics: metrics.clone(),
     };
     let consumer: BaseConsumer<Context> = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)

@@ -173,6 +173,17 @@ impl Hoso {
         serde_json::from_str(&text).expect("JSON rows")
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics answer");
+        r.text().await.expect("metrics text")
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await.expect("clean shutdown");

@@ -29,6 +29,11 @@ fn ndjson(events: &[Value]) -> String {
     events.iter().map(|e| format!("{e}\n")).collect()
 }
 
+/// Distinct events of the scenario: its filings' highest seqs, summed
+/// (EARLY 4, ONTIME 2, LATE 2, PAUSE 4, TWOSUP 6, WITHDRAWN 2, NOTRECV 2,
+/// RETURNED 2, EXTENDED 3, OPEN 2); every seq from 1 up is sent.
+const DISTINCT_EVENTS: usize = 29;
+
 const HN: &str = "01";
 const HCM: &str = "79";
 
@@ -307,7 +312,7 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
     let visible = wait_for(Duration::from_secs(30), || async {
         hoso.sql("SELECT count(*) AS n, sum(last_seq) AS seqs FROM filings")
             .await
-            == vec![json!({ "n": 10, "seqs": 4 + 2 + 2 + 4 + 6 + 2 + 2 + 2 + 3 + 2 })]
+            == vec![json!({ "n": 10, "seqs": DISTINCT_EVENTS })]
     })
     .await;
     assert!(visible, "not all events became visible");
@@ -537,15 +542,7 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
     );
 
     // Metrics saw it all: every accepted event was consumed.
-    let metrics = hoso
-        .http
-        .get(format!("{}/metrics", hoso.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hoso.metrics().await;
     let value = |name: &str| -> f64 {
         metrics
             .lines()
@@ -561,10 +558,21 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
     );
     assert_eq!(
         value("hoso_processor_events_total{result=\"duplicate\"}"),
-        (total - (4 + 2 + 2 + 4 + 6 + 2 + 2 + 2 + 3 + 2)) as f64
+        (total - DISTINCT_EVENTS) as f64
     );
     assert!(metrics.contains("hoso_processor_fold_duration_seconds_bucket"));
     assert!(metrics.contains("hoso_query_queries_total"));
+    // Lag comes from librdkafka's statistics (every second): caught up, 0.
+    let caught_up = wait_for(Duration::from_secs(15), || async {
+        let text = hoso.metrics().await;
+        let lags: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("hoso_processor_consumer_lag_messages{"))
+            .collect();
+        lags.len() == 3 && lags.iter().all(|l| l.ends_with(" 0"))
+    })
+    .await;
+    assert!(caught_up, "consumer lag per partition, 0 when caught up");
     hoso.stop().await;
 }
 
@@ -583,7 +591,7 @@ async fn a_restart_refolds_the_log_to_the_same_tables() {
     let settled = wait_for(Duration::from_secs(30), || async {
         hoso.sql("SELECT count(*) AS n, sum(last_seq) AS s FROM filings")
             .await
-            == vec![json!({"n": 10, "s": 29})]
+            == vec![json!({"n": 10, "s": DISTINCT_EVENTS})]
     })
     .await;
     assert!(settled);

@@ -234,6 +234,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/hoso.example.toml");
+        let loaded = Config::load(Some(&example), Vec::new(), &Overrides::default()).unwrap();
+        let mut want = Config::default();
+        want.propagate();
+        assert_eq!(
+            loaded, want,
+            "deploy/hoso.example.toml has drifted from the defaults"
+        );
+    }
+
+    #[test]
     fn printed_config_loads_back_to_the_same() {
         let c = Config::default();
         let text = c.to_toml().unwrap();

@@ -65,6 +65,7 @@ pub struct Running {
 }
 
 pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
+    require_loopback(&config.http.listen).await?;
     let cancel = CancellationToken::new();
     // The state itself is in memory and re-folded from Kafka at start;
     // the directory is where checkpoints are kept.
@@ -175,6 +176,22 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
     })
 }
 
+/// Contract: with no auth configured, hoso binds only to loopback. hoso has
+/// no authentication yet, so any other address is refused, saying why.
+async fn require_loopback(listen: &str) -> anyhow::Result<()> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .with_context(|| format!("http.listen {listen:?} is not an address"))?
+        .collect();
+    if let Some(open) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        anyhow::bail!(
+            "refusing to listen on {open}: without configured credentials hoso serves loopback \
+             addresses only (127.0.0.1, ::1); put an authenticating proxy in front to expose it"
+        );
+    }
+    Ok(())
+}
+
 impl Running {
     /// A token that stops the server when cancelled.
     pub fn cancel_token(&self) -> CancellationToken {
@@ -212,5 +229,22 @@ impl Running {
         served??;
         info!("hoso stopped");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::require_loopback;
+
+    #[tokio::test]
+    async fn only_loopback_without_credentials() {
+        for ok in ["127.0.0.1:0", "[::1]:0", "localhost:0", "127.0.0.2:8080"] {
+            assert!(require_loopback(ok).await.is_ok(), "{ok}");
+        }
+        for refused in ["0.0.0.0:8080", "[::]:8080", "192.0.2.10:8080"] {
+            let err = require_loopback(refused).await.unwrap_err().to_string();
+            assert!(err.contains("loopback"), "{refused}: {err}");
+        }
+        assert!(require_loopback("no port here").await.is_err());
     }
 }

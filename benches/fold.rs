@@ -80,6 +80,14 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events.len() as u64));
     group.sample_size(10);
 
+    group.bench_function("json-skim", |b| {
+        b.iter(|| {
+            for e in &events {
+                serde_json::from_slice::<serde::de::IgnoredAny>(e).unwrap();
+            }
+        })
+    });
+
     group.bench_function("decode", |b| {
         b.iter(|| {
             let mut ok = 0usize;

@@ -60,7 +60,22 @@ impl EventType {
     }
 
     pub fn parse(s: &str) -> Option<EventType> {
-        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+        Some(match s {
+            "submitted" => EventType::Submitted,
+            "received" => EventType::Received,
+            "not_received" => EventType::NotReceived,
+            "processing" => EventType::Processing,
+            "supplement_requested" => EventType::SupplementRequested,
+            "supplement_received" => EventType::SupplementReceived,
+            "fee_requested" => EventType::FeeRequested,
+            "fee_paid" => EventType::FeePaid,
+            "withdrawn" => EventType::Withdrawn,
+            "stopped" => EventType::Stopped,
+            "resolved" => EventType::Resolved,
+            "returned" => EventType::Returned,
+            "extended" => EventType::Extended,
+            _ => return None,
+        })
     }
 
     /// Inverse of `as u8`, for compact state.
@@ -70,6 +85,21 @@ impl EventType {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn names_round_trip() {
+    for t in EventType::ALL {
+        assert_eq!(EventType::parse(t.as_str()), Some(t));
+        assert_eq!(EventType::from_u8(t as u8), Some(t));
+    }
+    assert_eq!(EventType::parse("Received"), None);
+    assert_eq!(EventType::from_u8(0), None);
+    for c in [Channel::InPerson, Channel::Online, Channel::Postal] {
+        assert_eq!(Channel::parse(c.as_str()), Some(c));
+        assert_eq!(Channel::from_u8(c as u8), Some(c));
     }
 }
 

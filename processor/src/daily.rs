@@ -6,7 +6,7 @@
 //! nothing is ever rebuilt from the filings. Rows live in buckets of 32 days,
 //! each with its cached Arrow batch, re-encoded only when it changed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use arrow_array::RecordBatch;
 use hoso_model::{Contribution, Outcome};
@@ -34,12 +34,15 @@ impl DayCounts {
 /// (local day, province, commune).
 pub type DayKey = (i32, u8, u32);
 
+/// Rows of one bucket; foldhash, as the keys are small integers.
+pub(crate) type DayRows = hashbrown::HashMap<DayKey, DayCounts, foldhash::fast::RandomState>;
+
 /// Days per bucket.
 const BUCKET_DAYS: i32 = 32;
 
 #[derive(Default)]
 pub(crate) struct Bucket {
-    pub(crate) rows: HashMap<DayKey, DayCounts>,
+    pub(crate) rows: DayRows,
     dirty: bool,
     batch: Option<RecordBatch>,
 }

@@ -1,6 +1,5 @@
 //! Arrow encoding of the processor's state, in the model's schemas.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -13,7 +12,7 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::ArrowError;
 use hoso_model::{Interner, schema};
 
-use crate::daily::{DayCounts, DayKey};
+use crate::daily::{DayCounts, DayKey, DayRows};
 use crate::store::Chunk;
 
 /// Writes `value` as exactly `width` decimal digits.
@@ -100,14 +99,11 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
     RecordBatch::try_new(schema::filings(), columns)
 }
 
-pub(crate) fn encode_daily(partition: i32, rows: &HashMap<DayKey, DayCounts>) -> RecordBatch {
+pub(crate) fn encode_daily(partition: i32, rows: &DayRows) -> RecordBatch {
     try_encode_daily(partition, rows).expect("daily batch matches its schema")
 }
 
-fn try_encode_daily(
-    partition: i32,
-    rows: &HashMap<DayKey, DayCounts>,
-) -> Result<RecordBatch, ArrowError> {
+fn try_encode_daily(partition: i32, rows: &DayRows) -> Result<RecordBatch, ArrowError> {
     let mut keys: Vec<(&DayKey, &DayCounts)> = rows.iter().collect();
     keys.sort_unstable_by_key(|(k, _)| **k);
     let n = keys.len();

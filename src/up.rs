@@ -50,6 +50,28 @@ impl Roles {
     };
 }
 
+/// The processor's thread, once the topic exists and it has started.
+type ProcessorSlot = Arc<Mutex<Option<std::thread::JoinHandle<()>>>>;
+
+/// Not ready once the processor thread has ended without being asked to:
+/// the tables would silently stop moving.
+struct ProcessorAlive {
+    slot: ProcessorSlot,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Readiness for ProcessorAlive {
+    fn readiness(&self) -> Result<(), String> {
+        let slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some(h) if h.is_finished() && !self.stopping.load(Ordering::Relaxed) => Err(
+                "processor: its thread has stopped; the tables no longer move (see the log)".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A running server; [`Running::shutdown`] stops it cleanly.
 pub struct Running {
     /// Where the HTTP server listens (useful with port 0).
@@ -59,7 +81,7 @@ pub struct Running {
     cancel: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
-    processor: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    processor: ProcessorSlot,
     stop_processor: Arc<AtomicBool>,
     publisher: Option<Publisher>,
 }
@@ -121,8 +143,14 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
 
     // The topic first, then the processor: a consumer subscribed to a
     // missing topic would only notice it minutes later.
-    let processor = Arc::new(Mutex::new(None));
+    let processor: ProcessorSlot = Arc::new(Mutex::new(None));
     let stop_processor = Arc::new(AtomicBool::new(false));
+    if roles.process.is_some() {
+        checks.push(Arc::new(ProcessorAlive {
+            slot: processor.clone(),
+            stopping: stop_processor.clone(),
+        }));
+    }
     {
         let kafka = config.kafka.clone();
         let cancel = cancel.clone();

@@ -2,5 +2,6 @@
 //! on a free port) and the real hoso server, started in-process on port 0.
 
 mod bad_input;
+mod garbage;
 mod harness;
 mod pipeline;

@@ -105,25 +105,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     running.wait().await
 }
 
-/// Ctrl-C or SIGTERM cancels `cancel`.
+/// Ctrl-C or SIGTERM cancels `cancel`; a second one exits at once, for
+/// when a clean shutdown is stuck (say, on a broker that went away).
 async fn stop_on_signal(cancel: CancellationToken) {
+    next_signal().await;
+    cancel.cancel();
+    next_signal().await;
+    eprintln!("hoso: second signal, exiting without a clean shutdown");
+    std::process::exit(130);
+}
+
+async fn next_signal() {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    cancel.cancel();
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-    cancel.cancel();
 }

@@ -43,6 +43,7 @@ async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
     let admin: AdminClient<QuietKafkaContext> = ClientConfig::new()
         .set("bootstrap.servers", &kafka.brokers)
         .set("client.id", "hoso-admin")
+        .set("allow.auto.create.topics", "false")
         .create_with_context(QuietKafkaContext)?;
     let exists = {
         let md = admin

@@ -59,6 +59,12 @@ impl Publisher {
         let producer: FutureProducer<QuietKafkaContext> = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("client.id", "hoso-ingest")
+            // Kafka's Java clients hash keys with murmur2: so does hoso, so a
+            // filing lands on the same partition whoever produces it.
+            .set("partitioner", "murmur2_random")
+            // Only hoso's topic set-up creates topics, with the configured
+            // partition count; never a broker's auto-create default.
+            .set("allow.auto.create.topics", "false")
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("compression.type", &config.compression)
@@ -132,6 +138,11 @@ impl Publisher {
 
     /// Asks the brokers for the topic's metadata: `Err` says what is wrong.
     pub fn check_broker(&self, timeout: Duration) -> Result<(), String> {
+        if let Some((code, reason)) = self.producer.client().fatal_error() {
+            return Err(format!(
+                "the Kafka producer hit a fatal error ({code}: {reason}); restart ingest"
+            ));
+        }
         let md = self
             .producer
             .client()

@@ -3,10 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// How the processor gets its partitions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsumeMode {
     /// Join the consumer group and fold the partitions it assigns.
+    #[default]
     Group,
     /// Read every partition without joining the group (a query node that
     /// keeps its own copy of the tables; it takes no partitions from the
@@ -25,6 +26,9 @@ pub struct ProcessorConfig {
     pub topic: String,
     /// Consumer group of the processors.
     pub group_id: String,
+    /// Set by the command (`process` joins the group, `query` follows), not
+    /// by configuration.
+    #[serde(skip)]
     pub mode: ConsumeMode,
     /// How often folded changes are re-encoded and made visible to SQL:
     /// the freshness floor, and the price of encoding paid per interval.

@@ -53,6 +53,7 @@ struct Context {
     brokers: String,
     topic: String,
     metrics: ProcessorMetrics,
+    live: Arc<LiveTables>,
 }
 
 impl ClientContext for Context {
@@ -66,6 +67,12 @@ impl ClientContext for Context {
             || matches!(&error, KafkaError::Global(code) if *code == rdkafka::types::RDKafkaErrorCode::PartitionEOF)
         {
             return;
+        }
+        if matches!(
+            &error,
+            KafkaError::Global(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            self.live.set_brokers_down(true);
         }
         // librdkafka retries by itself; tell the operator now and then, not
         // once per connection attempt.
@@ -133,6 +140,7 @@ pub fn spawn(
         brokers: config.brokers.clone(),
         topic: config.topic.clone(),
         metrics: metrics.clone(),
+        live: live.clone(),
     };
     let consumer: BaseConsumer<Context> = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
@@ -198,6 +206,21 @@ impl Loop {
                 self.follow_all_partitions();
             }
             self.fold_batch(Duration::from_millis(50));
+            if self.live.brokers_down()
+                && self
+                    .last_error
+                    .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+            {
+                // An idle partition sends nothing when Kafka comes back: ask.
+                self.last_error = Some(Instant::now());
+                if self
+                    .consumer
+                    .fetch_metadata(Some(&self.config.topic), Duration::from_secs(1))
+                    .is_ok()
+                {
+                    self.live.set_brokers_down(false);
+                }
+            }
             if last_publish.elapsed() >= publish_every {
                 self.publish();
                 last_publish = Instant::now();
@@ -246,10 +269,11 @@ impl Loop {
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
-                    self.live.mark_caught_up(p);
+                    self.live.set_brokers_down(false);
                     self.parts
                         .entry(p)
-                        .or_insert_with(|| PartitionTables::new(p));
+                        .or_insert_with(|| PartitionTables::new(p))
+                        .mark_end();
                 }
                 Some(Err(e)) => {
                     // Broker down, leader moves...: librdkafka retries by
@@ -266,6 +290,7 @@ impl Loop {
             }
         }
         if consumed > 0 {
+            self.live.set_brokers_down(false);
             self.metrics
                 .fold_duration
                 .observe(started.elapsed().as_secs_f64());
@@ -316,7 +341,7 @@ impl Loop {
         for p in &parts {
             self.parts.insert(*p, PartitionTables::new(*p));
         }
-        self.live.set_assignment(&parts);
+        self.live.assign(&parts);
         self.following = true;
         info!(partitions = ?parts, "following every partition");
     }
@@ -332,6 +357,9 @@ impl Loop {
                     .with_label_values(&[&p.to_string()])
                     .set(tables.filings().len() as i64);
                 any = true;
+            }
+            if tables.take_caught_up() {
+                self.live.mark_caught_up(*p);
             }
         }
         if any {
@@ -358,7 +386,7 @@ fn apply_rebalances(
                     // Read from the beginning: nothing was committed.
                     parts.insert(*p, PartitionTables::new(*p));
                 }
-                live.set_assignment(&ps);
+                live.assign(&ps);
             }
             Assignment::Revoked(ps) => {
                 info!(partitions = ?ps, "partitions revoked");
@@ -367,8 +395,7 @@ fn apply_rebalances(
                     let _ = metrics.filings.remove_label_values(&[&p.to_string()]);
                     let _ = metrics.consumer_lag.remove_label_values(&[&p.to_string()]);
                 }
-                let keep: Vec<i32> = parts.keys().copied().collect();
-                live.set_assignment(&keep);
+                live.revoke(&ps);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The tables as last published, shared with the query side.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hoso_model::health::Readiness;
@@ -21,6 +22,8 @@ struct Inner {
 #[derive(Default)]
 pub struct LiveTables {
     inner: RwLock<Inner>,
+    /// librdkafka reported every broker down, and nothing has been read since.
+    brokers_down: AtomicBool,
 }
 
 impl LiveTables {
@@ -41,21 +44,40 @@ impl LiveTables {
         self.write().published.insert(partition, tables);
     }
 
-    /// The partitions now assigned; tables of others are dropped.
-    pub fn set_assignment(&self, partitions: &[i32]) {
+    /// Partitions newly assigned: their state starts empty and they are not
+    /// caught up until their folded end has been published.
+    pub fn assign(&self, partitions: &[i32]) {
         let mut inner = self.write();
         inner.assigned = true;
-        inner.published.retain(|p, _| partitions.contains(p));
-        let old = std::mem::take(&mut inner.caught_up);
-        inner.caught_up = partitions
-            .iter()
-            .map(|p| (*p, old.get(p).copied().unwrap_or(false)))
-            .collect();
+        for p in partitions {
+            inner.published.remove(p);
+            inner.caught_up.insert(*p, false);
+        }
     }
 
+    /// Partitions taken away: their tables leave the snapshot.
+    pub fn revoke(&self, partitions: &[i32]) {
+        let mut inner = self.write();
+        for p in partitions {
+            inner.published.remove(p);
+            inner.caught_up.remove(p);
+        }
+    }
+
+    /// The partition's end has been folded *and published*: SQL shows it.
     pub fn mark_caught_up(&self, partition: i32) {
         if let Some(c) = self.write().caught_up.get_mut(&partition) {
             *c = true;
+        }
+    }
+
+    pub fn brokers_down(&self) -> bool {
+        self.brokers_down.load(Ordering::Relaxed)
+    }
+
+    pub fn set_brokers_down(&self, down: bool) {
+        if self.brokers_down.load(Ordering::Relaxed) != down {
+            self.brokers_down.store(down, Ordering::Relaxed);
         }
     }
 }
@@ -74,6 +96,9 @@ impl TableSource for LiveTables {
 
 impl Readiness for LiveTables {
     fn readiness(&self) -> Result<(), String> {
+        if self.brokers_down.load(Ordering::Relaxed) {
+            return Err("processor: Kafka is unreachable; the tables are not moving".into());
+        }
         let inner = self.read();
         if !inner.assigned {
             return Err("processor: waiting for Kafka to assign partitions".into());

@@ -35,6 +35,10 @@ pub struct PartitionTables {
     next_offset: i64,
     /// Changed since the last publish.
     changed: bool,
+    /// Read to the end of the partition at least once.
+    reached_end: bool,
+    /// `reached_end` has been published (and announced as caught up).
+    end_published: bool,
 }
 
 impl PartitionTables {
@@ -45,6 +49,8 @@ impl PartitionTables {
             daily: DailyAggregates::new(),
             next_offset: 0,
             changed: true,
+            reached_end: false,
+            end_published: false,
         }
     }
 
@@ -84,6 +90,21 @@ impl PartitionTables {
 
     pub fn has_changes(&self) -> bool {
         self.changed
+    }
+
+    /// Kafka reported the end of the partition.
+    pub fn mark_end(&mut self) {
+        self.reached_end = true;
+    }
+
+    /// True once, right after the first publish that included the end of
+    /// the partition: the moment SQL shows a caught-up partition.
+    pub fn take_caught_up(&mut self) -> bool {
+        let now = self.reached_end && !self.end_published && !self.changed;
+        if now {
+            self.end_published = true;
+        }
+        now
     }
 
     /// The current tables as Arrow, re-encoding only what changed.

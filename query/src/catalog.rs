@@ -74,7 +74,12 @@ impl TableProvider for LiveTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batches = self.kind.batches(self.source.snapshot());
+        // The query's snapshot when the executor took one, else a fresh one.
+        let snapshot = match state.config().get_extension::<TablesSnapshot>() {
+            Some(s) => (*s).clone(),
+            None => self.source.snapshot(),
+        };
+        let batches = self.kind.batches(snapshot);
         // Spread the batches over the session's partitions so a scan uses
         // every core; batches are Arc-backed, so this copies no data.
         let n = state.config().target_partitions().max(1);

@@ -9,6 +9,11 @@ pub struct QueryConfig {
     pub timeout_ms: u64,
     /// DataFusion's parallelism per query.
     pub target_partitions: usize,
+    /// Memory all running queries may use together (joins, sorts,
+    /// aggregations); past it a query spills or fails, the server lives.
+    pub memory_limit_bytes: usize,
+    /// A result with more rows is refused: add a LIMIT or aggregate.
+    pub max_result_rows: usize,
 }
 
 impl Default for QueryConfig {
@@ -16,6 +21,8 @@ impl Default for QueryConfig {
         QueryConfig {
             timeout_ms: 30_000,
             target_partitions: 2,
+            memory_limit_bytes: 1 << 30,
+            max_result_rows: 1_000_000,
         }
     }
 }

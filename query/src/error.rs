@@ -14,6 +14,8 @@ pub enum QueryError {
     Invalid(String),
     #[error("query cancelled: it ran longer than the {} ms timeout (query.timeout_ms)", .0.as_millis())]
     Timeout(Duration),
+    #[error("the result has more than {0} rows (query.max_result_rows); add a LIMIT or aggregate")]
+    TooManyRows(usize),
     /// Memory or another resource ran out; retrying later may help.
     #[error("{0}")]
     Exhausted(String),
@@ -25,7 +27,10 @@ pub enum QueryError {
 impl QueryError {
     /// Whether the caller can fix it by changing the query.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, QueryError::Refused(_) | QueryError::Invalid(_))
+        matches!(
+            self,
+            QueryError::Refused(_) | QueryError::Invalid(_) | QueryError::TooManyRows(_)
+        )
     }
 
     /// Whether the same query may succeed if retried later.
@@ -39,6 +44,7 @@ impl QueryError {
             QueryError::Refused(_) => "refused",
             QueryError::Invalid(_) => "invalid",
             QueryError::Timeout(_) => "timeout",
+            QueryError::TooManyRows(_) => "too_many_rows",
             QueryError::Exhausted(_) => "exhausted",
             QueryError::Internal(_) => "internal",
         }

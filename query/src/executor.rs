@@ -13,9 +13,12 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::TableReference;
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use futures::StreamExt;
 use hoso_model::schema::VIEWS;
 use hoso_model::tables::TableSource;
 
@@ -43,7 +46,9 @@ impl QueryOutput {
 #[derive(Clone)]
 pub struct QueryExecutor {
     ctx: SessionContext,
+    source: Arc<dyn TableSource>,
     timeout: Duration,
+    max_rows: usize,
     metrics: QueryMetrics,
 }
 
@@ -59,16 +64,21 @@ impl QueryExecutor {
             .with_target_partitions(config.target_partitions.max(1))
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG, SCHEMA);
-        let ctx = SessionContext::new_with_config(session);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(config.memory_limit_bytes.max(1 << 20), 1.0)
+            .build_arc()?;
+        let ctx = SessionContext::new_with_config_rt(session, runtime);
         let catalog = MemoryCatalogProvider::new();
-        catalog.register_schema(SCHEMA, Arc::new(HosoSchema::new(source)))?;
+        catalog.register_schema(SCHEMA, Arc::new(HosoSchema::new(source.clone())))?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         for (name, sql) in VIEWS {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
         Ok(QueryExecutor {
             ctx,
+            source,
             timeout: Duration::from_millis(config.timeout_ms.max(1)),
+            max_rows: config.max_result_rows,
             metrics,
         })
     }
@@ -94,7 +104,12 @@ impl QueryExecutor {
     }
 
     async fn run(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        let state = self.ctx.state();
+        let mut state = self.ctx.state();
+        // One snapshot for the whole query: every scan of every table and
+        // view in it sees the same instant.
+        state
+            .config_mut()
+            .set_extension(Arc::new(self.source.snapshot()));
         let dialect = state.config().options().sql_parser.dialect;
         let statement = state.sql_to_statement(sql, &dialect)?;
         check_read_only(&statement, sql)?;
@@ -108,9 +123,19 @@ impl QueryExecutor {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| QueryError::Refused(format!("refused: hoso's SQL is read-only ({e})")))?;
-        let df = self.ctx.execute_logical_plan(plan).await?;
+        let df = DataFrame::new(state, plan);
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
+        let mut stream = df.execute_stream().await?;
+        let mut batches = Vec::new();
+        let mut rows = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows();
+            if rows > self.max_rows {
+                return Err(QueryError::TooManyRows(self.max_rows));
+            }
+            batches.push(batch);
+        }
         Ok(QueryOutput { schema, batches })
     }
 }

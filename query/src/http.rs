@@ -72,7 +72,9 @@ async fn sql(
 /// The status each kind of error answers with.
 pub fn status_of(e: &QueryError) -> StatusCode {
     match e {
-        QueryError::Refused(_) | QueryError::Invalid(_) => StatusCode::BAD_REQUEST,
+        QueryError::Refused(_) | QueryError::Invalid(_) | QueryError::TooManyRows(_) => {
+            StatusCode::BAD_REQUEST
+        }
         QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         QueryError::Exhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
         QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

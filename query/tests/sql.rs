@@ -41,6 +41,14 @@ fn partials(partition: i32, rows: &[(i32, &str, &str, [i64; 6])]) -> RecordBatch
 }
 
 async fn executor(timeout_ms: u64) -> QueryExecutor {
+    executor_with(QueryConfig {
+        timeout_ms,
+        ..QueryConfig::default()
+    })
+    .await
+}
+
+async fn executor_with(config: QueryConfig) -> QueryExecutor {
     const DAY: i32 = 20_270; // 2025-07-01
     let snap = TablesSnapshot {
         filings: vec![],
@@ -62,10 +70,6 @@ async fn executor(timeout_ms: u64) -> QueryExecutor {
         ],
     };
     let registry = prometheus::Registry::new();
-    let config = QueryConfig {
-        timeout_ms,
-        ..QueryConfig::default()
-    };
     QueryExecutor::new(
         Arc::new(Fixed(snap)),
         &config,
@@ -208,4 +212,78 @@ async fn a_query_past_its_timeout_is_cancelled() {
         Err(e @ QueryError::Timeout(_)) => assert!(e.to_string().contains("50 ms"), "{e}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn results_and_memory_are_capped() {
+    let ex = executor_with(QueryConfig {
+        max_result_rows: 1000,
+        ..QueryConfig::default()
+    })
+    .await;
+    assert!(
+        ex.execute("SELECT * FROM generate_series(1, 1000)")
+            .await
+            .is_ok()
+    );
+    match ex.execute("SELECT * FROM generate_series(1, 1001)").await {
+        Err(e @ QueryError::TooManyRows(1000)) => assert!(e.to_string().contains("LIMIT"), "{e}"),
+        other => panic!("expected the row cap, got {other:?}"),
+    }
+    // A sort that needs more than the pool has fails alone; the server lives.
+    let ex = executor_with(QueryConfig {
+        memory_limit_bytes: 1 << 20,
+        ..QueryConfig::default()
+    })
+    .await;
+    let big = "SELECT v, count(*) FROM (SELECT value % 500000 AS v FROM generate_series(1, 2000000)) GROUP BY v ORDER BY v";
+    match ex.execute(big).await {
+        Err(e @ QueryError::Exhausted(_)) => assert!(e.is_retryable()),
+        other => panic!(
+            "expected the memory limit, got {:?}",
+            other.map(|o| o.num_rows())
+        ),
+    }
+    assert!(ex.execute("SELECT 1").await.is_ok());
+}
+
+/// A source whose tables change on every snapshot, like a busy processor.
+struct Moving(std::sync::atomic::AtomicI32);
+
+impl TableSource for Moving {
+    fn snapshot(&self) -> TablesSnapshot {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let rows: Vec<(i32, &str, &str, [i64; 6])> = (0..=n)
+            .map(|d| (d, "01", "00004", [1, 0, 0, 0, 0, 0]))
+            .collect();
+        TablesSnapshot {
+            filings: vec![],
+            daily_partials: vec![partials(0, &rows)],
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_table_of_a_query_is_read_at_one_instant() {
+    let registry = prometheus::Registry::new();
+    let source = Arc::new(Moving(std::sync::atomic::AtomicI32::new(0)));
+    let ex = QueryExecutor::new(
+        source,
+        &QueryConfig::default(),
+        QueryMetrics::new(&registry).unwrap(),
+    )
+    .await
+    .unwrap();
+    let sql = "SELECT (SELECT count(*) FROM daily_partials) - (SELECT count(*) FROM daily_volume) AS drift";
+    for _ in 0..5 {
+        assert!(
+            rows(&ex, sql).await.contains("| 0     |"),
+            "{}",
+            rows(&ex, sql).await
+        );
+    }
+    // ...and the next query sees the newer tables.
+    let first = rows(&ex, "SELECT count(*) AS n FROM daily_partials").await;
+    let second = rows(&ex, "SELECT count(*) AS n FROM daily_partials").await;
+    assert_ne!(first, second);
 }

@@ -200,3 +200,36 @@ async fn without_a_broker_ingest_answers_503_with_retry_after() {
     assert_eq!(health.status().as_u16(), 200, "alive, though not ready");
     hoso.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_goes_away_turns_into_503_and_not_ready() {
+    let broker = Broker::start();
+    let mut config = test_config(&broker.addr, &topic("broker-dies"));
+    config.ingest.ack_timeout_ms = 2_000;
+    let hoso = Hoso::start(config).await;
+    hoso.wait_ready().await;
+    let (status, answer, _) = hoso.post_events(valid("before", 1).to_string()).await;
+    assert_eq!(status, 202, "{answer}");
+
+    drop(broker);
+    let started = std::time::Instant::now();
+    let (status, answer, retry_after) = hoso.post_events(valid("after", 1).to_string()).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "answered within the ack timeout"
+    );
+    let url = format!("{}/readyz", hoso.base);
+    let not_ready = crate::harness::wait_for(std::time::Duration::from_secs(20), || async {
+        hoso.http
+            .get(&url)
+            .send()
+            .await
+            .map(|r| r.status().as_u16() == 503)
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(not_ready, "/readyz must notice that Kafka is gone");
+    hoso.stop().await;
+}

@@ -66,6 +66,8 @@ fn scenario() -> Vec<Vec<Value>> {
     pause_received["channel"] = json!("online");
     pause_received["due_at"] = json!("2025-07-02T17:00:00+07:00");
     pause_received["eid_level2"] = json!(true);
+    pause_received["digitized"] = json!(true);
+    pause_received["fee_required"] = json!(false);
     let mut extended = ev(
         "F-EXTENDED",
         2,
@@ -450,6 +452,17 @@ async fn scenario_reads_back_as_worked_out_by_hand() {
     );
     assert_eq!(row("F-PAUSE")["ended_at"], json!("2025-07-03T09:00:00Z"));
     assert_eq!(row("F-PAUSE")["eid_level2"], json!(true));
+    // Native JSON of timestamps and flags, without casts.
+    let native = hoso
+        .sql("SELECT received_at, due_at, digitized, fee_required, online_payment FROM filings WHERE filing_id = 'F-PAUSE'")
+        .await;
+    assert_eq!(
+        native,
+        vec![
+            json!({"received_at": "2025-07-01T01:30:00Z", "due_at": "2025-07-02T10:00:00Z",
+                    "digitized": true, "fee_required": false, "online_payment": null})
+        ]
+    );
     assert_eq!(row("F-PAUSE")["channel"], json!("online"));
     assert_eq!(row("F-NOTRECV")["received_at"], Value::Null);
     assert_eq!(row("F-WITHDRAWN")["ended_at"], Value::Null);

@@ -415,5 +415,6 @@ impl FilingState {
     }
 }
 
+mod codec;
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,21 @@ impl Interner {
             .map(|s| &**s)
     }
 
+    /// Every string, in id order (id 1 first): what a checkpoint stores.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|s| &**s)
+    }
+
+    /// The interner that `names` came from: ids are positions again.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut i = Interner::new();
+        for n in names {
+            i.names.push(n.into());
+            i.ids.insert(n.into(), i.names.len() as u32);
+        }
+        i
+    }
+
     pub fn len(&self) -> usize {
         self.names.len()
     }
@@ -56,5 +71,8 @@ mod tests {
         assert_eq!(i.resolve(0), None);
         assert_eq!(i.resolve(3), None);
         assert_eq!(i.len(), 2);
+        let back = Interner::from_names(i.names());
+        assert_eq!(back.resolve(2), Some("1.000894"));
+        assert_eq!(back.clone().intern("1.000894"), 2);
     }
 }

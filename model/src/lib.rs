@@ -7,6 +7,8 @@
 //! the processor's tables ([`tables`]). This crate knows nothing of Kafka,
 //! HTTP or DataFusion; the other crates meet only here.
 
+pub mod checkpoint;
+pub mod codec;
 pub mod decode;
 pub mod event;
 pub mod fold;

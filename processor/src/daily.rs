@@ -112,6 +112,18 @@ impl DailyAggregates {
             .copied()
     }
 
+    /// Every row, for checkpoints.
+    pub fn rows(&self) -> impl Iterator<Item = (&DayKey, &DayCounts)> {
+        self.buckets.values().flat_map(|b| b.rows.iter())
+    }
+
+    /// Sets a row restored from a checkpoint.
+    pub fn restore_row(&mut self, key: DayKey, counts: DayCounts) {
+        if !counts.is_zero() {
+            self.change(key, |r| *r = counts);
+        }
+    }
+
     /// Number of (day, province, commune) rows.
     pub fn len(&self) -> usize {
         self.buckets.values().map(|b| b.rows.len()).sum()

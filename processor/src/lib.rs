@@ -9,6 +9,7 @@
 //! and published to [`live::LiveTables`], which the query side reads
 //! through `hoso_model::tables::TableSource`.
 
+pub mod checkpoint;
 pub mod config;
 pub mod consumer;
 pub mod daily;

@@ -72,6 +72,21 @@ impl PartitionTables {
         }
     }
 
+    /// Tables rebuilt from a checkpoint, to continue at `next_offset`.
+    pub fn restored(
+        partition: i32,
+        next_offset: i64,
+        filings: FilingStore,
+        daily: DailyAggregates,
+    ) -> Self {
+        PartitionTables {
+            next_offset,
+            filings,
+            daily,
+            ..PartitionTables::new(partition)
+        }
+    }
+
     pub fn partition(&self) -> i32 {
         self.partition
     }

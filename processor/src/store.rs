@@ -147,6 +147,35 @@ impl FilingStore {
         row
     }
 
+    /// Every filing in row order: its id and state (what a checkpoint holds).
+    pub fn rows(&self) -> impl Iterator<Item = (&[u8], &FilingState)> {
+        self.chunks
+            .iter()
+            .flat_map(|c| (0..c.states.len()).map(move |i| (c.id(i), &c.states[i])))
+    }
+
+    /// The procedure codes the states' ids refer to.
+    pub fn procedures(&self) -> &Interner {
+        &self.procedures
+    }
+
+    /// An empty store whose states will refer to `procedures`.
+    pub fn with_procedures(procedures: Interner) -> Self {
+        FilingStore {
+            procedures,
+            ..FilingStore::default()
+        }
+    }
+
+    /// Adds a filing restored from a checkpoint; false if the id was
+    /// already there (a corrupt checkpoint).
+    pub fn restore_row(&mut self, filing_id: &[u8], state: FilingState) -> bool {
+        let before = self.len;
+        let row = self.row_for(filing_id);
+        self.chunks[row >> 16].states[row & (CHUNK_ROWS - 1)] = state;
+        self.len > before
+    }
+
     /// One Arrow batch per chunk, re-encoding only the chunks that changed.
     pub fn batches(&mut self) -> Vec<RecordBatch> {
         let procedures = &self.procedures;

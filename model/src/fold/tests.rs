@@ -867,3 +867,47 @@ fn state_is_at_most_64_bytes() {
         std::mem::size_of::<FilingState>()
     );
 }
+
+#[test]
+fn states_round_trip_through_bytes() {
+    use crate::codec::ByteReader;
+    let mut states = vec![FilingState::new()];
+    let cases: Vec<Vec<Event<'static>>> = vec![
+        vec![received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::Online,
+        )],
+        vec![
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-10T17:00:00+07:00",
+                Channel::Postal,
+            ),
+            ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00"),
+            ev(3, SupplementReceived, "2025-07-02T09:00:00+07:00"),
+            ev(40, Withdrawn, "2025-07-03T09:00:00+07:00"),
+        ],
+    ];
+    for events in &cases {
+        states.push(fold(events).0);
+    }
+    let mut bytes = Vec::new();
+    for s in &states {
+        s.encode(&mut bytes);
+    }
+    let mut r = ByteReader::new(&bytes);
+    for s in &states {
+        assert_eq!(&FilingState::decode(&mut r).unwrap(), s);
+    }
+    assert_eq!(r.remaining(), 0);
+    // Cut anywhere: an error, never a panic or a wrong state.
+    for cut in 0..bytes.len() {
+        let mut r = ByteReader::new(&bytes[..cut]);
+        let decoded: Result<Vec<_>, _> =
+            states.iter().map(|_| FilingState::decode(&mut r)).collect();
+        assert!(decoded.is_err(), "cut at {cut}");
+    }
+}

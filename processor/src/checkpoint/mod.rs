@@ -1,0 +1,161 @@
+//! Checkpoints: one partition's folded state and the next offset to read,
+//! as one self-checking blob.
+//!
+//! Layout (little-endian):
+//!
+//! ```text
+//! "HOSOCKP1"  version:u32  partition:i32  next_offset:i64
+//! procedures: count:u32, then each a length-prefixed string
+//! filings:    count:u32, then each id (length-prefixed) + FilingState
+//! daily:      count:u32, then each day:i32 province:u8 commune:u32 + 6 counts:i64
+//! crc32 of all the above: u32
+//! ```
+//!
+//! The hash index is not stored; it is rebuilt from the ids on load.
+
+mod fs;
+
+pub use fs::FsCheckpointStore;
+
+use hoso_model::Interner;
+use hoso_model::checkpoint::CheckpointError;
+use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i32, put_i64, put_u8, put_u32};
+use hoso_model::fold::FilingState;
+
+use crate::daily::{DailyAggregates, DayCounts};
+use crate::partition::PartitionTables;
+use crate::store::FilingStore;
+
+const MAGIC: &[u8; 8] = b"HOSOCKP1";
+const VERSION: u32 = 1;
+
+/// The partition's state as checkpoint bytes.
+pub fn encode(tables: &PartitionTables) -> Vec<u8> {
+    let filings = tables.filings();
+    let mut out = Vec::with_capacity(64 + filings.len() * 96);
+    out.extend_from_slice(MAGIC);
+    put_u32(&mut out, VERSION);
+    put_i32(&mut out, tables.partition());
+    put_i64(&mut out, tables.next_offset());
+    let procedures: Vec<&str> = filings.procedures().names().collect();
+    put_u32(&mut out, procedures.len() as u32);
+    for p in procedures {
+        put_bytes(&mut out, p.as_bytes());
+    }
+    put_u32(&mut out, filings.len() as u32);
+    for (id, state) in filings.rows() {
+        put_bytes(&mut out, id);
+        state.encode(&mut out);
+    }
+    // Sorted, so the same state always gives the same bytes.
+    let mut rows: Vec<_> = tables.daily().rows().collect();
+    rows.sort_unstable_by_key(|(k, _)| **k);
+    put_u32(&mut out, rows.len() as u32);
+    for ((day, province, commune), c) in rows {
+        put_i32(&mut out, *day);
+        put_u8(&mut out, *province);
+        put_u32(&mut out, *commune);
+        for v in [
+            c.received,
+            c.received_online,
+            c.ended,
+            c.ended_early,
+            c.ended_on_time,
+            c.ended_late,
+        ] {
+            put_i64(&mut out, v);
+        }
+    }
+    let crc = crc32fast::hash(&out);
+    put_u32(&mut out, crc);
+    out
+}
+
+/// Rebuilds a partition's tables from checkpoint bytes, checking them whole.
+pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
+    let corrupt = |e: CodecError| CheckpointError::Corrupt(e.to_string());
+    if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(CheckpointError::Corrupt(
+            "not a hoso checkpoint (bad magic)".into(),
+        ));
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 4);
+    let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if crc32fast::hash(body) != stored {
+        return Err(CheckpointError::Corrupt("checksum mismatch".into()));
+    }
+    let mut r = ByteReader::new(&body[MAGIC.len()..]);
+    let version = r.u32().map_err(corrupt)?;
+    if version != VERSION {
+        return Err(CheckpointError::Corrupt(format!(
+            "version {version}, this hoso reads {VERSION}"
+        )));
+    }
+    let partition = r.i32().map_err(corrupt)?;
+    let next_offset = r.i64().map_err(corrupt)?;
+    let n = r.count(4).map_err(corrupt)?;
+    let mut names = Vec::with_capacity(n);
+    for _ in 0..n {
+        let raw = r.bytes().map_err(corrupt)?;
+        names.push(std::str::from_utf8(raw).map_err(|e| CheckpointError::Corrupt(e.to_string()))?);
+    }
+    let mut filings = FilingStore::with_procedures(Interner::from_names(names));
+    let n = r.count(4 + 55).map_err(corrupt)?;
+    for _ in 0..n {
+        let id = r.bytes().map_err(corrupt)?;
+        let state = FilingState::decode(&mut r).map_err(corrupt)?;
+        if !filings.restore_row(id, state) {
+            return Err(CheckpointError::Corrupt(format!(
+                "filing {} appears twice",
+                String::from_utf8_lossy(id)
+            )));
+        }
+    }
+    let mut daily = DailyAggregates::new();
+    let n = r.count(9 + 48).map_err(corrupt)?;
+    for _ in 0..n {
+        let key = (
+            r.i32().map_err(corrupt)?,
+            r.u8().map_err(corrupt)?,
+            r.u32().map_err(corrupt)?,
+        );
+        let mut v = [0i64; 6];
+        for x in &mut v {
+            *x = r.i64().map_err(corrupt)?;
+        }
+        let [
+            received,
+            received_online,
+            ended,
+            ended_early,
+            ended_on_time,
+            ended_late,
+        ] = v;
+        daily.restore_row(
+            key,
+            DayCounts {
+                received,
+                received_online,
+                ended,
+                ended_early,
+                ended_on_time,
+                ended_late,
+            },
+        );
+    }
+    if r.remaining() != 0 {
+        return Err(CheckpointError::Corrupt(format!(
+            "{} bytes after the end",
+            r.remaining()
+        )));
+    }
+    Ok(PartitionTables::restored(
+        partition,
+        next_offset,
+        filings,
+        daily,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! Checkpoints round-trip exactly, refuse corrupt bytes, and survive
+//! interrupted saves.
+
+use super::*;
+use crate::partition::FoldResult;
+use hoso_model::checkpoint::CheckpointStore;
+
+fn event(filing: usize, seq: u32, kind: &str, day: u32) -> String {
+    let extra = if kind == "received" {
+        format!(
+            r#","procedure_code":"1.00{}","channel":"{}","due_at":"2025-07-{:02}T17:00:00+07:00","eid_level2":true"#,
+            1193 + filing % 7,
+            if filing.is_multiple_of(3) {
+                "online"
+            } else {
+                "in_person"
+            },
+            day + 2
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"{{"event_id":"e-{filing}-{seq}","filing_id":"F-{filing:06}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-{day:02}T{:02}:00:00+07:00","province_code":"{:02}","commune_code":"{:05}"{extra}}}"#,
+        8 + seq % 10,
+        1 + filing % 3,
+        4 + filing % 11
+    )
+}
+
+/// A stream with every shape of state: plain, paused, high seqs, open.
+fn stream(filings: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in 0..filings {
+        let day = 1 + (f % 20) as u32;
+        out.push(event(f, 1, "received", day));
+        if f.is_multiple_of(5) {
+            out.push(event(f, 2, "supplement_requested", day));
+            out.push(event(f, 3, "supplement_received", day + 1));
+        }
+        if f.is_multiple_of(13) {
+            out.push(event(f, 40, "processing", day));
+        }
+        if !f.is_multiple_of(4) {
+            out.push(event(f, 5, "resolved", day + 1));
+        }
+    }
+    out
+}
+
+fn folded(events: &[String]) -> PartitionTables {
+    let mut t = PartitionTables::new(3);
+    for (i, e) in events.iter().enumerate() {
+        t.fold_message(i as i64, e.as_bytes());
+    }
+    t
+}
+
+#[test]
+fn a_checkpoint_restores_the_exact_tables_and_dedup_memory() {
+    let events = stream(3_000);
+    let (first, rest) = events.split_at(events.len() / 2);
+    let mut live = folded(first);
+    let bytes = encode(&live);
+    let mut restored = decode(&bytes).expect("decodes");
+    assert_eq!(restored.partition(), 3);
+    assert_eq!(restored.next_offset(), first.len() as i64);
+    assert_eq!(restored.filings().len(), live.filings().len());
+    for ((id_a, a), (id_b, b)) in live.filings().rows().zip(restored.filings().rows()) {
+        assert_eq!((id_a, a), (id_b, b));
+    }
+    let mut rows_a: Vec<_> = live.daily().rows().collect();
+    let mut rows_b: Vec<_> = restored.daily().rows().collect();
+    rows_a.sort_by_key(|r| *r.0);
+    rows_b.sort_by_key(|r| *r.0);
+    assert_eq!(rows_a, rows_b);
+    assert_eq!(live.publish().filings, restored.publish().filings);
+
+    // Replaying what the checkpoint already holds changes nothing...
+    for (i, e) in first.iter().enumerate() {
+        assert_eq!(
+            restored.fold_message(i as i64, e.as_bytes()),
+            FoldResult::Duplicate
+        );
+    }
+    // ...and both continue to the same place.
+    let offset = first.len() as i64;
+    for (i, e) in rest.iter().enumerate() {
+        assert_eq!(
+            live.fold_message(offset + i as i64, e.as_bytes()),
+            restored.fold_message(offset + i as i64, e.as_bytes())
+        );
+    }
+    assert!(
+        encode(&live) == encode(&restored),
+        "same state, byte for byte"
+    );
+    let (a, b) = (live.publish(), restored.publish());
+    assert_eq!(a.filings, b.filings);
+    let sorted = |batches: &[arrow_array::RecordBatch]| {
+        let mut rows: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                (0..b.num_rows()).map(move |i| {
+                    b.columns()
+                        .iter()
+                        .map(|c| format!("{:?}", c.slice(i, 1)))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(sorted(&a.daily_partials), sorted(&b.daily_partials));
+}
+
+#[test]
+fn corrupt_or_truncated_bytes_are_refused() {
+    let bytes = encode(&folded(&stream(200)));
+    assert!(decode(&bytes).is_ok());
+    for at in [0, 9, 20, bytes.len() / 2, bytes.len() - 5, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x40;
+        assert!(
+            matches!(decode(&bad), Err(CheckpointError::Corrupt(_))),
+            "flipped byte {at}"
+        );
+    }
+    for cut in [0, 7, 30, bytes.len() - 1] {
+        assert!(
+            matches!(decode(&bytes[..cut]), Err(CheckpointError::Corrupt(_))),
+            "cut at {cut}"
+        );
+    }
+}
+
+fn temp_store(name: &str) -> (FsCheckpointStore, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("hoso-ckpt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    (FsCheckpointStore::new(&dir).unwrap(), dir)
+}
+
+#[test]
+fn the_store_keeps_the_latest_and_ignores_interrupted_saves() {
+    let (store, dir) = temp_store("latest");
+    assert_eq!(store.load(0).unwrap(), None);
+    store.save(0, 10, b"ten").unwrap();
+    store.save(0, 25, b"twenty-five").unwrap();
+    store.save(4, 7, b"seven").unwrap();
+    assert_eq!(store.load(0).unwrap().as_deref(), Some(&b"twenty-five"[..]));
+    assert_eq!(store.partitions().unwrap(), vec![0, 4]);
+    let files: Vec<String> = std::fs::read_dir(dir.join("partition-0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "the manifest and one checkpoint: {files:?}");
+
+    // A save that died after writing its file but before the manifest: the
+    // manifest still names the previous checkpoint, which is what loads.
+    std::fs::write(
+        dir.join("partition-0/checkpoint-00000000000000000099.bin"),
+        b"half",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("partition-0/checkpoint-00000000000000000100.bin.tmp"),
+        b"ha",
+    )
+    .unwrap();
+    assert_eq!(store.load(0).unwrap().as_deref(), Some(&b"twenty-five"[..]));
+    store.save(0, 30, b"thirty").unwrap();
+    let leftovers = std::fs::read_dir(dir.join("partition-0")).unwrap().count();
+    assert_eq!(leftovers, 2, "the next save cleans up");
+
+    std::fs::write(dir.join("partition-4/MANIFEST"), "../../etc/passwd\n").unwrap();
+    assert!(matches!(store.load(4), Err(CheckpointError::Corrupt(_))));
+    let _ = std::fs::remove_dir_all(&dir);
+}

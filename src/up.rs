@@ -28,9 +28,10 @@ pub struct Roles {
 }
 
 impl Roles {
+    /// One process owns every partition (standalone): no group to join.
     pub const UP: Roles = Roles {
         ingest: true,
-        process: Some(ConsumeMode::Group),
+        process: Some(ConsumeMode::Standalone),
         query: true,
     };
     pub const INGEST: Roles = Roles {
@@ -160,8 +161,15 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             (Some(mode), Some(live)) => {
                 let mut pc = config.processor.clone();
                 pc.mode = mode;
-                if mode == ConsumeMode::Follow {
-                    pc.group_id = format!("{}-follower", pc.group_id);
+                match mode {
+                    ConsumeMode::Follow => pc.group_id = format!("{}-follower", pc.group_id),
+                    ConsumeMode::Standalone => {
+                        // Offsets are committed under a group of its own: it
+                        // is not a member of the processors' group.
+                        pc.group_id = format!("{}-standalone", pc.group_id);
+                        pc.checkpoint_dir = Some(checkpoint_dir(&config));
+                    }
+                    ConsumeMode::Group => pc.checkpoint_dir = Some(checkpoint_dir(&config)),
                 }
                 Some((pc, live.clone(), ProcessorMetrics::new(&registry)?))
             }
@@ -202,6 +210,23 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         stop_processor,
         publisher,
     })
+}
+
+/// Checkpoints of the topic's partitions: `data_dir/checkpoints/<topic>/`.
+pub fn checkpoint_dir(config: &Config) -> std::path::PathBuf {
+    let topic: String = config
+        .kafka
+        .topic
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    config.data_dir.join("checkpoints").join(topic)
 }
 
 /// Contract: with no auth configured, hoso binds only to loopback. hoso has

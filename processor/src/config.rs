@@ -9,9 +9,13 @@ pub enum ConsumeMode {
     /// Join the consumer group and fold the partitions it assigns.
     #[default]
     Group,
-    /// Read every partition without joining the group (a query node that
-    /// keeps its own copy of the tables; it takes no partitions from the
-    /// group's processors).
+    /// Own every partition without a group: one process, checkpoints, and
+    /// a restart that resumes at once (no session to wait out, no
+    /// coordinator to depend on). What `hoso up` runs.
+    Standalone,
+    /// Read every partition without joining the group and without
+    /// checkpoints (a query node that keeps its own copy of the tables; it
+    /// takes no partitions from the group's processors).
     Follow,
 }
 
@@ -36,6 +40,19 @@ pub struct ProcessorConfig {
     /// librdkafka session timeout: how long a dead processor keeps its
     /// partitions before the group reassigns them.
     pub session_timeout_ms: u64,
+    /// Kafka static membership (`group.instance.id`, KIP-345): a processor
+    /// restarted with the same id takes its partitions back at once instead
+    /// of waiting out the session timeout. Empty: dynamic membership.
+    pub group_instance_id: String,
+    /// A changed partition is checkpointed at least this often...
+    pub checkpoint_interval_ms: u64,
+    /// ...and after this many events, whichever comes first: what a crash
+    /// can cost in re-reading, never in correctness.
+    pub checkpoint_every_events: u64,
+    /// Where checkpoints go (set from `data_dir` by the binary); `None`
+    /// keeps state in memory only and re-reads partitions from their start.
+    #[serde(skip)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ProcessorConfig {
@@ -47,6 +64,10 @@ impl Default for ProcessorConfig {
             mode: ConsumeMode::Group,
             publish_interval_ms: 100,
             session_timeout_ms: 10_000,
+            group_instance_id: String::new(),
+            checkpoint_interval_ms: 10_000,
+            checkpoint_every_events: 1_000_000,
+            checkpoint_dir: None,
         }
     }
 }

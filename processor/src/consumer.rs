@@ -2,10 +2,15 @@
 //! into its partition's tables and publishes them every
 //! `publish_interval_ms`.
 //!
-//! Offsets are never committed: until checkpoints exist, the state lives
-//! only in memory, so a (re)assigned partition is always read from its
-//! beginning (`auto.offset.reset=earliest` with no committed offset). That
-//! is what makes a restart lose and double-count nothing.
+//! Exactly-once comes from checkpoints, not from Kafka: a partition's
+//! checkpoint holds its folded state *and* the next offset to read, written
+//! atomically. On assignment the partition is restored from it and the
+//! consumer starts at its offset (set in the rebalance callback, before
+//! fetching starts). The Kafka offset commit follows a durable checkpoint and
+//! only reports progress. Messages read again after a crash are folded
+//! again, and the fold drops what it has seen: nothing lost, nothing counted
+//! twice. Without a checkpoint directory, partitions are read from their
+//! beginning every time.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,15 +18,18 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use hoso_model::checkpoint::CheckpointStore;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Timestamp};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::checkpoint::{self, FsCheckpointStore};
 use crate::config::{ConsumeMode, ProcessorConfig};
 use crate::live::LiveTables;
 use crate::metrics::ProcessorMetrics;
@@ -39,16 +47,21 @@ pub enum ProcessorError {
     Subscribe { topic: String, source: KafkaError },
     #[error("cannot start the processor thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error("cannot open the checkpoint directory: {0}")]
+    Checkpoints(#[source] hoso_model::checkpoint::CheckpointError),
 }
 
 /// Rebalance events, handed from librdkafka's callback to the poll loop.
 enum Assignment {
-    Assigned(Vec<i32>),
+    /// Restored (or fresh) tables of the newly assigned partitions; the
+    /// consumer already starts each at its `next_offset`.
+    Assigned(Vec<PartitionTables>),
     Revoked(Vec<i32>),
 }
 
 struct Context {
     pending: Mutex<Vec<Assignment>>,
+    checkpoints: Option<Arc<dyn CheckpointStore>>,
     last_warning: Mutex<Option<Instant>>,
     brokers: String,
     topic: String,
@@ -108,21 +121,58 @@ impl Context {
 }
 
 impl ConsumerContext for Context {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let parts =
-            |tpl: &TopicPartitionList| tpl.elements().iter().map(|e| e.partition()).collect();
-        let event = match rebalance {
-            Rebalance::Assign(tpl) => Assignment::Assigned(parts(tpl)),
-            Rebalance::Revoke(tpl) => Assignment::Revoked(parts(tpl)),
-            Rebalance::Error(e) => {
-                warn!(error = %e, "Kafka rebalance failed; the group will retry");
-                return;
+    /// Restores newly assigned partitions from their checkpoints and starts
+    /// each at its checkpoint's offset; hands revoked ones to the loop.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let mut restored = Vec::with_capacity(partitions.len());
+                for p in partitions {
+                    let (tables, start) = resume(self.checkpoints.as_deref(), p);
+                    if let Err(e) = tpl.set_partition_offset(&self.topic, p, start) {
+                        warn!(partition = p, error = %e, "cannot set the start offset");
+                    }
+                    restored.push(tables);
+                }
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Assignment::Assigned(restored));
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Assignment::Revoked(partitions));
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                warn!(error = ?other, "Kafka rebalance failed; the group will retry");
+                Ok(())
             }
         };
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(event);
+        if let Err(e) = result {
+            warn!(error = %e, "applying the rebalance failed");
+        }
     }
 }
 
@@ -134,15 +184,28 @@ pub fn spawn(
     metrics: ProcessorMetrics,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, ProcessorError> {
+    // A follower owns no partition, so it writes no checkpoint.
+    let checkpoints: Option<Arc<dyn CheckpointStore>> = match (&config.checkpoint_dir, config.mode)
+    {
+        (Some(dir), ConsumeMode::Group | ConsumeMode::Standalone) => Some(Arc::new(
+            FsCheckpointStore::new(dir).map_err(ProcessorError::Checkpoints)?,
+        )),
+        _ => None,
+    };
     let context = Context {
         pending: Mutex::new(Vec::new()),
+        checkpoints: checkpoints.clone(),
         last_warning: Mutex::new(None),
         brokers: config.brokers.clone(),
         topic: config.topic.clone(),
         metrics: metrics.clone(),
         live: live.clone(),
     };
-    let consumer: BaseConsumer<Context> = ClientConfig::new()
+    let mut client = ClientConfig::new();
+    if !config.group_instance_id.is_empty() && config.mode == ConsumeMode::Group {
+        client.set("group.instance.id", &config.group_instance_id);
+    }
+    let consumer: BaseConsumer<Context> = client
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group_id)
         .set("client.id", "hoso-processor")
@@ -164,7 +227,7 @@ pub fn spawn(
     }
     std::thread::Builder::new()
         .name("hoso-processor".into())
-        .spawn(move || Loop::new(config, consumer, live, metrics).run(&stop))
+        .spawn(move || Loop::new(config, consumer, live, metrics, checkpoints).run(&stop))
         .map_err(ProcessorError::Thread)
 }
 
@@ -174,9 +237,13 @@ struct Loop {
     live: Arc<LiveTables>,
     metrics: ProcessorMetrics,
     parts: HashMap<i32, PartitionTables>,
-    /// Set once the follower has assigned itself every partition.
+    /// Set once a standalone or follower processor has assigned itself
+    /// every partition.
     following: bool,
     last_error: Option<Instant>,
+    checkpoints: Option<Arc<dyn CheckpointStore>>,
+    last_checkpoint: Instant,
+    events_since_checkpoint: u64,
 }
 
 impl Loop {
@@ -185,6 +252,7 @@ impl Loop {
         consumer: BaseConsumer<Context>,
         live: Arc<LiveTables>,
         metrics: ProcessorMetrics,
+        checkpoints: Option<Arc<dyn CheckpointStore>>,
     ) -> Self {
         Loop {
             config,
@@ -194,6 +262,9 @@ impl Loop {
             parts: HashMap::new(),
             following: false,
             last_error: None,
+            checkpoints,
+            last_checkpoint: Instant::now(),
+            events_since_checkpoint: 0,
         }
     }
 
@@ -202,8 +273,8 @@ impl Loop {
         let mut last_publish = Instant::now();
         info!(topic = %self.config.topic, mode = ?self.config.mode, "processor started");
         while !stop.load(Ordering::Relaxed) {
-            if self.config.mode == ConsumeMode::Follow && !self.following {
-                self.follow_all_partitions();
+            if self.config.mode != ConsumeMode::Group && !self.following {
+                self.assign_all_partitions();
             }
             self.fold_batch(Duration::from_millis(50));
             if self.live.brokers_down()
@@ -225,9 +296,56 @@ impl Loop {
                 self.publish();
                 last_publish = Instant::now();
             }
+            let due = self.last_checkpoint.elapsed()
+                >= Duration::from_millis(self.config.checkpoint_interval_ms)
+                || self.events_since_checkpoint >= self.config.checkpoint_every_events;
+            if due {
+                self.checkpoint(CommitMode::Async);
+            }
         }
         self.publish();
+        self.checkpoint(CommitMode::Sync);
         info!("processor stopped");
+    }
+
+    /// Checkpoints every partition that read anything since its last
+    /// checkpoint, then reports the checkpointed offsets to Kafka.
+    fn checkpoint(&mut self, mode: CommitMode) {
+        self.last_checkpoint = Instant::now();
+        self.events_since_checkpoint = 0;
+        let Some(store) = &self.checkpoints else {
+            return;
+        };
+        let mut progress = TopicPartitionList::new();
+        for (p, tables) in self.parts.iter_mut() {
+            let started = Instant::now();
+            match checkpoint::save(store.as_ref(), tables) {
+                Ok(false) => {}
+                Ok(true) => {
+                    self.metrics
+                        .checkpoint_duration
+                        .observe(started.elapsed().as_secs_f64());
+                    self.metrics.checkpoints.with_label_values(&["ok"]).inc();
+                    let _ = progress.add_partition_offset(
+                        &self.config.topic,
+                        *p,
+                        Offset::Offset(tables.next_offset()),
+                    );
+                }
+                Err(e) => {
+                    self.metrics
+                        .checkpoints
+                        .with_label_values(&["failed"])
+                        .inc();
+                    error!(partition = p, error = %e, "checkpoint failed; the next one will retry");
+                }
+            }
+        }
+        if progress.count() > 0
+            && let Err(e) = self.consumer.commit(&progress, mode)
+        {
+            debug!(error = %e, "offset commit failed (it only reports progress)");
+        }
     }
 
     /// Polls up to [`BATCH_MESSAGES`] messages, waiting at most `wait` for
@@ -290,6 +408,7 @@ impl Loop {
             }
         }
         if consumed > 0 {
+            self.events_since_checkpoint += consumed;
             self.live.set_brokers_down(false);
             self.metrics
                 .fold_duration
@@ -302,8 +421,9 @@ impl Loop {
         }
     }
 
-    /// Follow mode: assign every partition of the topic from its beginning.
-    fn follow_all_partitions(&mut self) {
+    /// Standalone and follow modes: assign every partition of the topic,
+    /// each restored from its checkpoint when there is one.
+    fn assign_all_partitions(&mut self) {
         let metadata = match self
             .consumer
             .fetch_metadata(Some(&self.config.topic), Duration::from_secs(2))
@@ -324,26 +444,29 @@ impl Loop {
         if topic.error().is_some() || topic.partitions().is_empty() {
             return;
         }
-        let mut tpl = TopicPartitionList::new();
         let parts: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
+        let mut tpl = TopicPartitionList::new();
+        let mut restored = Vec::with_capacity(parts.len());
         for p in &parts {
+            let (tables, start) = resume(self.checkpoints.as_deref(), *p);
             if tpl
-                .add_partition_offset(&self.config.topic, *p, Offset::Beginning)
+                .add_partition_offset(&self.config.topic, *p, start)
                 .is_err()
             {
                 return;
             }
+            restored.push(tables);
         }
         if let Err(e) = self.consumer.assign(&tpl) {
             warn!(error = %e, "cannot assign partitions; retrying");
             return;
         }
-        for p in &parts {
-            self.parts.insert(*p, PartitionTables::new(*p));
+        for tables in restored {
+            self.parts.insert(tables.partition(), tables);
         }
         self.live.assign(&parts);
         self.following = true;
-        info!(partitions = ?parts, "following every partition");
+        info!(partitions = ?parts, mode = ?self.config.mode, "reading every partition");
     }
 
     fn publish(&mut self) {
@@ -370,6 +493,20 @@ impl Loop {
     }
 }
 
+/// A partition's tables, restored from its checkpoint when there is one,
+/// and where to start reading it: the checkpoint's offset, else the start.
+fn resume(checkpoints: Option<&dyn CheckpointStore>, partition: i32) -> (PartitionTables, Offset) {
+    let tables = match checkpoints {
+        Some(store) => checkpoint::restore(store, partition),
+        None => PartitionTables::new(partition),
+    };
+    let start = match tables.next_offset() {
+        0 => Offset::Beginning,
+        next => Offset::Offset(next),
+    };
+    (tables, start)
+}
+
 /// Applies the rebalances librdkafka reported during the last poll.
 fn apply_rebalances(
     context: &Context,
@@ -380,18 +517,23 @@ fn apply_rebalances(
     let pending = std::mem::take(&mut *context.pending.lock().unwrap_or_else(|e| e.into_inner()));
     for change in pending {
         match change {
-            Assignment::Assigned(ps) => {
+            Assignment::Assigned(restored) => {
+                let ps: Vec<i32> = restored.iter().map(|t| t.partition()).collect();
                 info!(partitions = ?ps, "partitions assigned");
-                for p in &ps {
-                    // Read from the beginning: nothing was committed.
-                    parts.insert(*p, PartitionTables::new(*p));
-                }
                 live.assign(&ps);
+                for tables in restored {
+                    parts.insert(tables.partition(), tables);
+                }
             }
             Assignment::Revoked(ps) => {
                 info!(partitions = ?ps, "partitions revoked");
                 for p in &ps {
-                    parts.remove(p);
+                    // Checkpoint what was folded, for whoever gets it next.
+                    if let (Some(mut tables), Some(store)) = (parts.remove(p), &context.checkpoints)
+                        && let Err(e) = checkpoint::save(store.as_ref(), &mut tables)
+                    {
+                        error!(partition = p, error = %e, "checkpoint of a revoked partition failed");
+                    }
                     let _ = metrics.filings.remove_label_values(&[&p.to_string()]);
                     let _ = metrics.consumer_lag.remove_label_values(&[&p.to_string()]);
                 }

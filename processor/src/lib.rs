@@ -7,7 +7,10 @@
 //! filing's contribution in [`daily::DailyAggregates`]. Every
 //! `publish_interval_ms` the changed parts are re-encoded as Arrow batches
 //! and published to [`live::LiveTables`], which the query side reads
-//! through `hoso_model::tables::TableSource`.
+//! through `hoso_model::tables::TableSource`. Every
+//! `checkpoint_interval_ms`, [`checkpoint`] writes each changed partition's
+//! state with its next offset, the single source of truth for where the
+//! partition resumes.
 
 pub mod checkpoint;
 pub mod config;

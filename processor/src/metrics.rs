@@ -18,6 +18,10 @@ pub struct ProcessorMetrics {
     pub consumer_lag: IntGaugeVec,
     /// Filings held, per partition.
     pub filings: IntGaugeVec,
+    /// Time to encode and durably write one partition's checkpoint.
+    pub checkpoint_duration: Histogram,
+    /// Checkpoints written, by result: `ok`, `failed`.
+    pub checkpoints: IntCounterVec,
 }
 
 impl ProcessorMetrics {
@@ -62,7 +66,23 @@ impl ProcessorMetrics {
                 ),
                 &["partition"],
             )?,
+            checkpoint_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "hoso_processor_checkpoint_duration_seconds",
+                    "Time to encode and durably write one partition's checkpoint.",
+                )
+                .buckets(prometheus::exponential_buckets(1e-4, 4.0, 10)?),
+            )?,
+            checkpoints: IntCounterVec::new(
+                Opts::new(
+                    "hoso_processor_checkpoints_total",
+                    "Partition checkpoints written, by result.",
+                ),
+                &["result"],
+            )?,
         };
+        registry.register(Box::new(m.checkpoint_duration.clone()))?;
+        registry.register(Box::new(m.checkpoints.clone()))?;
         registry.register(Box::new(m.consumed.clone()))?;
         registry.register(Box::new(m.events.clone()))?;
         registry.register(Box::new(m.fold_duration.clone()))?;

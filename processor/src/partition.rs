@@ -35,6 +35,8 @@ pub struct PartitionTables {
     next_offset: i64,
     /// Changed since the last publish.
     changed: bool,
+    /// `next_offset` of the last checkpoint written or restored.
+    checkpointed_offset: i64,
     /// Read to the end of the partition at least once.
     reached_end: bool,
     /// `reached_end` has been published (and announced as caught up).
@@ -49,6 +51,7 @@ impl PartitionTables {
             daily: DailyAggregates::new(),
             next_offset: 0,
             changed: true,
+            checkpointed_offset: 0,
             reached_end: false,
             end_published: false,
         }
@@ -93,6 +96,16 @@ impl PartitionTables {
 
     pub fn next_offset(&self) -> i64 {
         self.next_offset
+    }
+
+    /// Messages read since the last checkpoint.
+    pub fn needs_checkpoint(&self) -> bool {
+        self.next_offset != self.checkpointed_offset
+    }
+
+    /// A checkpoint of the current state is durable.
+    pub fn mark_checkpointed(&mut self) {
+        self.checkpointed_offset = self.next_offset;
     }
 
     pub fn filings(&self) -> &FilingStore {

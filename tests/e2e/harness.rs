@@ -93,6 +93,10 @@ pub fn test_config(brokers: &str, topic: &str) -> Config {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(std::env::temp_dir().join(format!("hoso-e2e-{topic}"))),
     };
+    // A fresh data directory: checkpoints of an earlier run must not leak in.
+    if let Some(dir) = &flags.data_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let mut config = Config::load(None, Vec::new(), &flags).expect("test config");
     config.kafka.partitions = 3;
     config.processor.publish_interval_ms = 50;
@@ -103,7 +107,11 @@ pub fn test_config(brokers: &str, topic: &str) -> Config {
 
 impl Hoso {
     pub async fn start(config: Config) -> Hoso {
-        let running = up::start(config, Roles::UP).await.expect("hoso starts");
+        Hoso::start_roles(config, Roles::UP).await
+    }
+
+    pub async fn start_roles(config: Config, roles: Roles) -> Hoso {
+        let running = up::start(config, roles).await.expect("hoso starts");
         let base = format!("http://{}", running.addr);
         Hoso {
             running: Some(running),

@@ -18,9 +18,10 @@ mod fs;
 pub use fs::FsCheckpointStore;
 
 use hoso_model::Interner;
-use hoso_model::checkpoint::CheckpointError;
+use hoso_model::checkpoint::{CheckpointError, CheckpointStore};
 use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i32, put_i64, put_u8, put_u32};
 use hoso_model::fold::FilingState;
+use tracing::{error, info};
 
 use crate::daily::{DailyAggregates, DayCounts};
 use crate::partition::PartitionTables;
@@ -155,6 +156,61 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         filings,
         daily,
     ))
+}
+
+/// A partition's tables from its latest checkpoint, or fresh tables (to be
+/// read from the partition's beginning) when it has none. A checkpoint that
+/// cannot be used is reported and replaced by a full re-read: slower, never
+/// wrong, as long as the topic still holds the whole log.
+pub fn restore(store: &dyn CheckpointStore, partition: i32) -> PartitionTables {
+    let started = std::time::Instant::now();
+    let bytes = match store.load(partition) {
+        Ok(Some(b)) => b,
+        Ok(None) => return PartitionTables::new(partition),
+        Err(e) => {
+            error!(partition, error = %e, "cannot read the checkpoint; re-reading the partition from its beginning");
+            return PartitionTables::new(partition);
+        }
+    };
+    match decode(&bytes) {
+        Ok(t) if t.partition() == partition => {
+            info!(
+                partition,
+                next_offset = t.next_offset(),
+                filings = t.filings().len(),
+                bytes = bytes.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "restored from checkpoint"
+            );
+            t
+        }
+        Ok(t) => {
+            error!(
+                partition,
+                found = t.partition(),
+                "checkpoint of another partition; re-reading from the beginning"
+            );
+            PartitionTables::new(partition)
+        }
+        Err(e) => {
+            error!(partition, error = %e, "unusable checkpoint; re-reading the partition from its beginning");
+            PartitionTables::new(partition)
+        }
+    }
+}
+
+/// Writes the partition's checkpoint if it read anything since the last.
+pub fn save(
+    store: &dyn CheckpointStore,
+    tables: &mut PartitionTables,
+) -> Result<bool, CheckpointError> {
+    if !tables.needs_checkpoint() {
+        return Ok(false);
+    }
+    let bytes = encode(tables);
+    store.save(tables.partition(), tables.next_offset(), &bytes)?;
+    tables.mark_checkpointed();
+    Ok(true)
 }
 
 #[cfg(test)]

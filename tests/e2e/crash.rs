@@ -1,0 +1,212 @@
+//! Killed at random points (SIGKILL, no clean shutdown) while events flow,
+//! the processor restarted from its checkpoints ends with exactly the tables
+//! of a processor that read the whole log once.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::Value;
+
+use crate::harness::{Broker, Hoso, free_port, test_config, topic, wait_for};
+
+const FILINGS: usize = 3_000;
+const KILLS: usize = 6;
+
+/// The stream: each filing received, processed, one in five paused, most
+/// resolved; `(key, payload)`.
+fn events() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in 0..FILINGS {
+        let id = format!("C-{f:05}");
+        let day = 1 + f % 9;
+        let commune = ["00004", "00008", "00025", "26740"][f % 4];
+        let province = if commune == "26740" { "79" } else { "01" };
+        let mut seq = 0;
+        let mut push = |kind: &str, hour: usize, extra: &str| {
+            seq += 1;
+            out.push((
+                id.clone(),
+                format!(
+                    r#"{{"event_id":"{id}-{seq}","filing_id":"{id}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-{day:02}T{hour:02}:00:00+07:00","province_code":"{province}","commune_code":"{commune}"{extra}}}"#
+                ),
+            ));
+        };
+        let due = format!(
+            r#","procedure_code":"1.001193","channel":"{}","due_at":"2025-07-{:02}T17:00:00+07:00""#,
+            if f % 3 == 0 { "online" } else { "in_person" },
+            day + 1
+        );
+        push("received", 8, &due);
+        push("processing", 9, "");
+        if f % 5 == 0 {
+            push("supplement_requested", 10, "");
+            push("supplement_received", 14, "");
+        }
+        if f % 7 != 0 {
+            push("resolved", if f % 11 == 0 { 23 } else { 16 }, "");
+        }
+    }
+    out
+}
+
+struct Process {
+    child: Child,
+    base: String,
+}
+
+fn spawn_up(brokers: &str, topic: &str, data_dir: &PathBuf, log: &PathBuf) -> Process {
+    let port = free_port();
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hoso"))
+        .args([
+            "up",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--brokers",
+            brokers,
+            "--topic",
+            topic,
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("HOSO_KAFKA__PARTITIONS", "3")
+        .env("HOSO_PROCESSOR__CHECKPOINT_INTERVAL_MS", "150")
+        .env("HOSO_PROCESSOR__GROUP_ID", format!("crash-{topic}"))
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("hoso binary starts");
+    Process {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn sql(http: &reqwest::Client, base: &str, q: &str) -> Option<Vec<Value>> {
+    let r = http
+        .post(format!("{base}/v1/sql"))
+        .body(q.to_string())
+        .send()
+        .await
+        .ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_points_loses_and_doubles_nothing() {
+    let broker = Broker::start();
+    let topic = topic("crash");
+    let data_dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}"));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let log = std::env::temp_dir().join(format!("hoso-e2e-{topic}.log"));
+    let http = reqwest::Client::new();
+
+    let mut up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+    let ready_url = format!("{}/readyz", up.base);
+    let ready = wait_for(Duration::from_secs(60), || async {
+        http.get(&ready_url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    assert!(ready, "hoso up became ready (log: {})", log.display());
+
+    // Feed the topic straight from a producer, in bursts, while the
+    // processor is killed and restarted underneath.
+    let all = events();
+    let total = all.len();
+    let brokers = broker.addr.clone();
+    let topic_name = topic.clone();
+    let feeder = tokio::spawn(async move {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "5")
+            .create()
+            .unwrap();
+        for chunk in all.chunks(500) {
+            let sends = chunk.iter().map(|(k, v)| {
+                producer.send(
+                    FutureRecord::to(&topic_name).key(k).payload(v),
+                    Duration::from_secs(10),
+                )
+            });
+            for r in futures::future::join_all(sends).await {
+                r.map_err(|(e, _)| e).expect("event produced");
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+    });
+
+    // Deterministic "random" kill points, 150..750 ms apart.
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..KILLS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        tokio::time::sleep(Duration::from_millis(150 + seed % 600)).await;
+        up.child.kill().expect("SIGKILL");
+        up.child.wait().unwrap();
+        up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+    }
+    feeder.await.unwrap();
+
+    // The survivor settles on every filing...
+    let count = "SELECT count(*) AS n, CAST(sum(last_seq) AS BIGINT) AS events FROM filings";
+    let want = serde_json::json!([{"n": FILINGS, "events": total}]);
+    let settled = wait_for(Duration::from_secs(60), || async {
+        sql(&http, &up.base, count)
+            .await
+            .is_some_and(|rows| Value::Array(rows) == want)
+    })
+    .await;
+    assert!(
+        settled,
+        "after {KILLS} kills: {:?} (log: {})",
+        sql(&http, &up.base, count).await,
+        log.display()
+    );
+
+    // It got there through checkpoints (every 150 ms), not only replays.
+    let checkpoints = data_dir.join("checkpoints").join(&topic);
+    for p in 0..3 {
+        assert!(
+            checkpoints.join(format!("partition-{p}/MANIFEST")).exists(),
+            "partition {p} checkpointed"
+        );
+    }
+
+    // ...with exactly the tables of one uninterrupted read of the log.
+    let mut reference = test_config(&broker.addr, &topic);
+    reference.processor.group_id = format!("reference-{topic}");
+    let reference = Hoso::start(reference).await;
+    let caught_up = wait_for(Duration::from_secs(60), || async {
+        reference.sql(count).await == want.as_array().unwrap().clone()
+    })
+    .await;
+    assert!(caught_up);
+    for q in [
+        "SELECT * FROM filings ORDER BY filing_id",
+        "SELECT * FROM daily_stats ORDER BY day, province_code, commune_code",
+    ] {
+        let survivor = sql(&http, &up.base, q).await.expect("survivor answers");
+        assert!(
+            survivor == reference.sql(q).await,
+            "{q} differs after the kills"
+        );
+    }
+    reference.stop().await;
+    up.child.kill().unwrap();
+    up.child.wait().unwrap();
+}

@@ -45,13 +45,20 @@ async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
         .set("client.id", "hoso-admin")
         .set("allow.auto.create.topics", "false")
         .create_with_context(QuietKafkaContext)?;
+    // A blocking call: keep it off the async workers.
+    let admin = std::sync::Arc::new(admin);
     let exists = {
-        let md = admin
-            .inner()
-            .fetch_metadata(Some(&kafka.topic), Duration::from_secs(3))?;
-        md.topics()
-            .iter()
-            .any(|t| t.name() == kafka.topic && t.error().is_none() && !t.partitions().is_empty())
+        let (admin, topic) = (admin.clone(), kafka.topic.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+            let md = admin
+                .inner()
+                .fetch_metadata(Some(&topic), Duration::from_secs(3))?;
+            Ok(md
+                .topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty()))
+        })
+        .await??
     };
     if exists {
         return Ok(false);

@@ -115,14 +115,23 @@ impl Publisher {
             }
         }
         let n = pending.len();
+        // One deadline for the whole request: librdkafka's own message
+        // timeout is only checked now and then.
+        let deadline = tokio::time::Instant::from_std(deadline);
         for delivery in pending {
-            match delivery.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => return Err(PublishError::Unavailable(e.to_string())),
-                Err(_) => {
+            match tokio::time::timeout_at(deadline, delivery).await {
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err((e, _)))) => return Err(PublishError::Unavailable(e.to_string())),
+                Ok(Err(_)) => {
                     return Err(PublishError::Unavailable(
                         "the producer was shut down".into(),
                     ));
+                }
+                Err(_) => {
+                    return Err(PublishError::Unavailable(format!(
+                        "no acknowledgement within {} ms (ingest.ack_timeout_ms)",
+                        self.ack_timeout.as_millis()
+                    )));
                 }
             }
         }

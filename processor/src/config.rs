@@ -49,6 +49,10 @@ pub struct ProcessorConfig {
     /// ...and after this many events, whichever comes first: what a crash
     /// can cost in re-reading, never in correctness.
     pub checkpoint_every_events: u64,
+    /// On resume, read this many messages before the checkpoint's offset
+    /// again (the fold drops them): fetches that start inside a record
+    /// batch are then safe on every broker.
+    pub resume_rewind_messages: u64,
     /// Where checkpoints go (set from `data_dir` by the binary); `None`
     /// keeps state in memory only and re-reads partitions from their start.
     #[serde(skip)]
@@ -67,6 +71,7 @@ impl Default for ProcessorConfig {
             group_instance_id: String::new(),
             checkpoint_interval_ms: 10_000,
             checkpoint_every_events: 1_000_000,
+            resume_rewind_messages: 10_000,
             checkpoint_dir: None,
         }
     }

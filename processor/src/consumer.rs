@@ -62,6 +62,8 @@ enum Assignment {
 struct Context {
     pending: Mutex<Vec<Assignment>>,
     checkpoints: Option<Arc<dyn CheckpointStore>>,
+    /// `resume_rewind_messages`.
+    rewind: u64,
     last_warning: Mutex<Option<Instant>>,
     brokers: String,
     topic: String,
@@ -138,7 +140,7 @@ impl ConsumerContext for Context {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let mut restored = Vec::with_capacity(partitions.len());
                 for p in partitions {
-                    let (tables, start) = resume(self.checkpoints.as_deref(), p);
+                    let (tables, start) = resume(self.checkpoints.as_deref(), p, self.rewind);
                     if let Err(e) = tpl.set_partition_offset(&self.topic, p, start) {
                         warn!(partition = p, error = %e, "cannot set the start offset");
                     }
@@ -195,6 +197,7 @@ pub fn spawn(
     let context = Context {
         pending: Mutex::new(Vec::new()),
         checkpoints: checkpoints.clone(),
+        rewind: config.resume_rewind_messages,
         last_warning: Mutex::new(None),
         brokers: config.brokers.clone(),
         topic: config.topic.clone(),
@@ -372,6 +375,17 @@ impl Loop {
                         .parts
                         .entry(partition)
                         .or_insert_with(|| PartitionTables::new(partition));
+                    if msg.offset() > tables.next_offset() && tables.next_offset() > 0 {
+                        // Not on a plain topic: records were skipped (retention
+                        // deleted them unread, or a broker fetch bug).
+                        self.metrics.offset_gaps.inc();
+                        warn!(
+                            partition,
+                            expected = tables.next_offset(),
+                            got = msg.offset(),
+                            "gap in offsets"
+                        );
+                    }
                     match tables.fold_message(msg.offset(), msg.payload().unwrap_or_default()) {
                         FoldResult::Folded => folded += 1,
                         FoldResult::Duplicate => duplicate += 1,
@@ -448,7 +462,11 @@ impl Loop {
         let mut tpl = TopicPartitionList::new();
         let mut restored = Vec::with_capacity(parts.len());
         for p in &parts {
-            let (tables, start) = resume(self.checkpoints.as_deref(), *p);
+            let (tables, start) = resume(
+                self.checkpoints.as_deref(),
+                *p,
+                self.config.resume_rewind_messages,
+            );
             if tpl
                 .add_partition_offset(&self.config.topic, *p, start)
                 .is_err()
@@ -494,15 +512,22 @@ impl Loop {
 }
 
 /// A partition's tables, restored from its checkpoint when there is one,
-/// and where to start reading it: the checkpoint's offset, else the start.
-fn resume(checkpoints: Option<&dyn CheckpointStore>, partition: i32) -> (PartitionTables, Offset) {
+/// and where to start reading it: a little before the checkpoint's offset
+/// (`rewind`), else the start. What is read twice, the fold drops; the
+/// rewind guards against brokers that answer a fetch from inside a record
+/// batch with the next batch (Tansu 0.6 does), which would skip records.
+fn resume(
+    checkpoints: Option<&dyn CheckpointStore>,
+    partition: i32,
+    rewind: u64,
+) -> (PartitionTables, Offset) {
     let tables = match checkpoints {
         Some(store) => checkpoint::restore(store, partition),
         None => PartitionTables::new(partition),
     };
     let start = match tables.next_offset() {
         0 => Offset::Beginning,
-        next => Offset::Offset(next),
+        next => Offset::Offset(next.saturating_sub(rewind as i64).max(0)),
     };
     (tables, start)
 }

@@ -22,6 +22,8 @@ pub struct ProcessorMetrics {
     pub checkpoint_duration: Histogram,
     /// Checkpoints written, by result: `ok`, `failed`.
     pub checkpoints: IntCounterVec,
+    /// Offsets skipped between two messages of a partition.
+    pub offset_gaps: IntCounter,
 }
 
 impl ProcessorMetrics {
@@ -80,7 +82,12 @@ impl ProcessorMetrics {
                 ),
                 &["result"],
             )?,
+            offset_gaps: IntCounter::new(
+                "hoso_processor_offset_gaps_total",
+                "Times a partition's next message came after skipped offsets (records never read).",
+            )?,
         };
+        registry.register(Box::new(m.offset_gaps.clone()))?;
         registry.register(Box::new(m.checkpoint_duration.clone()))?;
         registry.register(Box::new(m.checkpoints.clone()))?;
         registry.register(Box::new(m.consumed.clone()))?;

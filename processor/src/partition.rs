@@ -59,7 +59,8 @@ impl PartitionTables {
 
     /// Decodes and folds the message at `offset`.
     pub fn fold_message(&mut self, offset: i64, payload: &[u8]) -> FoldResult {
-        self.next_offset = offset + 1;
+        // Never backwards: messages re-read after a resume are behind it.
+        self.next_offset = self.next_offset.max(offset + 1);
         let event = match decode_event(payload) {
             Ok(e) => e,
             Err(e) => return FoldResult::Invalid(e),

@@ -171,12 +171,26 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
             .is_some_and(|rows| Value::Array(rows) == want)
     })
     .await;
-    assert!(
-        settled,
-        "after {KILLS} kills: {:?} (log: {})",
-        sql(&http, &up.base, count).await,
-        log.display()
-    );
+    if !settled {
+        let metrics = http
+            .get(format!("{}/metrics", up.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let lines: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("hoso_processor_"))
+            .collect();
+        panic!(
+            "after {KILLS} kills: {:?} of {total}\n{}\n(log: {})",
+            sql(&http, &up.base, count).await,
+            lines.join("\n"),
+            log.display()
+        );
+    }
 
     // It got there through checkpoints (every 150 ms), not only replays.
     let checkpoints = data_dir.join("checkpoints").join(&topic);

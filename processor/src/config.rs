@@ -40,10 +40,6 @@ pub struct ProcessorConfig {
     /// librdkafka session timeout: how long a dead processor keeps its
     /// partitions before the group reassigns them.
     pub session_timeout_ms: u64,
-    /// Kafka static membership (`group.instance.id`, KIP-345): a processor
-    /// restarted with the same id takes its partitions back at once instead
-    /// of waiting out the session timeout. Empty: dynamic membership.
-    pub group_instance_id: String,
     /// A changed partition is checkpointed at least this often...
     pub checkpoint_interval_ms: u64,
     /// ...and after this many events, whichever comes first: what a crash
@@ -68,7 +64,6 @@ impl Default for ProcessorConfig {
             mode: ConsumeMode::Group,
             publish_interval_ms: 100,
             session_timeout_ms: 10_000,
-            group_instance_id: String::new(),
             checkpoint_interval_ms: 10_000,
             checkpoint_every_events: 1_000_000,
             resume_rewind_messages: 10_000,

@@ -104,8 +104,8 @@ impl ClientContext for Context {
 impl Context {
     /// Lag from librdkafka's statistics: the partition's high watermark
     /// minus the next offset handed to hoso. (librdkafka's own
-    /// `consumer_lag` counts from the committed offset, and hoso commits
-    /// none.) Tansu's watermark can under-report, so never below 0.
+    /// `consumer_lag` counts from the committed offset, which trails the
+    /// checkpoints.) Tansu's watermark can under-report, so never below 0.
     fn record_lag(&self, stats: &Statistics) {
         let Some(topic) = stats.topics.get(&self.topic) else {
             return;
@@ -204,11 +204,7 @@ pub fn spawn(
         metrics: metrics.clone(),
         live: live.clone(),
     };
-    let mut client = ClientConfig::new();
-    if !config.group_instance_id.is_empty() && config.mode == ConsumeMode::Group {
-        client.set("group.instance.id", &config.group_instance_id);
-    }
-    let consumer: BaseConsumer<Context> = client
+    let consumer: BaseConsumer<Context> = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group_id)
         .set("client.id", "hoso-processor")

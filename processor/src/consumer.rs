@@ -179,7 +179,7 @@ impl ConsumerContext for Context {
 }
 
 /// Starts the processor on its own thread. It runs until `stop` is set,
-/// then publishes what it folded and leaves the group.
+/// then publishes what it folded, checkpoints, and leaves the group.
 pub fn spawn(
     config: ProcessorConfig,
     live: Arc<LiveTables>,

@@ -1,6 +1,6 @@
-//! Killed at random points (SIGKILL, no clean shutdown) while events flow,
-//! the processor restarted from its checkpoints ends with exactly the tables
-//! of a processor that read the whole log once.
+//! Killed with SIGKILL at 20 random points (no clean shutdown) while 200k
+//! events flow, the processor restarted from its checkpoints each time ends
+//! with exactly the tables of a processor that read the whole log once.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::harness::{Broker, Hoso, free_port, test_config, topic, wait_for};
 
-const FILINGS: usize = 3_000;
-const KILLS: usize = 6;
+const FILINGS: usize = 62_000;
+const KILLS: usize = 20;
 
 /// The stream: each filing received, processed, one in five paused, most
 /// resolved; `(key, payload)`.
@@ -126,6 +126,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
     // processor is killed and restarted underneath.
     let all = events();
     let total = all.len();
+    assert!(total >= 200_000, "the stream has {total} events");
     let brokers = broker.addr.clone();
     let topic_name = topic.clone();
     let feeder = tokio::spawn(async move {
@@ -135,7 +136,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
             .set("linger.ms", "5")
             .create()
             .unwrap();
-        for chunk in all.chunks(500) {
+        for chunk in all.chunks(4_000) {
             let sends = chunk.iter().map(|(k, v)| {
                 producer.send(
                     FutureRecord::to(&topic_name).key(k).payload(v),
@@ -145,7 +146,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
             for r in futures::future::join_all(sends).await {
                 r.map_err(|(e, _)| e).expect("event produced");
             }
-            tokio::time::sleep(Duration::from_millis(60)).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
         }
     });
 

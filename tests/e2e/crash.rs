@@ -57,6 +57,14 @@ struct Process {
     base: String,
 }
 
+/// A failing assertion must not leave a `hoso up` running.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn_up(brokers: &str, topic: &str, data_dir: &PathBuf, log: &PathBuf) -> Process {
     let port = free_port();
     let out = std::fs::OpenOptions::new()
@@ -222,6 +230,4 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         );
     }
     reference.stop().await;
-    up.child.kill().unwrap();
-    up.child.wait().unwrap();
 }

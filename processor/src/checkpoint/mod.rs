@@ -164,34 +164,29 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
 /// wrong, as long as the topic still holds the whole log.
 pub fn restore(store: &dyn CheckpointStore, partition: i32) -> PartitionTables {
     let started = std::time::Instant::now();
-    let bytes = match store.load(partition) {
-        Ok(Some(b)) => b,
-        Ok(None) => return PartitionTables::new(partition),
-        Err(e) => {
-            error!(partition, error = %e, "cannot read the checkpoint; re-reading the partition from its beginning");
-            return PartitionTables::new(partition);
-        }
-    };
-    match decode(&bytes) {
-        Ok(t) if t.partition() == partition => {
+    let loaded = store.load(partition).and_then(|bytes| match bytes {
+        None => Ok(None),
+        Some(b) => match decode(&b)? {
+            t if t.partition() == partition => Ok(Some((t, b.len()))),
+            t => Err(CheckpointError::Corrupt(format!(
+                "it holds partition {}",
+                t.partition()
+            ))),
+        },
+    });
+    match loaded {
+        Ok(Some((t, bytes))) => {
             info!(
                 partition,
                 next_offset = t.next_offset(),
                 filings = t.filings().len(),
-                bytes = bytes.len(),
+                bytes,
                 ms = started.elapsed().as_millis() as u64,
                 "restored from checkpoint"
             );
             t
         }
-        Ok(t) => {
-            error!(
-                partition,
-                found = t.partition(),
-                "checkpoint of another partition; re-reading from the beginning"
-            );
-            PartitionTables::new(partition)
-        }
+        Ok(None) => PartitionTables::new(partition),
         Err(e) => {
             error!(partition, error = %e, "unusable checkpoint; re-reading the partition from its beginning");
             PartitionTables::new(partition)

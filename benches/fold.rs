@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
             || PartitionTables::new(0),
             |mut tables| {
                 for (offset, e) in events.iter().enumerate() {
-                    tables.fold_message(offset as i64, e);
+                    tables.fold_message(offset as i64, None, e, None);
                 }
                 tables
             },
@@ -116,7 +116,7 @@ fn bench(c: &mut Criterion) {
             || PartitionTables::new(0),
             |mut tables| {
                 for (offset, e) in events.iter().enumerate() {
-                    tables.fold_message(offset as i64, e);
+                    tables.fold_message(offset as i64, None, e, None);
                 }
                 tables.publish()
             },
@@ -129,10 +129,11 @@ fn bench(c: &mut Criterion) {
     // and the changed day bucket, not the whole table.
     let mut tables = PartitionTables::new(0);
     for (offset, e) in events.iter().enumerate() {
-        tables.fold_message(offset as i64, e);
+        tables.fold_message(offset as i64, None, e, None);
     }
     tables.publish();
     let mut seq = 100u32;
+    let mut next_offset = events.len() as i64;
     let mut publish = c.benchmark_group("publish");
     publish.sample_size(20);
     publish.bench_function("after one change", |b| {
@@ -140,11 +141,16 @@ fn bench(c: &mut Criterion) {
             || {
                 seq += 1;
                 format!(
-                    r#"{{"event_id":"late-{seq}","filing_id":"H01.00004-250701-00000000","seq":{seq},"type":"processing","occurred_at":"2025-07-09T08:00:00+07:00","province_code":"01","commune_code":"00004"}}"#
+                    r#"{{"event_id":"late-{seq}","filing_id":"H01.00004-250701-00000000","seq":{seq},"type":"fee_paid","occurred_at":"2025-07-09T08:00:00+07:00","province_code":"01","commune_code":"00004"}}"#
                 )
             },
             |late| {
-                assert_eq!(tables.fold_message(0, late.as_bytes()), hoso_processor::FoldResult::Folded);
+                // A payment after the result was handed over: allowed
+                // after close, and it folds.
+                next_offset += 1;
+                let offset = next_offset;
+                let folded = tables.fold_message(offset, None, late.as_bytes(), None);
+                assert_eq!(folded, hoso_processor::FoldResult::Folded);
                 tables.publish()
             },
             BatchSize::SmallInput,

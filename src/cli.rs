@@ -55,6 +55,18 @@ pub enum Command {
         #[command(flatten)]
         demo_args: DemoArgs,
     },
+    /// Rebuild every partition's state from the topic into a fresh data
+    /// directory (a checkpoint per partition), with a progress bar and a
+    /// summary. `hoso up --data-dir DIR` then serves it.
+    Replay {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Start each partition at its first message at or after this time
+        /// (RFC 3339, e.g. 2025-07-01T00:00:00+07:00) instead of its
+        /// beginning.
+        #[arg(long)]
+        from: Option<String>,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]

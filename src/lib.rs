@@ -5,5 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod ops;
+pub mod replay;
 pub mod topic;
 pub mod up;

@@ -68,6 +68,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { url, demo_args } => {
             return demo::run(demo_options(url.clone(), demo_args), cancel).await;
         }
+        Command::Replay { common, from } => {
+            return hoso::replay::run(load(config_file, common)?, from.as_deref(), cancel).await;
+        }
         Command::Config {
             action: ConfigAction::Print { common },
         } => {

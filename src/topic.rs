@@ -1,5 +1,5 @@
-//! Creating the events topic when it is missing, and waiting for Kafka
-//! while it is down.
+//! Creating the topics when they are missing (the events topic and the
+//! dead-letter topic), and waiting for Kafka while it is down.
 
 use std::time::Duration;
 
@@ -12,15 +12,21 @@ use tracing::{info, warn};
 
 use crate::config::KafkaConfig;
 
-/// Creates the topic if it does not exist, retrying (and saying so) while
-/// the brokers are unreachable. Returns false if cancelled first.
+/// Creates the events topic if it does not exist, retrying (and saying
+/// so) while the brokers are unreachable. Returns false if cancelled first.
 pub async fn ensure_topic(kafka: &KafkaConfig, cancel: &CancellationToken) -> bool {
+    ensure_named(kafka, &kafka.topic, cancel).await
+}
+
+/// Creates the topic `name` (with the events topic's partitions and
+/// replication) if it does not exist, retrying while Kafka is down.
+pub async fn ensure_named(kafka: &KafkaConfig, name: &str, cancel: &CancellationToken) -> bool {
     let mut delay = Duration::from_millis(500);
     loop {
-        match try_create(kafka).await {
+        match try_create(kafka, name).await {
             Ok(created) => {
                 if created {
-                    info!(topic = %kafka.topic, partitions = kafka.partitions, "created the events topic");
+                    info!(topic = %name, partitions = kafka.partitions, "created a topic");
                 }
                 return true;
             }
@@ -39,7 +45,7 @@ pub async fn ensure_topic(kafka: &KafkaConfig, cancel: &CancellationToken) -> bo
 }
 
 /// Ok(true) when created, Ok(false) when it already existed.
-async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
+async fn try_create(kafka: &KafkaConfig, name: &str) -> anyhow::Result<bool> {
     let admin: AdminClient<QuietKafkaContext> = ClientConfig::new()
         .set("bootstrap.servers", &kafka.brokers)
         .set("client.id", "hoso-admin")
@@ -48,7 +54,7 @@ async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
     // A blocking call: keep it off the async workers.
     let admin = std::sync::Arc::new(admin);
     let exists = {
-        let (admin, topic) = (admin.clone(), kafka.topic.clone());
+        let (admin, topic) = (admin.clone(), name.to_string());
         tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
             let md = admin
                 .inner()
@@ -64,7 +70,7 @@ async fn try_create(kafka: &KafkaConfig) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let topic = NewTopic::new(
-        &kafka.topic,
+        name,
         kafka.partitions,
         TopicReplication::Fixed(kafka.replication_factor),
     );

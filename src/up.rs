@@ -180,6 +180,12 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                 return;
             }
             if let Some((pc, live, metrics)) = spawn_processor {
+                // Owners dead-letter what they refuse: the topic must exist.
+                if pc.mode != ConsumeMode::Follow
+                    && !topic::ensure_named(&kafka, &pc.dead_letter_topic, &cancel).await
+                {
+                    return;
+                }
                 match hoso_processor::spawn(pc, live, metrics, stop) {
                     Ok(handle) => *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle),
                     Err(e) => error!(error = %e, "the processor cannot start"),

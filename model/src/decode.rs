@@ -27,6 +27,16 @@ pub struct InvalidEvent {
 }
 
 impl InvalidEvent {
+    /// The dead-letter reason code: `not_json` for bytes that are not JSON
+    /// (or not UTF-8), `invalid_event` for JSON that breaks the contract.
+    pub fn reason(&self) -> &'static str {
+        if self.field.is_none() && self.message.starts_with(MALFORMED) {
+            "not_json"
+        } else {
+            "invalid_event"
+        }
+    }
+
     fn field(field: &'static str, reason: impl fmt::Display) -> Self {
         InvalidEvent {
             field: Some(field),
@@ -34,6 +44,9 @@ impl InvalidEvent {
         }
     }
 }
+
+/// How every "these bytes are not JSON" message starts.
+const MALFORMED: &str = "malformed JSON:";
 
 /// Decodes and validates one event. Never panics; every refusal is an
 /// [`InvalidEvent`].
@@ -45,7 +58,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event<'_>, InvalidEvent> {
         Err(e) => {
             return Err(InvalidEvent {
                 field: None,
-                message: format!("malformed JSON: not UTF-8 ({e})"),
+                message: format!("{MALFORMED} not UTF-8 ({e})"),
             });
         }
     };
@@ -69,7 +82,7 @@ fn json_error(bytes: &[u8], e: serde_json::Error) -> InvalidEvent {
     {
         return InvalidEvent {
             field: None,
-            message: format!("malformed JSON: {syntax}"),
+            message: format!("{MALFORMED} {syntax}"),
         };
     }
     // A field-level error carries its field name as the message prefix
@@ -80,7 +93,7 @@ fn json_error(bytes: &[u8], e: serde_json::Error) -> InvalidEvent {
             .is_some_and(|rest| rest.starts_with(':'))
     });
     let message = if e.is_syntax() || e.is_eof() {
-        format!("malformed JSON: {text}")
+        format!("{MALFORMED} {text}")
     } else {
         text
     };

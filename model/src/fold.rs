@@ -8,8 +8,16 @@
 //! sorted by `seq`. So events that arrive out of order give exactly the state
 //! of in-order arrival, and a repeated `(filing_id, seq)` changes nothing.
 //!
+//! Some events cannot be applied ([`Rejection`]): another event at a
+//! `(filing_id, seq)` already folded (a conflict), dimensions that contradict
+//! the filing's, or an event after the filing was closed. Those decisions look
+//! at what was folded before, so they follow the log's order; the log's order
+//! is fixed, so a replay or a recovery decides the same way.
+//!
 //! The state is 64 bytes; what only a few filings need (supplement pauses,
-//! `seq` above 32) lives behind one optional box.
+//! `seq` above 8) lives behind one optional box. The dedup memory is part of
+//! it: one byte per folded `seq` (a fingerprint of its `event_id`), so it is
+//! bounded by the filings held, not by the events ever seen.
 
 use crate::event::{Channel, Event, EventType};
 use crate::intern::Interner;
@@ -43,8 +51,55 @@ impl Outcome {
 pub enum Applied {
     /// The event was new and has been folded.
     Folded,
-    /// This `(filing_id, seq)` was folded before; nothing changed.
+    /// This event (same `event_id` at the same `(filing_id, seq)`) was
+    /// folded before; nothing changed.
     Duplicate,
+    /// The event cannot be applied; nothing changed.
+    Rejected(Rejection),
+}
+
+/// Why an event cannot be applied to its filing. The processor dead-letters
+/// it with [`Rejection::reason`] as the reason code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Another `event_id` was already folded at this `(filing_id, seq)`.
+    Conflict,
+    /// The event's province or commune contradicts the filing's (those of
+    /// its `received` event, or else of its events so far).
+    DimensionMismatch { province: u8, commune: u32 },
+    /// The filing was closed (a `returned`, `withdrawn` or `not_received`
+    /// event was folded), and this event, with a `seq` above every folded
+    /// one, would take it back into processing.
+    AfterClose { closed_by: EventType },
+}
+
+impl Rejection {
+    /// The stable reason code (DLQ header, `rejects.reason`).
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Conflict => "conflict",
+            Rejection::DimensionMismatch { .. } => "dimension_mismatch",
+            Rejection::AfterClose { .. } => "after_close",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Conflict => {
+                f.write_str("another event_id was already folded at this (filing_id, seq)")
+            }
+            Rejection::DimensionMismatch { province, commune } => write!(
+                f,
+                "the filing belongs to province {province:02}, commune {commune:05}"
+            ),
+            Rejection::AfterClose { closed_by } => write!(
+                f,
+                "the filing was closed by a `{closed_by}` event; this one would reopen it"
+            ),
+        }
+    }
 }
 
 /// What one filing adds to the daily aggregates. The processor takes it
@@ -60,10 +115,30 @@ pub struct Contribution {
     pub ended: Option<(i32, Outcome)>,
 }
 
-// Bits of `FilingState::marks`.
+// Bits of `FilingState::marks`; bits 4-5 hold the channel.
+const RETURNED: u8 = 1;
 const WITHDRAWN: u8 = 2;
 const NOT_RECEIVED: u8 = 4;
 const END_BY_RETURN: u8 = 8;
+const CHANNEL_SHIFT: u8 = 4;
+
+/// `seq`s whose fingerprints live inline, one byte each in `seen_low`.
+const INLINE_SEQS: u32 = 8;
+
+/// One byte of `event_id`, never 0 (0 marks a `seq` not folded). FNV-1a:
+/// the fingerprint is checkpointed, so it must never change between builds.
+///
+/// One byte per `seq` is what fits the 64-byte state. The price: another
+/// event at a folded `(filing_id, seq)` whose `event_id` has the same
+/// fingerprint (1 in 255) is taken for a duplicate. Either way it is not
+/// folded; only its dead letter (reason `conflict`) is missed.
+pub fn fingerprint(event_id: &str) -> u8 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in event_id.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    ((h ^ (h >> 16)) % 255) as u8 + 1
+}
 
 // Two bits per optional flag in `FilingState::attrs`: known, value.
 const EID: u8 = 0;
@@ -80,6 +155,9 @@ pub struct FilingState {
     due_at: i64,
     /// Time of the event that ends the filing (valid when `end_seq > 0`).
     end_at: i64,
+    /// Byte `s - 1` is the `event_id` fingerprint of `seq` `s` (1..=8),
+    /// 0 while not folded: the dedup memory of the common short filing.
+    seen_low: u64,
     /// Highest `seq` folded; its type is the status.
     max_seq: u32,
     /// `seq` of the `received` event in force, 0 when none.
@@ -89,19 +167,15 @@ pub struct FilingState {
     commune: u32,
     /// Interned procedure code, 0 when not received.
     procedure: u32,
-    /// Bit `s - 1` set when `seq` `s` (1..=32) has been folded: the dedup memory.
-    seen_low: u32,
     province: u8,
-    /// `Channel as u8`, 0 when not received.
-    channel: u8,
     /// `EventType as u8` of the highest-`seq` event.
     status: u8,
     /// Optional booleans, two bits each (see `EID` ...).
     attrs: u8,
-    /// `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`.
+    /// `RETURNED`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`, and the channel
+    /// (`Channel as u8`, 0 when not received) in bits 4-5.
     marks: u8,
-    supplement_count: u8,
-    /// Only for filings with supplement events or `seq` above 32.
+    /// Only for filings with supplement events or `seq` above 8.
     extra: Option<Box<Extra>>,
 }
 
@@ -109,8 +183,8 @@ pub struct FilingState {
 struct Extra {
     /// Supplement requests and receipts, sorted by `seq`.
     pauses: Vec<PauseMark>,
-    /// Folded `seq`s above 32, sorted.
-    seen_high: Vec<u32>,
+    /// Folded `seq`s above 8 with their `event_id` fingerprints, sorted.
+    seen_high: Vec<(u32, u8)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,10 +201,17 @@ impl FilingState {
 
     /// Folds one event. `procedures` interns the procedure code.
     pub fn apply(&mut self, ev: &Event<'_>, procedures: &mut Interner) -> Applied {
-        let lowest_before = self.lowest_seen();
-        if !self.mark_seen(ev.seq) {
-            return Applied::Duplicate;
+        let fp = fingerprint(&ev.event_id);
+        match self.seen(ev.seq) {
+            Some(f) if f == fp => return Applied::Duplicate,
+            Some(_) => return Applied::Rejected(Rejection::Conflict),
+            None => {}
         }
+        if let Some(why) = self.refusal(ev) {
+            return Applied::Rejected(why);
+        }
+        let lowest_before = self.lowest_seen();
+        self.mark_seen(ev.seq, fp);
         // Dimensions come from the `received` event in force, else from the
         // lowest `seq` seen, so they too are independent of arrival order.
         if self.received_seq == 0 && lowest_before.is_none_or(|low| ev.seq < low) {
@@ -147,7 +228,7 @@ impl FilingState {
                     self.received_seq = ev.seq;
                     self.received_at = ev.occurred_at_ms;
                     self.due_at = ev.due_at_ms.unwrap_or(ev.occurred_at_ms);
-                    self.channel = ev.channel.map_or(0, |c| c as u8);
+                    self.set_channel(ev.channel);
                     self.procedure = ev
                         .procedure_code
                         .as_deref()
@@ -162,13 +243,13 @@ impl FilingState {
             EventType::Resolved | EventType::Stopped => {
                 self.offer_end(ev.seq, ev.occurred_at_ms, false)
             }
-            EventType::Returned => self.offer_end(ev.seq, ev.occurred_at_ms, true),
+            EventType::Returned => {
+                self.marks |= RETURNED;
+                self.offer_end(ev.seq, ev.occurred_at_ms, true)
+            }
             EventType::Withdrawn => self.marks |= WITHDRAWN,
             EventType::NotReceived => self.marks |= NOT_RECEIVED,
-            EventType::SupplementRequested => {
-                self.supplement_count = self.supplement_count.saturating_add(1);
-                self.add_pause_mark(ev.seq, ev.occurred_at_ms, true);
-            }
+            EventType::SupplementRequested => self.add_pause_mark(ev.seq, ev.occurred_at_ms, true),
             EventType::SupplementReceived => self.add_pause_mark(ev.seq, ev.occurred_at_ms, false),
             EventType::FeePaid => {
                 // Paid online if any payment says so; a payment without the
@@ -185,32 +266,86 @@ impl FilingState {
         Applied::Folded
     }
 
-    /// Records `seq` as folded; false when it already was.
-    fn mark_seen(&mut self, seq: u32) -> bool {
-        if (1..=32).contains(&seq) {
-            let bit = 1u32 << (seq - 1);
-            let fresh = self.seen_low & bit == 0;
-            self.seen_low |= bit;
-            return fresh;
+    /// Why `ev`, new at its `seq`, cannot be applied, if it cannot.
+    fn refusal(&self, ev: &Event<'_>) -> Option<Rejection> {
+        if self.max_seq == 0 {
+            return None;
+        }
+        // A filing belongs to one commune. The `received` event in force
+        // is authoritative; before it, the events so far are, except that a
+        // `received` event may still set them (it is the one that counts).
+        let contradicts = (ev.province, ev.commune) != (self.province, self.commune);
+        if contradicts && (self.received_seq > 0 || ev.kind != EventType::Received) {
+            return Some(Rejection::DimensionMismatch {
+                province: self.province,
+                commune: self.commune,
+            });
+        }
+        // After the filing was closed (its result handed back, withdrawn,
+        // or refused at intake), an event that would take it back into
+        // processing cannot apply. Corrections of how it ended (`resolved`,
+        // `stopped`, `returned`, `withdrawn`, `not_received`) and a late
+        // `fee_paid` can: the contract says what they mean. An event with a
+        // lower `seq` than the newest is history arriving late, not a
+        // reopening.
+        let closed_by = if self.is_withdrawn() {
+            EventType::Withdrawn
+        } else if self.is_not_received() {
+            EventType::NotReceived
+        } else if self.marks & RETURNED != 0 {
+            EventType::Returned
+        } else {
+            return None;
+        };
+        let reopens = matches!(
+            ev.kind,
+            EventType::Submitted
+                | EventType::Received
+                | EventType::Processing
+                | EventType::SupplementRequested
+                | EventType::SupplementReceived
+                | EventType::FeeRequested
+                | EventType::Extended
+        );
+        (reopens && ev.seq > self.max_seq).then_some(Rejection::AfterClose { closed_by })
+    }
+
+    /// The `event_id` fingerprint folded at `seq`, if any.
+    fn seen(&self, seq: u32) -> Option<u8> {
+        if (1..=INLINE_SEQS).contains(&seq) {
+            let fp = (self.seen_low >> ((seq - 1) * 8)) as u8;
+            return (fp != 0).then_some(fp);
+        }
+        let high = &self.extra.as_ref()?.seen_high;
+        high.binary_search_by_key(&seq, |&(s, _)| s)
+            .ok()
+            .map(|i| high[i].1)
+    }
+
+    /// Records `seq` as folded with its fingerprint (it was not).
+    fn mark_seen(&mut self, seq: u32, fp: u8) {
+        if (1..=INLINE_SEQS).contains(&seq) {
+            self.seen_low |= u64::from(fp) << ((seq - 1) * 8);
+            return;
         }
         let high = &mut self.extra.get_or_insert_with(Default::default).seen_high;
-        match high.binary_search(&seq) {
-            Ok(_) => false,
-            Err(i) => {
-                high.insert(i, seq);
-                true
-            }
-        }
+        let i = high.partition_point(|&(s, _)| s < seq);
+        high.insert(i, (seq, fp));
     }
 
     /// The lowest `seq` folded so far.
     fn lowest_seen(&self) -> Option<u32> {
         if self.seen_low != 0 {
-            return Some(self.seen_low.trailing_zeros() + 1);
+            return Some(self.seen_low.trailing_zeros() / 8 + 1);
         }
         self.extra
             .as_ref()
-            .and_then(|x| x.seen_high.first().copied())
+            .and_then(|x| x.seen_high.first().map(|&(s, _)| s))
+    }
+
+    fn set_channel(&mut self, channel: Option<Channel>) {
+        let bits = channel.map_or(0, |c| c as u8);
+        self.marks = (self.marks & !(3 << CHANNEL_SHIFT)) | (bits << CHANNEL_SHIFT);
     }
 
     /// The ending event in force is the first `resolved`/`stopped` by `seq`;
@@ -295,7 +430,7 @@ impl FilingState {
     }
 
     pub fn channel(&self) -> Option<Channel> {
-        Channel::from_u8(self.channel)
+        Channel::from_u8((self.marks >> CHANNEL_SHIFT) & 3)
     }
 
     /// The type of the highest-`seq` event. `None` only for a state that
@@ -337,8 +472,11 @@ impl FilingState {
         self.end_seq > 0 || self.is_withdrawn() || self.is_not_received()
     }
 
+    /// `supplement_requested` events folded.
     pub fn supplement_count(&self) -> u32 {
-        u32::from(self.supplement_count)
+        self.extra
+            .as_ref()
+            .map_or(0, |x| x.pauses.iter().filter(|m| m.request).count() as u32)
     }
 
     /// Total completed supplement pauses, milliseconds.
@@ -362,7 +500,7 @@ impl FilingState {
     pub fn outcome(&self) -> Option<Outcome> {
         let ended = self.ended_at()?;
         let due = self.effective_due_at()?;
-        Some(if ended > due || self.supplement_count >= 2 {
+        Some(if ended > due || self.supplement_count() >= 2 {
             Outcome::Late
         } else if local_day(ended) < local_day(due) {
             Outcome::Early
@@ -407,7 +545,7 @@ impl FilingState {
             commune: self.commune,
             received: self
                 .received_at()
-                .map(|at| (local_day(at), self.channel == Channel::Online as u8)),
+                .map(|at| (local_day(at), self.channel() == Some(Channel::Online))),
             ended: self
                 .outcome()
                 .and_then(|o| self.ended_at().map(|at| (local_day(at), o))),

@@ -20,5 +20,5 @@ pub mod time;
 
 pub use decode::{InvalidEvent, decode_event};
 pub use event::{Channel, Event, EventType};
-pub use fold::{Applied, Contribution, FilingState, Outcome};
+pub use fold::{Applied, Contribution, FilingState, Outcome, Rejection};
 pub use intern::Interner;

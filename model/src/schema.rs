@@ -67,6 +67,55 @@ pub fn daily_partials() -> SchemaRef {
     S.clone()
 }
 
+pub const REJECTS: &str = "rejects";
+pub const RESTATEMENTS: &str = "restatements";
+
+/// `rejects`: messages the processor could not apply, as also sent to the
+/// dead-letter topic. `reason` is one of `not_json`, `invalid_event`,
+/// `conflict`, `dimension_mismatch`, `after_close`.
+pub fn rejects() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("reason", DataType::Utf8, false),
+            Field::new("detail", DataType::Utf8, false),
+            Field::new("filing_id", DataType::Utf8, true),
+            Field::new("event_id", DataType::Utf8, true),
+            // The message value as text (invalid UTF-8 replaced), and exact.
+            Field::new("payload", DataType::Utf8, false),
+            Field::new("payload_bytes", DataType::Binary, false),
+            Field::new("partition", DataType::Int32, false),
+            Field::new("offset", DataType::Int64, false),
+            Field::new("seen_at", ts(), false),
+        ]))
+    });
+    S.clone()
+}
+
+/// `restatements`: every change of a closed day's figure, with the figure
+/// before and after (over the partitions the processor holds; see
+/// `partitions_held`) and the event that caused it. `metric` is one of the
+/// `daily_stats` counts or `online_share` / `on_time_rate`.
+pub fn restatements() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("day", DataType::Date32, false),
+            Field::new("province_code", DataType::Utf8, false),
+            Field::new("commune_code", DataType::Utf8, false),
+            Field::new("metric", DataType::Utf8, false),
+            Field::new("old_value", DataType::Float64, true),
+            Field::new("new_value", DataType::Float64, true),
+            Field::new("changed_at", ts(), false),
+            Field::new("cause", DataType::Utf8, false),
+            Field::new("filing_id", DataType::Utf8, false),
+            Field::new("event_id", DataType::Utf8, false),
+            Field::new("partition", DataType::Int32, false),
+            Field::new("offset", DataType::Int64, false),
+            Field::new("partitions_held", DataType::Int32, false),
+        ]))
+    });
+    S.clone()
+}
+
 /// The views over `daily_partials`, in creation order: name and SQL.
 /// They range over every (day, province, commune) with any activity, so the
 /// three views have the same keys; a ratio whose denominator is 0 is NULL.

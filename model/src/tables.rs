@@ -12,6 +12,10 @@ pub struct TablesSnapshot {
     pub filings: Vec<RecordBatch>,
     /// Batches of [`crate::schema::daily_partials`].
     pub daily_partials: Vec<RecordBatch>,
+    /// Batches of [`crate::schema::rejects`].
+    pub rejects: Vec<RecordBatch>,
+    /// Batches of [`crate::schema::restatements`].
+    pub restatements: Vec<RecordBatch>,
 }
 
 /// Anything that can hand out the current tables.

@@ -49,6 +49,18 @@ pub struct ProcessorConfig {
     /// again (the fold drops them): fetches that start inside a record
     /// batch are then safe on every broker.
     pub resume_rewind_messages: u64,
+    /// Where refused messages go, with headers saying why
+    /// (`hoso-reason`, `hoso-source-partition`, `hoso-source-offset`...).
+    pub dead_letter_topic: String,
+    /// A day is closed once the events of its partition are this far past
+    /// the day's end (event time); a later change to one of its figures
+    /// is recorded in `restatements`.
+    pub day_close_grace_ms: u64,
+    /// Rows of `rejects` kept per partition (the dead-letter topic keeps
+    /// every one); never fewer than `resume_rewind_messages`.
+    pub rejects_retained: usize,
+    /// Rows of `restatements` kept per partition.
+    pub restatements_retained: usize,
     /// Where checkpoints go (set from `data_dir` by the binary); `None`
     /// keeps state in memory only and re-reads partitions from their start.
     #[serde(skip)]
@@ -67,7 +79,24 @@ impl Default for ProcessorConfig {
             checkpoint_interval_ms: 10_000,
             checkpoint_every_events: 1_000_000,
             resume_rewind_messages: 10_000,
+            dead_letter_topic: "filing-events-dlq".into(),
+            day_close_grace_ms: 3_600_000,
+            rejects_retained: 10_000,
+            restatements_retained: 100_000,
             checkpoint_dir: None,
+        }
+    }
+}
+
+impl ProcessorConfig {
+    /// What each partition's tables need of this config.
+    pub fn partition_settings(&self) -> crate::partition::Settings {
+        crate::partition::Settings {
+            day_close_grace_ms: self.day_close_grace_ms.min(i64::MAX as u64) as i64,
+            rejects_retained: self
+                .rejects_retained
+                .max(usize::try_from(self.resume_rewind_messages).unwrap_or(usize::MAX)),
+            restatements_retained: self.restatements_retained,
         }
     }
 }

@@ -22,7 +22,7 @@ use hoso_model::checkpoint::CheckpointStore;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
@@ -31,12 +31,19 @@ use tracing::{debug, error, info, warn};
 
 use crate::checkpoint::{self, FsCheckpointStore};
 use crate::config::{ConsumeMode, ProcessorConfig};
+use crate::daily::DayCounts;
+use crate::dead_letters::DeadLetters;
 use crate::live::LiveTables;
 use crate::metrics::ProcessorMetrics;
-use crate::partition::{FoldResult, PartitionTables};
+use crate::partition::{FoldResult, PartitionTables, Settings};
+use crate::restatements::{self, Restatement};
 
 /// Messages folded per batch before the loop looks at the clock again.
 const BATCH_MESSAGES: usize = 4096;
+
+/// How long a checkpoint waits for Kafka to acknowledge the dead letters
+/// it covers before it is put off to the next round.
+const DEAD_LETTER_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessorError {
@@ -49,6 +56,8 @@ pub enum ProcessorError {
     Thread(#[source] std::io::Error),
     #[error("cannot open the checkpoint directory: {0}")]
     Checkpoints(#[source] hoso_model::checkpoint::CheckpointError),
+    #[error("cannot create the dead-letter producer: {0}")]
+    DeadLetters(#[source] KafkaError),
 }
 
 /// Rebalance events, handed from librdkafka's callback to the poll loop.
@@ -64,6 +73,8 @@ struct Context {
     checkpoints: Option<Arc<dyn CheckpointStore>>,
     /// `resume_rewind_messages`.
     rewind: u64,
+    settings: Settings,
+    dead_letters: Option<Arc<DeadLetters>>,
     last_warning: Mutex<Option<Instant>>,
     brokers: String,
     topic: String,
@@ -140,7 +151,8 @@ impl ConsumerContext for Context {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let mut restored = Vec::with_capacity(partitions.len());
                 for p in partitions {
-                    let (tables, start) = resume(self.checkpoints.as_deref(), p, self.rewind);
+                    let (tables, start) =
+                        resume(self.checkpoints.as_deref(), p, self.rewind, self.settings);
                     if let Err(e) = tpl.set_partition_offset(&self.topic, p, start) {
                         warn!(partition = p, error = %e, "cannot set the start offset");
                     }
@@ -194,10 +206,21 @@ pub fn spawn(
         )),
         _ => None,
     };
+    // A follower refuses what the owners refuse, and leaves the dead
+    // letters to them.
+    let dead_letters = match config.mode {
+        ConsumeMode::Group | ConsumeMode::Standalone => Some(Arc::new(
+            DeadLetters::new(&config.brokers, &config.dead_letter_topic, &config.topic)
+                .map_err(ProcessorError::DeadLetters)?,
+        )),
+        ConsumeMode::Follow => None,
+    };
     let context = Context {
         pending: Mutex::new(Vec::new()),
         checkpoints: checkpoints.clone(),
         rewind: config.resume_rewind_messages,
+        settings: config.partition_settings(),
+        dead_letters: dead_letters.clone(),
         last_warning: Mutex::new(None),
         brokers: config.brokers.clone(),
         topic: config.topic.clone(),
@@ -226,7 +249,9 @@ pub fn spawn(
     }
     std::thread::Builder::new()
         .name("hoso-processor".into())
-        .spawn(move || Loop::new(config, consumer, live, metrics, checkpoints).run(&stop))
+        .spawn(move || {
+            Loop::new(config, consumer, live, metrics, checkpoints, dead_letters).run(&stop)
+        })
         .map_err(ProcessorError::Thread)
 }
 
@@ -241,6 +266,8 @@ struct Loop {
     following: bool,
     last_error: Option<Instant>,
     checkpoints: Option<Arc<dyn CheckpointStore>>,
+    dead_letters: Option<Arc<DeadLetters>>,
+    settings: Settings,
     last_checkpoint: Instant,
     events_since_checkpoint: u64,
 }
@@ -252,8 +279,11 @@ impl Loop {
         live: Arc<LiveTables>,
         metrics: ProcessorMetrics,
         checkpoints: Option<Arc<dyn CheckpointStore>>,
+        dead_letters: Option<Arc<DeadLetters>>,
     ) -> Self {
         Loop {
+            settings: config.partition_settings(),
+            dead_letters,
             config,
             consumer,
             live,
@@ -315,6 +345,21 @@ impl Loop {
         let Some(store) = &self.checkpoints else {
             return;
         };
+        // A checkpoint covers the rejects folded so far: their dead letters
+        // must be in Kafka first, or a crash after it would lose them.
+        if let Some(dlq) = &self.dead_letters
+            && !dlq.settle(DEAD_LETTER_WAIT)
+        {
+            self.metrics
+                .checkpoints
+                .with_label_values(&["deferred"])
+                .inc();
+            warn!(
+                topic = dlq.topic(),
+                "dead letters not yet acknowledged by Kafka; checkpoint put off"
+            );
+            return;
+        }
         let mut progress = TopicPartitionList::new();
         for (p, tables) in self.parts.iter_mut() {
             let started = Instant::now();
@@ -351,7 +396,7 @@ impl Loop {
     /// the first, and folds them.
     fn fold_batch(&mut self, wait: Duration) {
         let started = Instant::now();
-        let (mut consumed, mut folded, mut duplicate, mut invalid) = (0u64, 0u64, 0u64, 0u64);
+        let (mut consumed, mut folded, mut duplicate, mut rejected) = (0u64, 0u64, 0u64, 0u64);
         let mut timeout = wait;
         for _ in 0..BATCH_MESSAGES {
             let polled = self.consumer.poll(timeout);
@@ -367,10 +412,11 @@ impl Loop {
                 Some(Ok(msg)) => {
                     consumed += 1;
                     let partition = msg.partition();
+                    let settings = self.settings;
                     let tables = self
                         .parts
                         .entry(partition)
-                        .or_insert_with(|| PartitionTables::new(partition));
+                        .or_insert_with(|| PartitionTables::new(partition).with_settings(settings));
                     if msg.offset() > tables.next_offset() && tables.next_offset() > 0 {
                         // Not on a plain topic: records were skipped (retention
                         // deleted them unread, or a broker fetch bug).
@@ -382,25 +428,34 @@ impl Loop {
                             "gap in offsets"
                         );
                     }
-                    match tables.fold_message(msg.offset(), msg.payload().unwrap_or_default()) {
-                        FoldResult::Folded => folded += 1,
-                        FoldResult::Duplicate => duplicate += 1,
-                        FoldResult::Invalid(e) => {
-                            invalid += 1;
-                            let ts = match msg.timestamp() {
-                                Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
-                                Timestamp::NotAvailable => -1,
-                            };
-                            warn!(partition, offset = msg.offset(), timestamp_ms = ts, error = %e,
-                                "skipping a message that is not a valid filing event");
+                    match fold(tables, &msg) {
+                        FoldResult::Folded => {
+                            folded += 1;
+                            if tables.has_closed_changes() {
+                                let n = restate(&mut self.parts, partition);
+                                self.metrics.restatements.inc_by(n);
+                            }
+                        }
+                        FoldResult::Duplicate | FoldResult::BeforeStart => duplicate += 1,
+                        FoldResult::Rejected { reason, new } => {
+                            rejected += 1;
+                            if let Some(r) = new {
+                                self.metrics.rejects.with_label_values(&[reason]).inc();
+                                debug!(partition, offset = r.offset, reason, detail = %r.detail,
+                                    "refused a message; sent to the dead-letter topic");
+                                if let Some(dlq) = &self.dead_letters {
+                                    dlq.send(&r);
+                                }
+                            }
                         }
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.live.set_brokers_down(false);
+                    let settings = self.settings;
                     self.parts
                         .entry(p)
-                        .or_insert_with(|| PartitionTables::new(p))
+                        .or_insert_with(|| PartitionTables::new(p).with_settings(settings))
                         .mark_end();
                 }
                 Some(Err(e)) => {
@@ -427,7 +482,7 @@ impl Loop {
             let events = &self.metrics.events;
             events.with_label_values(&["folded"]).inc_by(folded);
             events.with_label_values(&["duplicate"]).inc_by(duplicate);
-            events.with_label_values(&["invalid"]).inc_by(invalid);
+            events.with_label_values(&["rejected"]).inc_by(rejected);
         }
     }
 
@@ -462,6 +517,7 @@ impl Loop {
                 self.checkpoints.as_deref(),
                 *p,
                 self.config.resume_rewind_messages,
+                self.settings,
             );
             if tpl
                 .add_partition_offset(&self.config.topic, *p, start)
@@ -516,16 +572,78 @@ fn resume(
     checkpoints: Option<&dyn CheckpointStore>,
     partition: i32,
     rewind: u64,
+    settings: Settings,
 ) -> (PartitionTables, Offset) {
     let tables = match checkpoints {
-        Some(store) => checkpoint::restore(store, partition),
-        None => PartitionTables::new(partition),
+        Some(store) => checkpoint::restore(store, partition, settings),
+        None => PartitionTables::new(partition).with_settings(settings),
     };
     let start = match tables.next_offset() {
         0 => Offset::Beginning,
         next => Offset::Offset(next.saturating_sub(rewind as i64).max(0)),
     };
     (tables, start)
+}
+
+/// Folds one Kafka message into its partition's tables.
+pub(crate) fn fold(tables: &mut PartitionTables, msg: &BorrowedMessage<'_>) -> FoldResult {
+    let timestamp = match msg.timestamp() {
+        Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => Some(t),
+        Timestamp::NotAvailable => None,
+    };
+    tables.fold_message(
+        msg.offset(),
+        msg.key(),
+        msg.payload().unwrap_or_default(),
+        timestamp,
+    )
+}
+
+/// Turns the closed days the last event of `partition` changed into
+/// restatements; returns how many. The figures are summed over every
+/// partition held (all of them under `hoso up`), so they are the figures
+/// SQL shows.
+pub(crate) fn restate(parts: &mut HashMap<i32, PartitionTables>, partition: i32) -> u64 {
+    let Some(tables) = parts.get_mut(&partition) else {
+        return 0;
+    };
+    let changes = tables.take_closed_changes();
+    let held = parts.len() as i32;
+    let changed_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut rows = Vec::new();
+    for c in changes {
+        let others = parts
+            .iter()
+            .filter(|(p, _)| **p != partition)
+            .filter_map(|(_, t)| t.daily().get(c.key))
+            .fold(DayCounts::default(), |a, b| a.plus(&b));
+        let (old, new) = (others.plus(&c.old), others.plus(&c.new));
+        for (metric, old, new) in restatements::changed(&old, &new) {
+            rows.push(Restatement {
+                key: c.key,
+                metric,
+                old,
+                new,
+                changed_at_ms,
+                cause: c.cause.clone(),
+                filing_id: c.filing_id.clone(),
+                event_id: c.event_id.clone(),
+                partition,
+                offset: c.offset,
+                partitions_held: held,
+            });
+        }
+    }
+    let n = rows.len() as u64;
+    if let Some(tables) = parts.get_mut(&partition) {
+        for r in rows {
+            tables.restatements.record(r);
+        }
+        tables.mark_changed();
+    }
+    n
 }
 
 /// Applies the rebalances librdkafka reported during the last poll.
@@ -548,9 +666,15 @@ fn apply_rebalances(
             }
             Assignment::Revoked(ps) => {
                 info!(partitions = ?ps, "partitions revoked");
+                // Their checkpoints cover their rejects: dead letters first.
+                let settled = context
+                    .dead_letters
+                    .as_ref()
+                    .is_none_or(|d| d.settle(DEAD_LETTER_WAIT));
                 for p in &ps {
                     // Checkpoint what was folded, for whoever gets it next.
-                    if let (Some(mut tables), Some(store)) = (parts.remove(p), &context.checkpoints)
+                    if let (Some(mut tables), Some(store), true) =
+                        (parts.remove(p), &context.checkpoints, settled)
                         && let Err(e) = checkpoint::save(store.as_ref(), &mut tables)
                     {
                         error!(partition = p, error = %e, "checkpoint of a revoked partition failed");

@@ -29,6 +29,18 @@ impl DayCounts {
     fn is_zero(&self) -> bool {
         *self == DayCounts::default()
     }
+
+    /// The counts of two partitions together.
+    pub fn plus(&self, o: &DayCounts) -> DayCounts {
+        DayCounts {
+            received: self.received + o.received,
+            received_online: self.received_online + o.received_online,
+            ended: self.ended + o.ended,
+            ended_early: self.ended_early + o.ended_early,
+            ended_on_time: self.ended_on_time + o.ended_on_time,
+            ended_late: self.ended_late + o.ended_late,
+        }
+    }
 }
 
 /// (local day, province, commune).

@@ -10,16 +10,22 @@
 //! through `hoso_model::tables::TableSource`. Every
 //! `checkpoint_interval_ms`, [`checkpoint`] writes each changed partition's
 //! state with its next offset, the single source of truth for where the
-//! partition resumes.
+//! partition resumes. What cannot be applied is logged in [`rejects`] and
+//! sent to the dead-letter topic ([`dead_letters`]); changes to closed days
+//! are logged in [`restatements`].
 
 pub mod checkpoint;
 pub mod config;
 pub mod consumer;
 pub mod daily;
+pub mod dead_letters;
 mod encode;
 pub mod live;
 pub mod metrics;
 pub mod partition;
+pub mod rejects;
+pub mod replay;
+pub mod restatements;
 pub mod store;
 
 pub use config::{ConsumeMode, ProcessorConfig};

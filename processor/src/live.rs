@@ -89,6 +89,8 @@ impl TableSource for LiveTables {
         for p in inner.published.values() {
             snap.filings.extend(p.filings.iter().cloned());
             snap.daily_partials.extend(p.daily_partials.iter().cloned());
+            snap.rejects.extend(p.rejects.iter().cloned());
+            snap.restatements.extend(p.restatements.iter().cloned());
         }
         snap
     }

@@ -24,6 +24,10 @@ pub struct ProcessorMetrics {
     pub checkpoints: IntCounterVec,
     /// Offsets skipped between two messages of a partition.
     pub offset_gaps: IntCounter,
+    /// Messages refused (first time per offset), by reason.
+    pub rejects: IntCounterVec,
+    /// Figures of closed days that changed.
+    pub restatements: IntCounter,
 }
 
 impl ProcessorMetrics {
@@ -86,7 +90,20 @@ impl ProcessorMetrics {
                 "hoso_processor_offset_gaps_total",
                 "Times a partition's next message came after skipped offsets (records never read).",
             )?,
+            rejects: IntCounterVec::new(
+                Opts::new(
+                    "hoso_processor_rejects_total",
+                    "Messages refused and dead-lettered, by reason (counted once per offset).",
+                ),
+                &["reason"],
+            )?,
+            restatements: IntCounter::new(
+                "hoso_processor_restatements_total",
+                "Figures of closed days changed by late events (rows of `restatements`).",
+            )?,
         };
+        registry.register(Box::new(m.rejects.clone()))?;
+        registry.register(Box::new(m.restatements.clone()))?;
         registry.register(Box::new(m.offset_gaps.clone()))?;
         registry.register(Box::new(m.checkpoint_duration.clone()))?;
         registry.register(Box::new(m.checkpoints.clone()))?;

@@ -4,20 +4,71 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use hoso_model::{Applied, InvalidEvent, decode_event};
+use hoso_model::{Applied, Contribution, decode_event};
 
-use crate::daily::DailyAggregates;
+use crate::daily::{DailyAggregates, DayCounts, DayKey};
+use crate::rejects::{Reject, RejectLog};
+use crate::restatements::RestatementLog;
 use crate::store::FilingStore;
 
 /// What became of one message.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FoldResult {
     Folded,
-    /// This `(filing_id, seq)` was folded before.
+    /// This event (same `event_id` at the same `(filing_id, seq)`) was
+    /// folded before.
     Duplicate,
-    /// The bytes are not a valid event. Ingest never publishes such a
-    /// message; it comes from a producer that bypassed ingest.
-    Invalid(InvalidEvent),
+    /// The message cannot be applied. `reason` is the reject reason code;
+    /// `new` is the logged reject the first time this offset is refused,
+    /// for the dead-letter topic, and `None` on a re-read.
+    Rejected {
+        reason: &'static str,
+        new: Option<Box<Reject>>,
+    },
+    /// Before the offset these tables start at (a replay from a
+    /// timestamp): not part of their history.
+    BeforeStart,
+}
+
+/// Per-partition settings (from the processor's config).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// A day is closed once the partition's event time is this far past
+    /// its end; later changes to it are restatements.
+    pub day_close_grace_ms: i64,
+    /// Rejects kept for SQL (the dead-letter topic keeps them all). At
+    /// least the resume rewind, so that a re-read message that was refused
+    /// is found in the log.
+    pub rejects_retained: usize,
+    /// Restatements kept for SQL.
+    pub restatements_retained: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            day_close_grace_ms: 3_600_000,
+            rejects_retained: 10_000,
+            restatements_retained: 100_000,
+        }
+    }
+}
+
+/// How far ahead of its Kafka timestamp an event's time may move the
+/// watermark: a clock that is wrong by a year must not close every day.
+const MAX_EVENT_LEAD_MS: i64 = 3_600_000;
+
+/// A closed day's counts in this partition before and after one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayChange {
+    pub key: DayKey,
+    pub old: DayCounts,
+    pub new: DayCounts,
+    pub offset: i64,
+    pub filing_id: String,
+    pub event_id: String,
+    /// The event, in words, for `restatements.cause`.
+    pub cause: String,
 }
 
 /// One partition's published tables.
@@ -25,14 +76,28 @@ pub enum FoldResult {
 pub struct PublishedPartition {
     pub filings: Vec<RecordBatch>,
     pub daily_partials: Vec<RecordBatch>,
+    pub rejects: Option<RecordBatch>,
+    pub restatements: Option<RecordBatch>,
 }
 
 pub struct PartitionTables {
     partition: i32,
+    settings: Settings,
     filings: FilingStore,
     daily: DailyAggregates,
+    pub(crate) rejects: RejectLog,
+    pub(crate) restatements: RestatementLog,
+    /// Event time the partition has reached (UTC ms, `i64::MIN` before
+    /// any event): what closes days.
+    watermark_ms: i64,
+    /// Closed days changed by the last folded event, for the caller to
+    /// turn into restatements.
+    closed_changes: Vec<DayChange>,
     /// Offset of the next message to read.
     next_offset: i64,
+    /// Messages before this offset are not part of these tables (0 unless
+    /// they were replayed from a timestamp).
+    first_offset: i64,
     /// Changed since the last publish.
     changed: bool,
     /// `next_offset` of the last checkpoint written or restored.
@@ -45,11 +110,18 @@ pub struct PartitionTables {
 
 impl PartitionTables {
     pub fn new(partition: i32) -> Self {
+        let settings = Settings::default();
         PartitionTables {
             partition,
+            settings,
             filings: FilingStore::new(),
             daily: DailyAggregates::new(),
+            rejects: RejectLog::new(settings.rejects_retained),
+            restatements: RestatementLog::new(settings.restatements_retained),
+            watermark_ms: i64::MIN,
+            closed_changes: Vec::new(),
             next_offset: 0,
+            first_offset: 0,
             changed: true,
             checkpointed_offset: 0,
             reached_end: false,
@@ -57,42 +129,196 @@ impl PartitionTables {
         }
     }
 
-    /// Decodes and folds the message at `offset`.
-    pub fn fold_message(&mut self, offset: i64, payload: &[u8]) -> FoldResult {
+    /// The same tables under other settings.
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self.rejects.set_retain(settings.rejects_retained);
+        self.restatements.set_retain(settings.restatements_retained);
+        self
+    }
+
+    /// Decodes and folds the message at `offset`. `timestamp_ms` is the
+    /// message's Kafka timestamp, when it has one.
+    pub fn fold_message(
+        &mut self,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        timestamp_ms: Option<i64>,
+    ) -> FoldResult {
+        if offset < self.first_offset {
+            return FoldResult::BeforeStart;
+        }
+        let fresh = offset >= self.next_offset;
         // Never backwards: messages re-read after a resume are behind it.
         self.next_offset = self.next_offset.max(offset + 1);
+        // A message refused before is refused again, whatever the state
+        // says now: a refusal looks at what was folded before it, and the
+        // state has moved on since (the log keeps every reject of the
+        // rewind window, see `Settings::rejects_retained`).
+        if !fresh && let Some(reason) = self.rejects.reason_at(offset) {
+            return FoldResult::Rejected { reason, new: None };
+        }
         let event = match decode_event(payload) {
             Ok(e) => e,
-            Err(e) => return FoldResult::Invalid(e),
+            Err(e) => {
+                let reject = Reject {
+                    reason: e.reason(),
+                    detail: e.message,
+                    filing_id: None,
+                    event_id: None,
+                    key: key.map(<[u8]>::to_vec),
+                    payload: payload.to_vec(),
+                    partition: self.partition,
+                    offset,
+                    seen_at_ms: now_ms(),
+                };
+                return self.reject(reject);
+            }
         };
+        let closed_before = self.closed_before();
         let r = self.filings.apply(&event);
         match r.applied {
             Applied::Duplicate => FoldResult::Duplicate,
+            Applied::Rejected(why) => {
+                let reject = Reject {
+                    reason: why.reason(),
+                    detail: format!(
+                        "{} (seq {} of filing {}): {why}",
+                        event.kind, event.seq, event.filing_id
+                    ),
+                    filing_id: Some(event.filing_id.to_string()),
+                    event_id: Some(event.event_id.to_string()),
+                    key: key.map(<[u8]>::to_vec),
+                    payload: payload.to_vec(),
+                    partition: self.partition,
+                    offset,
+                    seen_at_ms: now_ms(),
+                };
+                self.reject(reject)
+            }
             Applied::Folded => {
-                self.daily.update(&r.before, &r.after);
+                let closed = closed_keys(&r.before, &r.after, closed_before);
+                if closed.is_empty() {
+                    self.daily.update(&r.before, &r.after);
+                } else {
+                    let old: Vec<DayCounts> = closed
+                        .iter()
+                        .map(|k| self.daily.get(*k).unwrap_or_default())
+                        .collect();
+                    self.daily.update(&r.before, &r.after);
+                    for (key, old) in closed.into_iter().zip(old) {
+                        let new = self.daily.get(key).unwrap_or_default();
+                        if new != old {
+                            self.closed_changes.push(DayChange {
+                                key,
+                                old,
+                                new,
+                                offset,
+                                filing_id: event.filing_id.to_string(),
+                                event_id: event.event_id.to_string(),
+                                cause: format!(
+                                    "late `{}` event (seq {}, occurred_at {}) of filing {}",
+                                    event.kind,
+                                    event.seq,
+                                    hoso_model::time::format_utc_ms(event.occurred_at_ms),
+                                    event.filing_id
+                                ),
+                            });
+                        }
+                    }
+                }
+                // Only fresh messages move event time: a re-read after a
+                // resume must decide "closed" as the first read did.
+                if fresh {
+                    let lead =
+                        timestamp_ms.map_or(i64::MAX, |t| t.saturating_add(MAX_EVENT_LEAD_MS));
+                    self.watermark_ms = self.watermark_ms.max(event.occurred_at_ms.min(lead));
+                }
                 self.changed = true;
                 FoldResult::Folded
             }
         }
     }
 
+    fn reject(&mut self, reject: Reject) -> FoldResult {
+        let reason = reject.reason;
+        let new = self
+            .rejects
+            .record(reject.clone())
+            .then(|| Box::new(reject));
+        if new.is_some() {
+            self.changed = true;
+        }
+        FoldResult::Rejected { reason, new }
+    }
+
+    /// Days before this local day are closed.
+    fn closed_before(&self) -> i32 {
+        if self.watermark_ms == i64::MIN {
+            return i32::MIN;
+        }
+        hoso_model::time::local_day(
+            self.watermark_ms
+                .saturating_sub(self.settings.day_close_grace_ms),
+        )
+    }
+
+    /// The closed days the last folded events changed (drained).
+    pub fn take_closed_changes(&mut self) -> Vec<DayChange> {
+        std::mem::take(&mut self.closed_changes)
+    }
+
+    /// True when the last folded events changed closed days.
+    pub fn has_closed_changes(&self) -> bool {
+        !self.closed_changes.is_empty()
+    }
+
+    pub fn watermark_ms(&self) -> i64 {
+        self.watermark_ms
+    }
+
     /// Tables rebuilt from a checkpoint, to continue at `next_offset`.
+    #[allow(clippy::too_many_arguments)]
     pub fn restored(
         partition: i32,
+        first_offset: i64,
         next_offset: i64,
+        watermark_ms: i64,
         filings: FilingStore,
         daily: DailyAggregates,
+        rejects: RejectLog,
+        restatements: RestatementLog,
     ) -> Self {
         PartitionTables {
+            first_offset,
             next_offset,
+            checkpointed_offset: next_offset,
+            watermark_ms,
             filings,
             daily,
+            rejects,
+            restatements,
             ..PartitionTables::new(partition)
         }
     }
 
+    /// Fresh tables that start reading at `offset` (a replay from a
+    /// timestamp): their first checkpoint records it even if nothing
+    /// follows.
+    pub fn starting_at(mut self, offset: i64) -> Self {
+        self.next_offset = offset;
+        self.first_offset = offset;
+        self.checkpointed_offset = -1;
+        self
+    }
+
     pub fn partition(&self) -> i32 {
         self.partition
+    }
+
+    pub fn first_offset(&self) -> i64 {
+        self.first_offset
     }
 
     pub fn next_offset(&self) -> i64 {
@@ -142,6 +368,172 @@ impl PartitionTables {
         Arc::new(PublishedPartition {
             filings: self.filings.batches(),
             daily_partials: self.daily.batches(self.partition),
+            rejects: self.rejects.batch(),
+            restatements: self.restatements.batch(),
         })
+    }
+
+    /// A change was recorded outside the fold (a restatement).
+    pub fn mark_changed(&mut self) {
+        self.changed = true;
+    }
+}
+
+/// The distinct closed (day, province, commune) keys a contribution moves
+/// from or to.
+fn closed_keys(before: &Contribution, after: &Contribution, closed_before: i32) -> Vec<DayKey> {
+    let mut keys: Vec<DayKey> = Vec::new();
+    for c in [before, after] {
+        let days = [c.received.map(|(d, _)| d), c.ended.map(|(d, _)| d)];
+        for day in days.into_iter().flatten() {
+            let key = (day, c.province, c.commune);
+            if day < closed_before && !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoso_model::time::{local_day, parse_rfc3339_ms};
+
+    fn ev(filing: &str, seq: u32, kind: &str, at: &str) -> Vec<u8> {
+        let extra = if kind == "received" {
+            r#","procedure_code":"1.001193","channel":"online","due_at":"2025-07-03T17:00:00+07:00""#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"event_id":"{filing}-{seq}","filing_id":"{filing}","seq":{seq},"type":"{kind}","occurred_at":"{at}","province_code":"01","commune_code":"00004"{extra}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn late_events_change_closed_days_and_say_so() {
+        let mut t = PartitionTables::new(0);
+        let mut offset = 0;
+        let mut fold = |t: &mut PartitionTables, bytes: Vec<u8>| {
+            offset += 1;
+            t.fold_message(offset, None, &bytes, None)
+        };
+        fold(&mut t, ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"));
+        fold(&mut t, ev("F1", 2, "resolved", "2025-07-01T10:00:00+07:00"));
+        // Still July 1st in event time: nothing is closed yet, a second
+        // filing that day is not a restatement.
+        fold(&mut t, ev("F2", 1, "received", "2025-07-01T09:00:00+07:00"));
+        assert!(!t.has_closed_changes());
+        // July 2nd, 00:30: within the hour of grace, July 1st is still open.
+        fold(&mut t, ev("F3", 1, "received", "2025-07-02T00:30:00+07:00"));
+        fold(&mut t, ev("F4", 1, "received", "2025-07-01T23:00:00+07:00"));
+        assert!(!t.has_closed_changes());
+        // Two days later, July 1st is closed.
+        fold(&mut t, ev("F5", 1, "received", "2025-07-03T08:00:00+07:00"));
+        assert!(!t.has_closed_changes());
+        // A filing received on July 1st arrives late; F1 turns late (two
+        // supplement requests, Decision 766).
+        fold(&mut t, ev("F6", 1, "received", "2025-07-01T15:00:00+07:00"));
+        let r = fold(
+            &mut t,
+            ev("F1", 3, "supplement_requested", "2025-07-01T09:00:00+07:00"),
+        );
+        assert_eq!(r, FoldResult::Folded);
+        fold(
+            &mut t,
+            ev("F1", 4, "supplement_requested", "2025-07-01T09:30:00+07:00"),
+        );
+        let day = local_day(parse_rfc3339_ms("2025-07-01T12:00:00+07:00").unwrap());
+        let changes = t.take_closed_changes();
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(changes[0].key, (day, 1, 4));
+        assert_eq!((changes[0].old.received, changes[0].new.received), (3, 4));
+        assert_eq!(changes[0].offset, 7);
+        assert!(
+            changes[0].cause.contains("late `received` event (seq 1"),
+            "{}",
+            changes[0].cause
+        );
+        // The first supplement request changes no figure; the second one
+        // turns the outcome late.
+        assert_eq!(changes[1].event_id, "F1-4");
+        assert_eq!(
+            (changes[1].old.ended_on_time, changes[1].new.ended_on_time),
+            (1, 0)
+        );
+        assert_eq!(
+            (changes[1].old.ended_late, changes[1].new.ended_late),
+            (0, 1)
+        );
+        assert!(!t.has_closed_changes(), "drained");
+    }
+
+    #[test]
+    fn an_event_time_far_ahead_of_its_kafka_time_closes_nothing() {
+        let mut t = PartitionTables::new(0);
+        let kafka = parse_rfc3339_ms("2025-07-01T09:00:00+07:00").unwrap();
+        let bad = ev("F1", 1, "received", "2999-01-01T00:00:00+07:00");
+        t.fold_message(0, None, &bad, Some(kafka));
+        assert_eq!(t.watermark_ms(), kafka + MAX_EVENT_LEAD_MS);
+        t.fold_message(
+            1,
+            None,
+            &ev("F2", 1, "received", "2025-07-01T08:00:00+07:00"),
+            Some(kafka),
+        );
+        assert!(!t.has_closed_changes());
+    }
+
+    #[test]
+    fn a_reread_refusal_stays_a_refusal() {
+        let mut t = PartitionTables::new(0);
+        t.fold_message(
+            0,
+            None,
+            &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
+            None,
+        );
+        t.fold_message(
+            1,
+            None,
+            &ev("F1", 2, "returned", "2025-07-01T09:00:00+07:00"),
+            None,
+        );
+        let reopen = ev("F1", 3, "processing", "2025-07-01T10:00:00+07:00");
+        let first = t.fold_message(2, None, &reopen, None);
+        assert!(matches!(
+            first,
+            FoldResult::Rejected {
+                reason: "after_close",
+                new: Some(_)
+            }
+        ));
+        // A later event lifts the newest seq above the refused one...
+        t.fold_message(
+            3,
+            None,
+            &ev("F1", 5, "fee_paid", "2025-07-01T11:00:00+07:00"),
+            None,
+        );
+        // ...yet read again (after a resume), the refused message is still
+        // refused, not folded as late history: the outcome of a message
+        // never depends on whether the processor restarted.
+        let again = t.fold_message(2, None, &reopen, None);
+        assert_eq!(
+            again,
+            FoldResult::Rejected {
+                reason: "after_close",
+                new: None
+            }
+        );
+        assert_eq!(t.filings().get("F1").unwrap().last_seq(), 5);
     }
 }

@@ -25,6 +25,8 @@ use hoso_model::tables::{TableSource, TablesSnapshot};
 pub enum LiveKind {
     Filings,
     DailyPartials,
+    Rejects,
+    Restatements,
 }
 
 impl LiveKind {
@@ -32,6 +34,8 @@ impl LiveKind {
         match self {
             LiveKind::Filings => schema::filings(),
             LiveKind::DailyPartials => schema::daily_partials(),
+            LiveKind::Rejects => schema::rejects(),
+            LiveKind::Restatements => schema::restatements(),
         }
     }
 
@@ -39,6 +43,8 @@ impl LiveKind {
         match self {
             LiveKind::Filings => snap.filings,
             LiveKind::DailyPartials => snap.daily_partials,
+            LiveKind::Rejects => snap.rejects,
+            LiveKind::Restatements => snap.restatements,
         }
     }
 }
@@ -112,20 +118,18 @@ impl std::fmt::Debug for HosoSchema {
 impl HosoSchema {
     pub fn new(source: Arc<dyn TableSource>) -> Self {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
-        tables.insert(
-            schema::FILINGS,
-            Arc::new(LiveTable {
-                kind: LiveKind::Filings,
+        for (name, kind) in [
+            (schema::FILINGS, LiveKind::Filings),
+            (schema::DAILY_PARTIALS, LiveKind::DailyPartials),
+            (schema::REJECTS, LiveKind::Rejects),
+            (schema::RESTATEMENTS, LiveKind::Restatements),
+        ] {
+            let table = LiveTable {
+                kind,
                 source: source.clone(),
-            }),
-        );
-        tables.insert(
-            schema::DAILY_PARTIALS,
-            Arc::new(LiveTable {
-                kind: LiveKind::DailyPartials,
-                source,
-            }),
-        );
+            };
+            tables.insert(name, Arc::new(table));
+        }
         HosoSchema {
             tables,
             views: RwLock::new(HashMap::new()),

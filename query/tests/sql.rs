@@ -68,6 +68,7 @@ async fn executor_with(config: QueryConfig) -> QueryExecutor {
                 ],
             ),
         ],
+        ..TablesSnapshot::default()
     };
     let registry = prometheus::Registry::new();
     QueryExecutor::new(
@@ -257,8 +258,8 @@ impl TableSource for Moving {
             .map(|d| (d, "01", "00004", [1, 0, 0, 0, 0, 0]))
             .collect();
         TablesSnapshot {
-            filings: vec![],
             daily_partials: vec![partials(0, &rows)],
+            ..TablesSnapshot::default()
         }
     }
 }

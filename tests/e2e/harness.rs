@@ -101,6 +101,7 @@ pub fn test_config(brokers: &str, topic: &str) -> Config {
     config.kafka.partitions = 3;
     config.processor.publish_interval_ms = 50;
     config.processor.group_id = format!("hoso-e2e-{topic}");
+    config.processor.dead_letter_topic = format!("{topic}-dlq");
     config.ingest.ack_timeout_ms = 5_000;
     config
 }
@@ -217,9 +218,27 @@ where
     }
 }
 
+/// A message read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
 /// Every message of the topic, read to the end of each partition with a
 /// plain consumer: (key, payload).
 pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
+    read_messages(brokers, topic)
+        .into_iter()
+        .map(|m| (m.key, String::from_utf8_lossy(&m.payload).into_owned()))
+        .collect()
+}
+
+/// Every message of the topic with its headers, read to the end of each
+/// partition.
+pub fn read_messages(brokers: &str, topic: &str) -> Vec<Read> {
+    use rdkafka::message::Headers;
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("hoso-e2e-reader-{topic}"))
@@ -247,10 +266,21 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
             "reading {topic} did not reach the end"
         );
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => out.push((
-                String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-            )),
+            Some(Ok(m)) => out.push(Read {
+                key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                payload: m.payload().unwrap_or_default().to_vec(),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                let v = String::from_utf8_lossy(h.value.unwrap_or_default());
+                                (h.key.to_string(), v.into_owned())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 at_end.insert(p);
             }

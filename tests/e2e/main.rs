@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod crash;
-mod garbage;
+mod dead_letters;
 mod harness;
+mod late_data;
 mod pipeline;
+mod replay;

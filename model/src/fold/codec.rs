@@ -1,8 +1,12 @@
-//! The fold state as bytes, for checkpoints. Fixed 55 bytes per filing,
+//! The fold state as bytes, for checkpoints. Fixed 57 bytes per filing,
 //! plus the pause marks and high `seq`s of the few filings that have them.
 
 use super::{Extra, FilingState, PauseMark};
 use crate::codec::{ByteReader, CodecError, put_i64, put_u8, put_u32};
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
 use crate::event::{Channel, EventType};
 
 impl FilingState {
@@ -11,24 +15,17 @@ impl FilingState {
         put_i64(out, self.received_at);
         put_i64(out, self.due_at);
         put_i64(out, self.end_at);
+        put_u64(out, self.seen_low);
         for v in [
             self.max_seq,
             self.received_seq,
             self.end_seq,
             self.commune,
             self.procedure,
-            self.seen_low,
         ] {
             put_u32(out, v);
         }
-        for v in [
-            self.province,
-            self.channel,
-            self.status,
-            self.attrs,
-            self.marks,
-            self.supplement_count,
-        ] {
+        for v in [self.province, self.status, self.attrs, self.marks] {
             put_u8(out, v);
         }
         match &self.extra {
@@ -42,8 +39,9 @@ impl FilingState {
                     put_u8(out, u8::from(m.request));
                 }
                 put_u32(out, x.seen_high.len() as u32);
-                for s in &x.seen_high {
-                    put_u32(out, *s);
+                for &(seq, fp) in &x.seen_high {
+                    put_u32(out, seq);
+                    put_u8(out, fp);
                 }
             }
         }
@@ -55,25 +53,24 @@ impl FilingState {
             received_at: r.i64()?,
             due_at: r.i64()?,
             end_at: r.i64()?,
+            seen_low: r.i64()? as u64,
             max_seq: r.u32()?,
             received_seq: r.u32()?,
             end_seq: r.u32()?,
             commune: r.u32()?,
             procedure: r.u32()?,
-            seen_low: r.u32()?,
             province: r.u8()?,
-            channel: r.u8()?,
             status: r.u8()?,
             attrs: r.u8()?,
             marks: r.u8()?,
-            supplement_count: r.u8()?,
             extra: None,
         };
         if s.status != 0 && EventType::from_u8(s.status).is_none() {
             return Err(CodecError::Corrupt(format!("status {}", s.status)));
         }
-        if s.channel != 0 && Channel::from_u8(s.channel).is_none() {
-            return Err(CodecError::Corrupt(format!("channel {}", s.channel)));
+        let channel = (s.marks >> super::CHANNEL_SHIFT) & 3;
+        if channel != 0 && Channel::from_u8(channel).is_none() {
+            return Err(CodecError::Corrupt(format!("channel {channel}")));
         }
         match r.u8()? {
             0 => {}
@@ -87,10 +84,10 @@ impl FilingState {
                         request: r.u8()? != 0,
                     });
                 }
-                let n = r.count(4)?;
+                let n = r.count(5)?;
                 let mut seen_high = Vec::with_capacity(n);
                 for _ in 0..n {
-                    seen_high.push(r.u32()?);
+                    seen_high.push((r.u32()?, r.u8()?));
                 }
                 s.extra = Some(Box::new(Extra { pauses, seen_high }));
             }

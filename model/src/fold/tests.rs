@@ -834,18 +834,25 @@ fn two_requests_with_one_pending_are_late_on_resolution() {
 }
 
 #[test]
-fn dimensions_do_not_depend_on_arrival_order() {
+fn dimensions_that_contradict_the_filing_are_rejected() {
     let mut a = ev(1, Submitted, "2025-07-01T07:00:00+07:00");
     a.commune = 25;
     let mut b = ev(2, NotReceived, "2025-07-01T08:00:00+07:00");
     b.commune = 70;
     b.province = 79;
-    // No `received`: the lowest seq's dimensions, in either order.
-    for order in [[a.clone(), b.clone()], [b.clone(), a.clone()]] {
-        let (s, _) = fold(&order);
-        assert_eq!((s.province(), s.commune()), (1, 25));
-    }
-    // A `received` event's dimensions win whatever its seq.
+    // No `received` yet: the events so far set the dimensions.
+    let mut procs = Interner::new();
+    let mut s = FilingState::new();
+    assert_eq!(s.apply(&a, &mut procs), Applied::Folded);
+    assert_eq!(
+        s.apply(&b, &mut procs),
+        Applied::Rejected(Rejection::DimensionMismatch {
+            province: 1,
+            commune: 25
+        })
+    );
+    assert_eq!(s.last_seq(), 1, "a rejected event changes nothing");
+    // A `received` event's dimensions win over the events before it...
     let mut r = received(
         3,
         "2025-07-01T08:00:00+07:00",
@@ -853,10 +860,97 @@ fn dimensions_do_not_depend_on_arrival_order() {
         Channel::Online,
     );
     r.commune = 8;
-    for order in [[a.clone(), r.clone()], [r.clone(), a.clone()]] {
-        let (s, _) = fold(&order);
-        assert_eq!((s.province(), s.commune()), (1, 8));
+    assert_eq!(s.apply(&r, &mut procs), Applied::Folded);
+    assert_eq!((s.province(), s.commune()), (1, 8));
+    // ...and once received, nothing may contradict them, a lower seq either.
+    let mut late = ev(2, Processing, "2025-07-01T09:00:00+07:00");
+    late.commune = 25;
+    assert_eq!(
+        s.apply(&late, &mut procs),
+        Applied::Rejected(Rejection::DimensionMismatch {
+            province: 1,
+            commune: 8
+        })
+    );
+    late.commune = 8;
+    assert_eq!(s.apply(&late, &mut procs), Applied::Folded);
+}
+
+#[test]
+fn another_event_at_a_folded_seq_is_a_conflict() {
+    let mut procs = Interner::new();
+    let mut s = FilingState::new();
+    // Both inline seqs (1..=8) and the ones kept aside (above 8).
+    for seq in [1, 8, 9, 40] {
+        let e = ev(seq, Processing, "2025-07-01T09:00:00+07:00");
+        assert_eq!(s.apply(&e, &mut procs), Applied::Folded);
+        assert_eq!(s.apply(&e, &mut procs), Applied::Duplicate, "seq {seq}");
+        let mut other = e.clone();
+        other.event_id = Cow::Owned(format!("another-{seq}"));
+        assert_eq!(
+            s.apply(&other, &mut procs),
+            Applied::Rejected(Rejection::Conflict),
+            "seq {seq}"
+        );
     }
+    assert_eq!(s.last_seq(), 40);
+}
+
+#[test]
+fn fingerprints_never_change_and_are_never_zero() {
+    // Checkpoints hold them: a new build must compute the same bytes.
+    assert_eq!(fingerprint("F1-1"), fingerprint("F1-1"));
+    assert_eq!(
+        [fingerprint(""), fingerprint("a"), fingerprint("F1-1")],
+        [148, 223, 81] // FNV-1a 32, worked out in Python
+    );
+    for i in 0..10_000 {
+        assert_ne!(fingerprint(&format!("e{i}")), 0);
+    }
+}
+
+#[test]
+fn events_that_reopen_a_closed_filing_are_rejected() {
+    let recv = received(
+        1,
+        "2025-07-01T08:00:00+07:00",
+        "2025-07-03T17:00:00+07:00",
+        Channel::InPerson,
+    );
+    for closing in [Returned, Withdrawn, NotReceived] {
+        let mut procs = Interner::new();
+        let mut s = FilingState::new();
+        s.apply(&recv, &mut procs);
+        s.apply(&ev(2, closing, "2025-07-02T08:00:00+07:00"), &mut procs);
+        for reopening in [Processing, SupplementRequested, Extended, Received] {
+            let mut e = ev(3, reopening, "2025-07-02T09:00:00+07:00");
+            e.due_at_ms = Some(t("2025-07-09T17:00:00+07:00"));
+            e.procedure_code = Some(Cow::Borrowed("1.001193"));
+            e.channel = Some(Channel::Online);
+            assert_eq!(
+                s.apply(&e, &mut procs),
+                Applied::Rejected(Rejection::AfterClose { closed_by: closing }),
+                "{reopening} after {closing}"
+            );
+        }
+        // Corrections of how it ended still apply, and the filing stays
+        // closed after them.
+        let fix = ev(4, Resolved, "2025-07-02T10:00:00+07:00");
+        assert_eq!(s.apply(&fix, &mut procs), Applied::Folded);
+        assert_eq!(s.status(), Some(Resolved));
+        let again = ev(5, Processing, "2025-07-02T11:00:00+07:00");
+        assert_eq!(
+            s.apply(&again, &mut procs),
+            Applied::Rejected(Rejection::AfterClose { closed_by: closing })
+        );
+    }
+    // A late event with a lower seq is history, not a reopening.
+    let mut procs = Interner::new();
+    let mut s = FilingState::new();
+    s.apply(&recv, &mut procs);
+    s.apply(&ev(5, Returned, "2025-07-02T08:00:00+07:00"), &mut procs);
+    let late = ev(3, Processing, "2025-07-01T09:00:00+07:00");
+    assert_eq!(s.apply(&late, &mut procs), Applied::Folded);
 }
 
 #[test]

@@ -4,10 +4,13 @@
 //! Layout (little-endian):
 //!
 //! ```text
-//! "HOSOCKP1"  version:u32  partition:i32  next_offset:i64
-//! procedures: count:u32, then each a length-prefixed string
-//! filings:    count:u32, then each id (length-prefixed) + FilingState
-//! daily:      count:u32, then each day:i32 province:u8 commune:u32 + 6 counts:i64
+//! "HOSOCKP1"  version:u32  partition:i32  first_offset:i64  next_offset:i64
+//! watermark_ms:i64
+//! procedures:   count:u32, then each a length-prefixed string
+//! filings:      count:u32, then each id (length-prefixed) + FilingState
+//! daily:        count:u32, then each day:i32 province:u8 commune:u32 + 6 counts:i64
+//! rejects:      see `RejectLog::encode`
+//! restatements: see `RestatementLog::encode`
 //! crc32 of all the above: u32
 //! ```
 //!
@@ -24,11 +27,15 @@ use hoso_model::fold::FilingState;
 use tracing::{error, info};
 
 use crate::daily::{DailyAggregates, DayCounts};
-use crate::partition::PartitionTables;
+use crate::partition::{PartitionTables, Settings};
+use crate::rejects::RejectLog;
+use crate::restatements::RestatementLog;
 use crate::store::FilingStore;
 
 const MAGIC: &[u8; 8] = b"HOSOCKP1";
-const VERSION: u32 = 1;
+/// 2: the dedup memory holds `event_id` fingerprints; rejects,
+/// restatements and the event-time watermark are part of the state.
+const VERSION: u32 = 2;
 
 /// The partition's state as checkpoint bytes.
 pub fn encode(tables: &PartitionTables) -> Vec<u8> {
@@ -37,7 +44,9 @@ pub fn encode(tables: &PartitionTables) -> Vec<u8> {
     out.extend_from_slice(MAGIC);
     put_u32(&mut out, VERSION);
     put_i32(&mut out, tables.partition());
+    put_i64(&mut out, tables.first_offset());
     put_i64(&mut out, tables.next_offset());
+    put_i64(&mut out, tables.watermark_ms());
     let procedures: Vec<&str> = filings.procedures().names().collect();
     put_u32(&mut out, procedures.len() as u32);
     for p in procedures {
@@ -67,6 +76,8 @@ pub fn encode(tables: &PartitionTables) -> Vec<u8> {
             put_i64(&mut out, v);
         }
     }
+    tables.rejects.encode(&mut out);
+    tables.restatements.encode(&mut out);
     let crc = crc32fast::hash(&out);
     put_u32(&mut out, crc);
     out
@@ -93,7 +104,9 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         )));
     }
     let partition = r.i32().map_err(corrupt)?;
+    let first_offset = r.i64().map_err(corrupt)?;
     let next_offset = r.i64().map_err(corrupt)?;
+    let watermark_ms = r.i64().map_err(corrupt)?;
     let n = r.count(4).map_err(corrupt)?;
     let mut names = Vec::with_capacity(n);
     for _ in 0..n {
@@ -101,7 +114,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         names.push(std::str::from_utf8(raw).map_err(|e| CheckpointError::Corrupt(e.to_string()))?);
     }
     let mut filings = FilingStore::with_procedures(Interner::from_names(names));
-    let n = r.count(4 + 55).map_err(corrupt)?;
+    let n = r.count(4 + 57).map_err(corrupt)?;
     for _ in 0..n {
         let id = r.bytes().map_err(corrupt)?;
         let state = FilingState::decode(&mut r).map_err(corrupt)?;
@@ -144,6 +157,8 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
             },
         );
     }
+    let rejects = RejectLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
+    let restatements = RestatementLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
     if r.remaining() != 0 {
         return Err(CheckpointError::Corrupt(format!(
             "{} bytes after the end",
@@ -152,9 +167,13 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     }
     Ok(PartitionTables::restored(
         partition,
+        first_offset,
         next_offset,
+        watermark_ms,
         filings,
         daily,
+        rejects,
+        restatements,
     ))
 }
 
@@ -162,7 +181,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
 /// read from the partition's beginning) when it has none. A checkpoint that
 /// cannot be used is reported and replaced by a full re-read: slower, never
 /// wrong, as long as the topic still holds the whole log.
-pub fn restore(store: &dyn CheckpointStore, partition: i32) -> PartitionTables {
+pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) -> PartitionTables {
     let started = std::time::Instant::now();
     let loaded = store.load(partition).and_then(|bytes| match bytes {
         None => Ok(None),
@@ -184,12 +203,12 @@ pub fn restore(store: &dyn CheckpointStore, partition: i32) -> PartitionTables {
                 ms = started.elapsed().as_millis() as u64,
                 "restored from checkpoint"
             );
-            t
+            t.with_settings(settings)
         }
-        Ok(None) => PartitionTables::new(partition),
+        Ok(None) => PartitionTables::new(partition).with_settings(settings),
         Err(e) => {
             error!(partition, error = %e, "unusable checkpoint; re-reading the partition from its beginning");
-            PartitionTables::new(partition)
+            PartitionTables::new(partition).with_settings(settings)
         }
     }
 }

@@ -44,6 +44,11 @@ fn stream(filings: usize) -> Vec<String> {
         if !f.is_multiple_of(4) {
             out.push(event(f, 5, "resolved", day + 1));
         }
+        // Rejects are state too: not JSON, and a conflict at a folded seq.
+        if f % 97 == 1 {
+            out.push(format!("not json {f}"));
+            out.push(event(f, 1, "received", day).replace("\"e-", "\"other-"));
+        }
     }
     out
 }
@@ -51,7 +56,7 @@ fn stream(filings: usize) -> Vec<String> {
 fn folded(events: &[String]) -> PartitionTables {
     let mut t = PartitionTables::new(3);
     for (i, e) in events.iter().enumerate() {
-        t.fold_message(i as i64, e.as_bytes());
+        t.fold_message(i as i64, None, e.as_bytes(), None);
     }
     t
 }
@@ -76,19 +81,35 @@ fn a_checkpoint_restores_the_exact_tables_and_dedup_memory() {
     assert_eq!(rows_a, rows_b);
     assert_eq!(live.publish().filings, restored.publish().filings);
 
-    // Replaying what the checkpoint already holds changes nothing...
+    let rejects: Vec<_> = live.rejects.iter().cloned().collect();
+    assert!(
+        rejects.len() >= 10,
+        "the stream has rejects: {}",
+        rejects.len()
+    );
+    assert_eq!(
+        restored.rejects.iter().cloned().collect::<Vec<_>>(),
+        rejects
+    );
+    assert_eq!(restored.watermark_ms(), live.watermark_ms());
+    assert_ne!(live.watermark_ms(), i64::MIN);
+
+    // Replaying what the checkpoint already holds changes nothing: folded
+    // events are duplicates, refused ones are not logged again.
     for (i, e) in first.iter().enumerate() {
-        assert_eq!(
-            restored.fold_message(i as i64, e.as_bytes()),
-            FoldResult::Duplicate
-        );
+        match restored.fold_message(i as i64, None, e.as_bytes(), None) {
+            FoldResult::Duplicate => {}
+            FoldResult::Rejected { new: None, .. } => {}
+            other => panic!("offset {i}: {other:?}"),
+        }
     }
+    assert_eq!(restored.rejects.len(), rejects.len());
     // ...and both continue to the same place.
     let offset = first.len() as i64;
     for (i, e) in rest.iter().enumerate() {
         assert_eq!(
-            live.fold_message(offset + i as i64, e.as_bytes()),
-            restored.fold_message(offset + i as i64, e.as_bytes())
+            live.fold_message(offset + i as i64, None, e.as_bytes(), None),
+            restored.fold_message(offset + i as i64, None, e.as_bytes(), None)
         );
     }
     assert!(

@@ -1,0 +1,332 @@
+//! The audit of past figures: every change of a closed day's figure, kept
+//! per partition for the SQL table `restatements` (and in the checkpoint).
+//!
+//! Officials are scored on daily figures, so a past figure never changes
+//! silently. A day is closed once the partition's event time has passed
+//! its end by `day_close_grace_ms`; an event that still moves a closed
+//! day's counts (a late `received`, a late supplement that turns an outcome
+//! late...) leaves one row per figure it changed.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i32, put_i64, put_u8, put_u32};
+use hoso_model::event::{commune_code, province_code};
+use hoso_model::schema;
+
+use crate::daily::{DayCounts, DayKey};
+
+/// The figures of a day, as in `restatements.metric`.
+pub const METRICS: [&str; 8] = [
+    "received",
+    "received_online",
+    "ended",
+    "ended_early",
+    "ended_on_time",
+    "ended_late",
+    "online_share",
+    "on_time_rate",
+];
+
+/// One changed figure of a closed day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restatement {
+    pub key: DayKey,
+    /// One of [`METRICS`].
+    pub metric: &'static str,
+    /// `None` for a rate whose denominator was 0.
+    pub old: Option<f64>,
+    pub new: Option<f64>,
+    /// Wall clock when the figure changed, UTC ms.
+    pub changed_at_ms: i64,
+    /// The event that changed it, in words.
+    pub cause: String,
+    pub filing_id: String,
+    pub event_id: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// How many partitions the figures are summed over (the processor's).
+    pub partitions_held: i32,
+}
+
+fn figures(c: &DayCounts) -> [Option<f64>; 8] {
+    let ratio = |num: i64, den: i64| (den != 0).then(|| num as f64 / den as f64);
+    [
+        Some(c.received as f64),
+        Some(c.received_online as f64),
+        Some(c.ended as f64),
+        Some(c.ended_early as f64),
+        Some(c.ended_on_time as f64),
+        Some(c.ended_late as f64),
+        ratio(c.received_online, c.received),
+        ratio(c.ended_on_time, c.ended),
+    ]
+}
+
+/// The figures that differ between `old` and `new`: metric, old, new.
+pub fn changed(old: &DayCounts, new: &DayCounts) -> Vec<(&'static str, Option<f64>, Option<f64>)> {
+    let (a, b) = (figures(old), figures(new));
+    (0..METRICS.len())
+        .filter(|&i| a[i] != b[i])
+        .map(|i| (METRICS[i], a[i], b[i]))
+        .collect()
+}
+
+/// A partition's restatements, the newest `retain` of them.
+#[derive(Debug)]
+pub struct RestatementLog {
+    rows: VecDeque<Restatement>,
+    retain: usize,
+    batch: Option<RecordBatch>,
+}
+
+impl RestatementLog {
+    pub fn new(retain: usize) -> Self {
+        RestatementLog {
+            rows: VecDeque::new(),
+            retain: retain.max(1),
+            batch: None,
+        }
+    }
+
+    pub fn record(&mut self, r: Restatement) {
+        self.rows.push_back(r);
+        while self.rows.len() > self.retain {
+            self.rows.pop_front();
+        }
+        self.batch = None;
+    }
+
+    /// Keeps only the newest `retain` from now on.
+    pub fn set_retain(&mut self, retain: usize) {
+        self.retain = retain.max(1);
+        while self.rows.len() > self.retain {
+            self.rows.pop_front();
+        }
+        self.batch = None;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Restatement> {
+        self.rows.iter()
+    }
+
+    /// The rows as one Arrow batch (cached until the next record).
+    pub fn batch(&mut self) -> Option<RecordBatch> {
+        if self.rows.is_empty() {
+            return None;
+        }
+        if self.batch.is_none() {
+            self.batch = Some(encode(&self.rows));
+        }
+        self.batch.clone()
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.rows.len() as u32);
+        for r in &self.rows {
+            let (day, province, commune) = r.key;
+            put_i32(out, day);
+            put_u8(out, province);
+            put_u32(out, commune);
+            let metric = METRICS.iter().position(|m| *m == r.metric).unwrap_or(0);
+            put_u8(out, metric as u8);
+            for v in [r.old, r.new] {
+                match v {
+                    None => put_u8(out, 0),
+                    Some(x) => {
+                        put_u8(out, 1);
+                        put_i64(out, x.to_bits() as i64);
+                    }
+                }
+            }
+            put_i64(out, r.changed_at_ms);
+            for s in [&r.cause, &r.filing_id, &r.event_id] {
+                put_bytes(out, s.as_bytes());
+            }
+            put_i32(out, r.partition);
+            put_i64(out, r.offset);
+            put_i32(out, r.partitions_held);
+        }
+    }
+
+    pub fn decode(r: &mut ByteReader<'_>, retain: usize) -> Result<RestatementLog, CodecError> {
+        let mut log = RestatementLog::new(retain);
+        let n = r.count(40)?;
+        for _ in 0..n {
+            let key = (r.i32()?, r.u8()?, r.u32()?);
+            let metric = *METRICS
+                .get(r.u8()? as usize)
+                .ok_or_else(|| CodecError::Corrupt("restatement metric".into()))?;
+            let mut value = || -> Result<Option<f64>, CodecError> {
+                Ok(match r.u8()? {
+                    0 => None,
+                    _ => Some(f64::from_bits(r.i64()? as u64)),
+                })
+            };
+            let (old, new) = (value()?, value()?);
+            let changed_at_ms = r.i64()?;
+            let mut text = || -> Result<String, CodecError> {
+                String::from_utf8(r.bytes()?.to_vec())
+                    .map_err(|_| CodecError::Corrupt("text is not UTF-8".into()))
+            };
+            let (cause, filing_id, event_id) = (text()?, text()?, text()?);
+            log.record(Restatement {
+                key,
+                metric,
+                old,
+                new,
+                changed_at_ms,
+                cause,
+                filing_id,
+                event_id,
+                partition: r.i32()?,
+                offset: r.i64()?,
+                partitions_held: r.i32()?,
+            });
+        }
+        Ok(log)
+    }
+}
+
+fn encode(rows: &VecDeque<Restatement>) -> RecordBatch {
+    let n = rows.len();
+    let mut day = Date32Builder::with_capacity(n);
+    let mut province = StringBuilder::with_capacity(n, n * 2);
+    let mut commune = StringBuilder::with_capacity(n, n * 5);
+    let mut metric = StringBuilder::new();
+    let mut old = Float64Builder::with_capacity(n);
+    let mut new = Float64Builder::with_capacity(n);
+    let mut changed = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut cause = StringBuilder::new();
+    let mut filing = StringBuilder::new();
+    let mut event = StringBuilder::new();
+    let mut partition = Int32Builder::with_capacity(n);
+    let mut offset = Int64Builder::with_capacity(n);
+    let mut held = Int32Builder::with_capacity(n);
+    for r in rows {
+        day.append_value(r.key.0);
+        province.append_value(province_code(r.key.1));
+        commune.append_value(commune_code(r.key.2));
+        metric.append_value(r.metric);
+        old.append_option(r.old);
+        new.append_option(r.new);
+        changed.append_value(r.changed_at_ms);
+        cause.append_value(&r.cause);
+        filing.append_value(&r.filing_id);
+        event.append_value(&r.event_id);
+        partition.append_value(r.partition);
+        offset.append_value(r.offset);
+        held.append_value(r.partitions_held);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(day.finish()),
+        Arc::new(province.finish()),
+        Arc::new(commune.finish()),
+        Arc::new(metric.finish()),
+        Arc::new(old.finish()),
+        Arc::new(new.finish()),
+        Arc::new(changed.finish()),
+        Arc::new(cause.finish()),
+        Arc::new(filing.finish()),
+        Arc::new(event.finish()),
+        Arc::new(partition.finish()),
+        Arc::new(offset.finish()),
+        Arc::new(held.finish()),
+    ];
+    RecordBatch::try_new(schema::restatements(), columns)
+        .expect("restatements batch matches its schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_figures_that_moved_are_restated() {
+        let old = DayCounts {
+            received: 4,
+            received_online: 1,
+            ended: 2,
+            ended_early: 0,
+            ended_on_time: 2,
+            ended_late: 0,
+        };
+        // One of the ended filings turns late.
+        let new = DayCounts {
+            ended_on_time: 1,
+            ended_late: 1,
+            ..old
+        };
+        let c = changed(&old, &new);
+        assert_eq!(
+            c,
+            vec![
+                ("ended_on_time", Some(2.0), Some(1.0)),
+                ("ended_late", Some(0.0), Some(1.0)),
+                ("on_time_rate", Some(1.0), Some(0.5)),
+            ]
+        );
+        // A first filing on a day: the share appears from nothing.
+        let c = changed(
+            &DayCounts::default(),
+            &DayCounts {
+                received: 1,
+                ..DayCounts::default()
+            },
+        );
+        assert_eq!(
+            c,
+            vec![
+                ("received", Some(0.0), Some(1.0)),
+                ("online_share", None, Some(0.0))
+            ]
+        );
+    }
+
+    #[test]
+    fn the_log_round_trips_through_bytes() {
+        let mut log = RestatementLog::new(10);
+        for (i, (metric, old)) in [("received", Some(1.0)), ("on_time_rate", None)]
+            .into_iter()
+            .enumerate()
+        {
+            log.record(Restatement {
+                key: (20_000, 1, 4),
+                metric,
+                old,
+                new: Some(0.25),
+                changed_at_ms: 1_750_000_000_000,
+                cause: "late `received`".into(),
+                filing_id: "F1".into(),
+                event_id: "F1-1".into(),
+                partition: 2,
+                offset: 10 + i as i64,
+                partitions_held: 4,
+            });
+        }
+        let mut out = Vec::new();
+        log.encode(&mut out);
+        let back = RestatementLog::decode(&mut ByteReader::new(&out), 10).unwrap();
+        assert_eq!(back.rows, log.rows);
+        assert_eq!(log.clone_batch_rows(), 2);
+    }
+
+    impl RestatementLog {
+        fn clone_batch_rows(&mut self) -> usize {
+            self.batch().map_or(0, |b| b.num_rows())
+        }
+    }
+}

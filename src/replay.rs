@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::up::checkpoint_dir;
+use crate::up::{checkpoint_dir, cold_dir};
 
 /// Replays the configured topic into `config.data_dir`'s checkpoints.
 pub async fn run(
@@ -31,6 +31,7 @@ pub async fn run(
     pc.brokers = config.kafka.brokers.clone();
     pc.topic = config.kafka.topic.clone();
     pc.checkpoint_dir = Some(checkpoint_dir(&config));
+    pc.cold_dir = Some(cold_dir(&config));
     eprintln!(
         "hoso: replaying topic {} from {} into {}",
         pc.topic,

@@ -168,8 +168,12 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                         // is not a member of the processors' group.
                         pc.group_id = format!("{}-standalone", pc.group_id);
                         pc.checkpoint_dir = Some(checkpoint_dir(&config));
+                        pc.cold_dir = Some(cold_dir(&config));
                     }
-                    ConsumeMode::Group => pc.checkpoint_dir = Some(checkpoint_dir(&config)),
+                    ConsumeMode::Group => {
+                        pc.checkpoint_dir = Some(checkpoint_dir(&config));
+                        pc.cold_dir = Some(cold_dir(&config));
+                    }
                 }
                 Some((pc, live.clone(), ProcessorMetrics::new(&registry)?))
             }
@@ -220,7 +224,17 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
 
 /// Checkpoints of the topic's partitions: `data_dir/checkpoints/<topic>/`.
 pub fn checkpoint_dir(config: &Config) -> std::path::PathBuf {
-    let topic: String = config
+    config.data_dir.join("checkpoints").join(topic_dir(config))
+}
+
+/// Cold files of the topic's filings: `data_dir/cold/<topic>/filings/...`.
+pub fn cold_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("cold").join(topic_dir(config))
+}
+
+/// The topic's name as a directory name.
+fn topic_dir(config: &Config) -> String {
+    config
         .kafka
         .topic
         .chars()
@@ -231,8 +245,7 @@ pub fn checkpoint_dir(config: &Config) -> std::path::PathBuf {
                 '_'
             }
         })
-        .collect();
-    config.data_dir.join("checkpoints").join(topic)
+        .collect()
 }
 
 /// Contract: with no auth configured, hoso binds only to loopback. hoso has

@@ -16,6 +16,9 @@ pub struct TablesSnapshot {
     pub rejects: Vec<RecordBatch>,
     /// Batches of [`crate::schema::restatements`].
     pub restatements: Vec<RecordBatch>,
+    /// Parquet files holding the rest of `filings` (closed filings past the
+    /// hot horizon): the `filings` columns plus `state`.
+    pub cold_filings: Vec<std::path::PathBuf>,
 }
 
 /// Anything that can hand out the current tables.

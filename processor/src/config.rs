@@ -61,6 +61,13 @@ pub struct ProcessorConfig {
     pub rejects_retained: usize,
     /// Rows of `restatements` kept per partition.
     pub restatements_retained: usize,
+    /// Filings closed more than this many days ago (event time) leave
+    /// memory for Parquet files under `cold_dir`; SQL sees both.
+    pub cold_after_days: u32,
+    /// Where cold files go (set from `data_dir` by the binary); `None`
+    /// keeps every filing in memory.
+    #[serde(skip)]
+    pub cold_dir: Option<std::path::PathBuf>,
     /// Where checkpoints go (set from `data_dir` by the binary); `None`
     /// keeps state in memory only and re-reads partitions from their start.
     #[serde(skip)]
@@ -83,6 +90,8 @@ impl Default for ProcessorConfig {
             day_close_grace_ms: 3_600_000,
             rejects_retained: 10_000,
             restatements_retained: 100_000,
+            cold_after_days: 7,
+            cold_dir: None,
             checkpoint_dir: None,
         }
     }
@@ -97,6 +106,8 @@ impl ProcessorConfig {
                 .rejects_retained
                 .max(usize::try_from(self.resume_rewind_messages).unwrap_or(usize::MAX)),
             restatements_retained: self.restatements_retained,
+            cold_dir: self.cold_dir.as_deref().map(std::sync::Arc::from),
+            cold_after_days: i32::try_from(self.cold_after_days).unwrap_or(i32::MAX),
         }
     }
 }

@@ -151,8 +151,12 @@ impl ConsumerContext for Context {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let mut restored = Vec::with_capacity(partitions.len());
                 for p in partitions {
-                    let (tables, start) =
-                        resume(self.checkpoints.as_deref(), p, self.rewind, self.settings);
+                    let (tables, start) = resume(
+                        self.checkpoints.as_deref(),
+                        p,
+                        self.rewind,
+                        self.settings.clone(),
+                    );
                     if let Err(e) = tpl.set_partition_offset(&self.topic, p, start) {
                         warn!(partition = p, error = %e, "cannot set the start offset");
                     }
@@ -412,11 +416,10 @@ impl Loop {
                 Some(Ok(msg)) => {
                     consumed += 1;
                     let partition = msg.partition();
-                    let settings = self.settings;
-                    let tables = self
-                        .parts
-                        .entry(partition)
-                        .or_insert_with(|| PartitionTables::new(partition).with_settings(settings));
+                    let settings = &self.settings;
+                    let tables = self.parts.entry(partition).or_insert_with(|| {
+                        PartitionTables::new(partition).with_settings(settings.clone())
+                    });
                     if msg.offset() > tables.next_offset() && tables.next_offset() > 0 {
                         // Not on a plain topic: records were skipped (retention
                         // deleted them unread, or a broker fetch bug).
@@ -452,10 +455,10 @@ impl Loop {
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.live.set_brokers_down(false);
-                    let settings = self.settings;
+                    let settings = &self.settings;
                     self.parts
                         .entry(p)
-                        .or_insert_with(|| PartitionTables::new(p).with_settings(settings))
+                        .or_insert_with(|| PartitionTables::new(p).with_settings(settings.clone()))
                         .mark_end();
                 }
                 Some(Err(e)) => {
@@ -517,7 +520,7 @@ impl Loop {
                 self.checkpoints.as_deref(),
                 *p,
                 self.config.resume_rewind_messages,
-                self.settings,
+                self.settings.clone(),
             );
             if tpl
                 .add_partition_offset(&self.config.topic, *p, start)
@@ -543,12 +546,34 @@ impl Loop {
         let started = Instant::now();
         let mut any = false;
         for (p, tables) in self.parts.iter_mut() {
+            // Once a day of event time: closed filings past the horizon
+            // leave memory, in the same publish that shows their files.
+            match tables.evict_cold() {
+                Ok(0) => {}
+                Ok(n) => {
+                    self.metrics.cold_evicted.inc_by(n as u64);
+                    info!(
+                        partition = p,
+                        filings = n,
+                        files = tables.cold().files().len(),
+                        "closed filings moved to cold files"
+                    );
+                }
+                Err(e) => {
+                    error!(partition = p, error = %e, "cannot write cold files; the filings stay in memory")
+                }
+            }
             if tables.has_changes() {
                 self.live.publish(*p, tables.publish());
+                let label = p.to_string();
                 self.metrics
                     .filings
-                    .with_label_values(&[&p.to_string()])
+                    .with_label_values(&[&label])
                     .set(tables.filings().len() as i64);
+                self.metrics
+                    .cold_filings
+                    .with_label_values(&[&label])
+                    .set(tables.cold().rows() as i64);
                 any = true;
             }
             if tables.take_caught_up() {

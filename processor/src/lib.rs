@@ -15,6 +15,7 @@
 //! are logged in [`restatements`].
 
 pub mod checkpoint;
+pub mod cold;
 pub mod config;
 pub mod consumer;
 pub mod daily;

@@ -91,6 +91,7 @@ impl TableSource for LiveTables {
             snap.daily_partials.extend(p.daily_partials.iter().cloned());
             snap.rejects.extend(p.rejects.iter().cloned());
             snap.restatements.extend(p.restatements.iter().cloned());
+            snap.cold_filings.extend(p.cold_files.iter().cloned());
         }
         snap
     }

@@ -28,6 +28,10 @@ pub struct ProcessorMetrics {
     pub rejects: IntCounterVec,
     /// Figures of closed days that changed.
     pub restatements: IntCounter,
+    /// Filings held in cold files, per partition.
+    pub cold_filings: IntGaugeVec,
+    /// Filings moved from memory to cold files.
+    pub cold_evicted: IntCounter,
 }
 
 impl ProcessorMetrics {
@@ -101,7 +105,20 @@ impl ProcessorMetrics {
                 "hoso_processor_restatements_total",
                 "Figures of closed days changed by late events (rows of `restatements`).",
             )?,
+            cold_filings: IntGaugeVec::new(
+                Opts::new(
+                    "hoso_processor_cold_filings",
+                    "Closed filings held in cold Parquet files, per partition.",
+                ),
+                &["partition"],
+            )?,
+            cold_evicted: IntCounter::new(
+                "hoso_processor_cold_evicted_total",
+                "Filings moved from memory to cold files.",
+            )?,
         };
+        registry.register(Box::new(m.cold_filings.clone()))?;
+        registry.register(Box::new(m.cold_evicted.clone()))?;
         registry.register(Box::new(m.rejects.clone()))?;
         registry.register(Box::new(m.restatements.clone()))?;
         registry.register(Box::new(m.offset_gaps.clone()))?;

@@ -1,11 +1,13 @@
 //! The tables of one Kafka partition: filings plus daily aggregates, and
 //! where the partition has been read to.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use hoso_model::{Applied, Contribution, decode_event};
 
+use crate::cold::{ColdError, ColdTier};
 use crate::daily::{DailyAggregates, DayCounts, DayKey};
 use crate::rejects::{Reject, RejectLog};
 use crate::restatements::RestatementLog;
@@ -31,7 +33,7 @@ pub enum FoldResult {
 }
 
 /// Per-partition settings (from the processor's config).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// A day is closed once the partition's event time is this far past
     /// its end; later changes to it are restatements.
@@ -42,6 +44,10 @@ pub struct Settings {
     pub rejects_retained: usize,
     /// Restatements kept for SQL.
     pub restatements_retained: usize,
+    /// Where closed filings go once they are `cold_after_days` old; `None`
+    /// keeps every filing in memory.
+    pub cold_dir: Option<Arc<Path>>,
+    pub cold_after_days: i32,
 }
 
 impl Default for Settings {
@@ -50,6 +56,8 @@ impl Default for Settings {
             day_close_grace_ms: 3_600_000,
             rejects_retained: 10_000,
             restatements_retained: 100_000,
+            cold_dir: None,
+            cold_after_days: 7,
         }
     }
 }
@@ -78,6 +86,8 @@ pub struct PublishedPartition {
     pub daily_partials: Vec<RecordBatch>,
     pub rejects: Option<RecordBatch>,
     pub restatements: Option<RecordBatch>,
+    /// The cold files whose rows complete `filings`.
+    pub cold_files: Vec<PathBuf>,
 }
 
 pub struct PartitionTables {
@@ -87,6 +97,7 @@ pub struct PartitionTables {
     daily: DailyAggregates,
     pub(crate) rejects: RejectLog,
     pub(crate) restatements: RestatementLog,
+    pub(crate) cold: ColdTier,
     /// Event time the partition has reached (UTC ms, `i64::MIN` before
     /// any event): what closes days.
     watermark_ms: i64,
@@ -113,11 +124,12 @@ impl PartitionTables {
         let settings = Settings::default();
         PartitionTables {
             partition,
-            settings,
             filings: FilingStore::new(),
             daily: DailyAggregates::new(),
             rejects: RejectLog::new(settings.rejects_retained),
             restatements: RestatementLog::new(settings.restatements_retained),
+            cold: ColdTier::new(partition, None, settings.cold_after_days),
+            settings,
             watermark_ms: i64::MIN,
             closed_changes: Vec::new(),
             next_offset: 0,
@@ -131,9 +143,11 @@ impl PartitionTables {
 
     /// The same tables under other settings.
     pub fn with_settings(mut self, settings: Settings) -> Self {
-        self.settings = settings;
         self.rejects.set_retain(settings.rejects_retained);
         self.restatements.set_retain(settings.restatements_retained);
+        self.cold
+            .configure(settings.cold_dir.clone(), settings.cold_after_days);
+        self.settings = settings;
         self
     }
 
@@ -177,7 +191,12 @@ impl PartitionTables {
             }
         };
         let closed_before = self.closed_before();
-        let r = self.filings.apply(&event);
+        let cold = &mut self.cold;
+        let r = self.filings.apply_or_recall(&event, |id| cold.recall(id));
+        if self.cold.has_recalled() {
+            self.cold.finish_recall(&mut self.filings);
+            self.changed = true;
+        }
         match r.applied {
             Applied::Duplicate => FoldResult::Duplicate,
             Applied::Rejected(why) => {
@@ -289,8 +308,10 @@ impl PartitionTables {
         daily: DailyAggregates,
         rejects: RejectLog,
         restatements: RestatementLog,
+        cold: ColdTier,
     ) -> Self {
         PartitionTables {
+            cold,
             first_offset,
             next_offset,
             checkpointed_offset: next_offset,
@@ -370,7 +391,34 @@ impl PartitionTables {
             daily_partials: self.daily.batches(self.partition),
             rejects: self.rejects.batch(),
             restatements: self.restatements.batch(),
+            cold_files: self.cold.paths(),
         })
+    }
+
+    /// Moves filings closed longer ago than the horizon to cold files,
+    /// once per day of event time. `Ok(0)` when not due.
+    pub fn evict_cold(&mut self) -> Result<usize, ColdError> {
+        if self.watermark_ms == i64::MIN {
+            return Ok(0);
+        }
+        let day = hoso_model::time::local_day(self.watermark_ms);
+        if !self.cold.due(day) {
+            return Ok(0);
+        }
+        let n = self.cold.evict(&mut self.filings, day)?;
+        if n > 0 {
+            self.changed = true;
+        }
+        Ok(n)
+    }
+
+    pub fn cold(&self) -> &ColdTier {
+        &self.cold
+    }
+
+    /// Deletes cold files a durable checkpoint no longer names.
+    pub fn collect_garbage(&mut self) {
+        self.cold.collect_garbage();
     }
 
     /// A change was recorded outside the fold (a restatement).

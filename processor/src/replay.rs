@@ -39,6 +39,8 @@ pub enum ReplayError {
     NotFresh(String),
     #[error("checkpoints: {0}")]
     Checkpoint(#[from] CheckpointError),
+    #[error("cold files: {0}")]
+    Cold(#[from] crate::cold::ColdError),
     #[error("cancelled")]
     Cancelled,
 }
@@ -133,7 +135,7 @@ pub fn replay(
         .elements()
         .iter()
         .map(|e| {
-            let tables = PartitionTables::new(e.partition()).with_settings(settings);
+            let tables = PartitionTables::new(e.partition()).with_settings(settings.clone());
             let tables = match e.offset() {
                 Offset::Offset(o) if o > 0 => tables.starting_at(o),
                 _ => tables,
@@ -180,6 +182,9 @@ pub fn replay(
                 Some(Err(e)) => return Err(ReplayError::Kafka(e)),
             }
         }
+        for tables in parts.values_mut() {
+            tables.evict_cold().map_err(ReplayError::Cold)?;
+        }
         if last_report.elapsed() > Duration::from_millis(100) {
             progress(ReplayProgress {
                 read: summary.messages,
@@ -193,7 +198,7 @@ pub fn replay(
         // says where the next reader goes on.
         tables.mark_end();
         checkpoint::save(store.as_ref(), tables)?;
-        summary.filings += tables.filings().len();
+        summary.filings += tables.filings().len() + tables.cold().rows() as usize;
     }
     progress(ReplayProgress {
         read: summary.messages,

@@ -28,6 +28,23 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
+    /// A chunk of the given rows, for encoding them elsewhere (cold files).
+    pub(crate) fn of_rows<'a>(rows: impl IntoIterator<Item = (&'a [u8], &'a FilingState)>) -> Self {
+        let mut chunk = Chunk {
+            states: Vec::new(),
+            id_bytes: Vec::new(),
+            id_offsets: vec![0],
+            dirty: true,
+            batch: None,
+        };
+        for (id, state) in rows {
+            chunk.states.push(state.clone());
+            chunk.id_bytes.extend_from_slice(id);
+            chunk.id_offsets.push(chunk.id_bytes.len() as i32);
+        }
+        chunk
+    }
+
     fn new() -> Self {
         let mut id_offsets = Vec::with_capacity(CHUNK_ROWS + 1);
         id_offsets.push(0);
@@ -90,7 +107,17 @@ impl FilingStore {
 
     /// Folds one event into its filing, creating the row on first sight.
     pub fn apply(&mut self, ev: &Event<'_>) -> StoreApply {
-        let row = self.row_for(ev.filing_id.as_bytes());
+        self.apply_or_recall(ev, |_| None)
+    }
+
+    /// [`FilingStore::apply`], asking `recall` for the state of a filing
+    /// not held (one that went cold) before starting a new one.
+    pub fn apply_or_recall(
+        &mut self,
+        ev: &Event<'_>,
+        recall: impl FnOnce(&[u8]) -> Option<FilingState>,
+    ) -> StoreApply {
+        let row = self.row_for(ev.filing_id.as_bytes(), recall);
         let chunk = &mut self.chunks[row >> 16];
         let state = &mut chunk.states[row & (CHUNK_ROWS - 1)];
         let before = state.contribution();
@@ -120,7 +147,7 @@ impl FilingStore {
         self.hasher.hash_one(key)
     }
 
-    fn row_for(&mut self, key: &[u8]) -> usize {
+    fn row_for(&mut self, key: &[u8], recall: impl FnOnce(&[u8]) -> Option<FilingState>) -> usize {
         let hash = self.hash(key);
         let chunks = &self.chunks;
         if let Some(&r) = self
@@ -129,12 +156,13 @@ impl FilingStore {
         {
             return r as usize;
         }
+        let state = recall(key).unwrap_or_default();
         let row = self.len;
         if row.is_multiple_of(CHUNK_ROWS) {
             self.chunks.push(Chunk::new());
         }
         let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
-        chunk.states.push(FilingState::new());
+        chunk.states.push(state);
         chunk.id_bytes.extend_from_slice(key);
         chunk.id_offsets.push(chunk.id_bytes.len() as i32);
         chunk.dirty = true;
@@ -171,9 +199,38 @@ impl FilingStore {
     /// already there (a corrupt checkpoint).
     pub fn restore_row(&mut self, filing_id: &[u8], state: FilingState) -> bool {
         let before = self.len;
-        let row = self.row_for(filing_id);
+        let row = self.row_for(filing_id, |_| None);
         self.chunks[row >> 16].states[row & (CHUNK_ROWS - 1)] = state;
         self.len > before
+    }
+
+    /// Removes the filings `leave` picks and hands them back, in row
+    /// order. The rest are rebuilt into fresh chunks (a once-a-day cost
+    /// for the cold tier, paid in one pass).
+    pub fn take_where(
+        &mut self,
+        leave: impl Fn(&FilingState) -> bool,
+    ) -> Vec<(Vec<u8>, FilingState)> {
+        if !self.rows().any(|(_, s)| leave(s)) {
+            return Vec::new();
+        }
+        let old = std::mem::replace(self, FilingStore::with_procedures(Interner::new()));
+        let FilingStore {
+            chunks, procedures, ..
+        } = old;
+        *self = FilingStore::with_procedures(procedures);
+        let mut taken = Vec::new();
+        for chunk in chunks {
+            for (i, state) in chunk.states.iter().enumerate() {
+                let id = chunk.id(i);
+                if leave(state) {
+                    taken.push((id.to_vec(), state.clone()));
+                } else {
+                    self.restore_row(id, state.clone());
+                }
+            }
+        }
+        taken
     }
 
     /// One Arrow batch per chunk, re-encoding only the chunks that changed.

@@ -13,10 +13,15 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
 use hoso_model::schema;
 use hoso_model::tables::{TableSource, TablesSnapshot};
 
@@ -85,6 +90,10 @@ impl TableProvider for LiveTable {
             Some(s) => (*s).clone(),
             None => self.source.snapshot(),
         };
+        let cold = match self.kind {
+            LiveKind::Filings => snapshot.cold_filings.clone(),
+            _ => Vec::new(),
+        };
         let batches = self.kind.batches(snapshot);
         // Spread the batches over the session's partitions so a scan uses
         // every core; batches are Arc-backed, so this copies no data.
@@ -96,8 +105,43 @@ impl TableProvider for LiveTable {
         }
         let exec =
             MemorySourceConfig::try_new_exec(&partitions, self.kind.schema(), projection.cloned())?;
-        Ok(exec)
+        if cold.is_empty() {
+            return Ok(exec);
+        }
+        // Closed filings past the hot horizon: the same rows, in Parquet.
+        let cold = cold_scan(&cold, self.kind.schema(), projection, n)?;
+        Ok(UnionExec::try_new(vec![exec, cold])?)
     }
+}
+
+/// A scan of cold files with the table's schema (their extra `state`
+/// column is not read), spread over `partitions` groups.
+fn cold_scan(
+    paths: &[std::path::PathBuf],
+    schema: SchemaRef,
+    projection: Option<&Vec<usize>>,
+    partitions: usize,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let mut groups: Vec<Vec<PartitionedFile>> =
+        vec![Vec::new(); partitions.min(paths.len()).max(1)];
+    let len = groups.len();
+    for (i, path) in paths.iter().enumerate() {
+        let size = std::fs::metadata(path)
+            .map_err(|e| DataFusionError::External(format!("{}: {e}", path.display()).into()))?
+            .len();
+        // Object-store paths are relative to the file system's root.
+        let key = path.to_string_lossy().trim_start_matches('/').to_string();
+        groups[i % len].push(PartitionedFile::new(key, size));
+    }
+    let source = Arc::new(ParquetSource::new(schema));
+    let mut builder = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source);
+    for g in groups {
+        builder = builder.with_file_group(FileGroup::new(g));
+    }
+    let config = builder
+        .with_projection_indices(projection.cloned())?
+        .build();
+    Ok(DataSourceExec::from_data_source(config))
 }
 
 /// The schema holding hoso's tables and views.

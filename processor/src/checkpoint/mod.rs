@@ -11,6 +11,7 @@
 //! daily:        count:u32, then each day:i32 province:u8 commune:u32 + 6 counts:i64
 //! rejects:      see `RejectLog::encode`
 //! restatements: see `RestatementLog::encode`
+//! cold tier:    see `ColdTier::encode`
 //! crc32 of all the above: u32
 //! ```
 //!
@@ -26,6 +27,7 @@ use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i32, put_i64, put
 use hoso_model::fold::FilingState;
 use tracing::{error, info};
 
+use crate::cold::ColdTier;
 use crate::daily::{DailyAggregates, DayCounts};
 use crate::partition::{PartitionTables, Settings};
 use crate::rejects::RejectLog;
@@ -78,6 +80,7 @@ pub fn encode(tables: &PartitionTables) -> Vec<u8> {
     }
     tables.rejects.encode(&mut out);
     tables.restatements.encode(&mut out);
+    tables.cold.encode(&mut out);
     let crc = crc32fast::hash(&out);
     put_u32(&mut out, crc);
     out
@@ -159,6 +162,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     }
     let rejects = RejectLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
     let restatements = RestatementLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
+    let cold = ColdTier::decode(&mut r, partition).map_err(corrupt)?;
     if r.remaining() != 0 {
         return Err(CheckpointError::Corrupt(format!(
             "{} bytes after the end",
@@ -174,6 +178,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         daily,
         rejects,
         restatements,
+        cold,
     ))
 }
 
@@ -203,7 +208,9 @@ pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) 
                 ms = started.elapsed().as_millis() as u64,
                 "restored from checkpoint"
             );
-            t.with_settings(settings)
+            let t = t.with_settings(settings);
+            t.cold().remove_orphans();
+            t
         }
         Ok(None) => PartitionTables::new(partition).with_settings(settings),
         Err(e) => {
@@ -224,6 +231,7 @@ pub fn save(
     let bytes = encode(tables);
     store.save(tables.partition(), tables.next_offset(), &bytes)?;
     tables.mark_checkpointed();
+    tables.collect_garbage();
     Ok(true)
 }
 

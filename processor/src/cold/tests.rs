@@ -1,0 +1,183 @@
+//! Closed filings leave memory for Parquet and come back on a late event;
+//! files follow the checkpoints.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::checkpoint;
+use crate::partition::{FoldResult, PartitionTables, Settings};
+
+fn dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hoso-cold-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn settings(cold: &Path) -> Settings {
+    Settings {
+        cold_dir: Some(Arc::from(cold)),
+        cold_after_days: 2,
+        ..Settings::default()
+    }
+}
+
+fn ev(filing: &str, seq: u32, kind: &str, day: u32) -> Vec<u8> {
+    let extra = if kind == "received" {
+        format!(
+            r#","procedure_code":"1.001193","channel":"online","due_at":"2025-07-{:02}T17:00:00+07:00""#,
+            day + 2
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"{{"event_id":"{filing}-{seq}","filing_id":"{filing}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-{day:02}T09:00:00+07:00","province_code":"01","commune_code":"00004"{extra}}}"#
+    )
+    .into_bytes()
+}
+
+/// Ten days of filings, 20 a day; all but the last of each day end the day
+/// they are received.
+fn feed(t: &mut PartitionTables, offset: &mut i64) {
+    for day in 1..=10u32 {
+        for i in 0..20 {
+            let f = format!("F{day:02}-{i:02}");
+            for (seq, kind) in [(1, "received"), (2, "resolved")] {
+                if kind == "resolved" && i == 19 {
+                    continue;
+                }
+                t.fold_message(*offset, None, &ev(&f, seq, kind, day), None);
+                *offset += 1;
+            }
+        }
+        t.evict_cold().unwrap();
+    }
+}
+
+fn all_rows(t: &mut PartitionTables) -> Vec<(Vec<u8>, hoso_model::FilingState)> {
+    let mut rows: Vec<_> = t
+        .filings()
+        .rows()
+        .map(|(id, s)| (id.to_vec(), s.clone()))
+        .collect();
+    for p in t.cold().paths() {
+        rows.extend(super::file::read_states(&p).unwrap());
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+#[test]
+fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
+    let cold = dir("evict");
+    let mut t = PartitionTables::new(0).with_settings(settings(&cold));
+    let mut offset = 0;
+    feed(&mut t, &mut offset);
+    // Watermark July 10th, horizon 2 days: filings closed before July 8th
+    // are cold (7 days x 19); the open ones and the recent ones are hot.
+    assert_eq!(t.cold().rows(), 7 * 19);
+    assert_eq!(t.filings().len(), 200 - 7 * 19);
+    let paths = t.cold().paths();
+    assert_eq!(paths.len(), 7, "one file per province and day");
+    assert!(
+        paths[0].ends_with("filings/province=01/day=2025-07-01/p0-0000000000.parquet"),
+        "{paths:?}"
+    );
+    let before = all_rows(&mut t);
+    assert_eq!(before.len(), 200);
+
+    // A late event for a cold filing: the filing comes back, once.
+    let late = ev("F03-05", 3, "returned", 11);
+    assert_eq!(
+        t.fold_message(offset, None, &late, None),
+        FoldResult::Folded
+    );
+    offset += 1;
+    let s = t.filings().get("F03-05").expect("back in memory");
+    assert_eq!(s.last_seq(), 3);
+    assert_eq!(s.received_at().is_some(), true, "with its whole state");
+    assert_eq!(t.cold().rows(), 7 * 19 - 1);
+    let after = all_rows(&mut t);
+    assert_eq!(after.len(), 200, "never in both places, never in neither");
+    // The same event again is a duplicate, from memory now.
+    assert_eq!(
+        t.fold_message(offset, None, &late, None),
+        FoldResult::Duplicate
+    );
+    // A new filing does not touch the cold files.
+    let new = ev("NEW", 1, "received", 10);
+    assert_eq!(
+        t.fold_message(offset + 1, None, &new, None),
+        FoldResult::Folded
+    );
+    assert_eq!(t.cold().rows(), 7 * 19 - 1);
+    let _ = std::fs::remove_dir_all(&cold);
+}
+
+#[test]
+fn the_cold_tier_follows_the_checkpoints() {
+    let cold = dir("ckpt");
+    let store_dir = dir("ckpt-store");
+    let store = checkpoint::FsCheckpointStore::new(&store_dir).unwrap();
+    let mut t = PartitionTables::new(0).with_settings(settings(&cold));
+    let mut offset = 0;
+    feed(&mut t, &mut offset);
+    checkpoint::save(&store, &mut t).unwrap();
+    let restored = checkpoint::restore(&store, 0, settings(&cold));
+    assert_eq!(restored.cold().files(), t.cold().files());
+    assert_eq!(restored.cold().rows(), 7 * 19);
+
+    // A recall rewrites a file; the old one stays until two checkpoints
+    // no longer name it (a query may still be reading it).
+    let old_files = t.cold().paths();
+    t.fold_message(offset, None, &ev("F01-00", 3, "returned", 11), None);
+    let gone: Vec<_> = old_files
+        .iter()
+        .filter(|p| !t.cold().paths().contains(p))
+        .cloned()
+        .collect();
+    assert_eq!(gone.len(), 1);
+    assert!(gone[0].exists());
+    checkpoint::save(&store, &mut t).unwrap();
+    assert!(gone[0].exists());
+    t.fold_message(offset + 1, None, &ev("F01-00", 4, "fee_paid", 11), None);
+    checkpoint::save(&store, &mut t).unwrap();
+    assert!(!gone[0].exists(), "deleted after the second checkpoint");
+
+    // A file no checkpoint names (written by a process that then died) is
+    // removed on restore.
+    let orphan = cold.join("filings/province=01/day=2025-07-01/p0-0000009999.parquet");
+    std::fs::write(&orphan, b"half").unwrap();
+    let other_partition = cold.join("filings/province=01/day=2025-07-01/p1-0000000000.parquet");
+    std::fs::write(&other_partition, b"not mine").unwrap();
+    let again = checkpoint::restore(&store, 0, settings(&cold));
+    assert_eq!(again.cold().rows(), t.cold().rows());
+    assert!(!orphan.exists());
+    assert!(
+        other_partition.exists(),
+        "another partition's files are left alone"
+    );
+    let _ = std::fs::remove_dir_all(&cold);
+    let _ = std::fs::remove_dir_all(&store_dir);
+}
+
+#[test]
+fn a_failed_write_leaves_every_filing_in_memory() {
+    let cold = dir("fail");
+    // A file where the directory should be: nothing can be written.
+    std::fs::create_dir_all(cold.parent().unwrap()).unwrap();
+    std::fs::write(&cold, b"in the way").unwrap();
+    let mut t = PartitionTables::new(0).with_settings(settings(&cold));
+    let mut offset = 0;
+    for day in 1..=10u32 {
+        for (seq, kind) in [(1, "received"), (2, "resolved")] {
+            let f = format!("F{day:02}");
+            t.fold_message(offset, None, &ev(&f, seq, kind, day), None);
+            offset += 1;
+        }
+    }
+    assert!(t.evict_cold().is_err());
+    assert_eq!(t.filings().len(), 10);
+    assert_eq!(t.cold().rows(), 0);
+    let _ = std::fs::remove_file(&cold);
+}

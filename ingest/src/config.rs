@@ -14,7 +14,8 @@ pub struct IngestConfig {
     /// Larger request bodies are refused with 413.
     pub max_body_bytes: usize,
     /// How long a request waits for Kafka's acknowledgements before it is
-    /// answered 503 (librdkafka `message.timeout.ms`).
+    /// answered 503. The producer itself never gives up on an event (no
+    /// librdkafka `message.timeout.ms`), so a late one may still land.
     pub ack_timeout_ms: u64,
     /// librdkafka `linger.ms`: how long the producer gathers a batch.
     pub linger_ms: u64,

@@ -71,7 +71,16 @@ impl Publisher {
             .set("linger.ms", config.linger_ms.to_string())
             .set("batch.size", "1000000")
             .set("queue.buffering.max.messages", "1000000")
-            .set("message.timeout.ms", config.ack_timeout_ms.to_string())
+            // No local message timeout: librdkafka keeps retrying an event
+            // until Kafka takes it, and `publish` alone enforces
+            // `ack_timeout_ms` (a request past it gets 503; its events may
+            // still land later, which a resend makes harmless). A message
+            // timed out inside librdkafka makes the idempotent producer bump
+            // its epoch by itself, and Tansu 0.6 on sqlite storage panics on
+            // the first produce with an epoch it did not hand out: its
+            // storage stays dead until restarted, and the same producer
+            // kills it again (seen in the broker-restart e2e test).
+            .set("message.timeout.ms", "0")
             .create_with_context(QuietKafkaContext)
             .map_err(PublishError::Config)?;
         Ok(Publisher {
@@ -115,8 +124,8 @@ impl Publisher {
             }
         }
         let n = pending.len();
-        // One deadline for the whole request: librdkafka's own message
-        // timeout is only checked now and then.
+        // One deadline for the whole request; librdkafka has none of its
+        // own (see `message.timeout.ms` above).
         let deadline = tokio::time::Instant::from_std(deadline);
         for delivery in pending {
             match tokio::time::timeout_at(deadline, delivery).await {

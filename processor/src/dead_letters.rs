@@ -81,6 +81,11 @@ impl DeadLetters {
             .set("partitioner", "murmur2_random")
             .set("allow.auto.create.topics", "false")
             .set("linger.ms", "5")
+            // Never expire a dead letter inside librdkafka: an idempotent
+            // producer whose message timed out bumps its epoch, which Tansu
+            // 0.6 on sqlite cannot take (see ingest's producer). `settle`
+            // bounds the wait instead.
+            .set("message.timeout.ms", "0")
             .create_with_context(Delivery::default())?;
         Ok(DeadLetters {
             producer,

@@ -1,7 +1,7 @@
 //! Shared helpers: the broker process, the server, HTTP and Kafka clients.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,11 +14,16 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
-/// A Tansu broker on a free loopback port, with in-memory storage; killed
-/// when dropped.
+/// A Tansu broker on a free loopback port, with in-memory storage (or
+/// sqlite, which survives a restart); killed when dropped.
 pub struct Broker {
     pub addr: String,
-    child: Child,
+    child: Option<Child>,
+    url: String,
+    storage: String,
+    /// Where it runs: a `sqlite://` path is relative to it.
+    dir: Option<PathBuf>,
+    log: PathBuf,
 }
 
 fn tansu_binary() -> PathBuf {
@@ -41,41 +46,92 @@ pub fn free_port() -> u16 {
 
 impl Broker {
     pub fn start() -> Broker {
+        Broker::start_with("memory://tansu/", None)
+    }
+
+    /// A broker storing its log in `dir/tansu.db`: what it acknowledged
+    /// survives [`Broker::kill`] and [`Broker::start_again`].
+    pub fn start_sqlite(dir: &Path) -> Broker {
+        std::fs::create_dir_all(dir).expect("broker directory");
+        Broker::start_with("sqlite://tansu.db", Some(dir.to_path_buf()))
+    }
+
+    fn start_with(storage: &str, dir: Option<PathBuf>) -> Broker {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let log = std::env::temp_dir().join(format!("hoso-e2e-tansu-{port}.log"));
-        let out = std::fs::File::create(&log).expect("tansu log file");
-        let child = Command::new(tansu_binary())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::from(out.try_clone().expect("log handle")))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("cannot start tansu: run `deploy/local.sh test`, which installs it");
-        let addr = format!("127.0.0.1:{port}");
+        let _ = std::fs::remove_file(&log);
+        let mut broker = Broker {
+            addr: format!("127.0.0.1:{port}"),
+            child: None,
+            url,
+            storage: storage.into(),
+            dir,
+            log,
+        };
+        broker.start_again();
+        broker
+    }
+
+    /// Starts the broker process (again) on the same port and storage, and
+    /// waits until it accepts connections.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the broker is already running");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("tansu log file");
+        let mut cmd = Command::new(tansu_binary());
+        cmd.args([
+            "broker",
+            "--listener-url",
+            &self.url,
+            "--advertised-listener-url",
+            &self.url,
+        ])
+        .args(["--storage-engine", &self.storage])
+        .stdout(Stdio::from(out.try_clone().expect("log handle")))
+        .stderr(Stdio::from(out));
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        self.child = Some(
+            cmd.spawn()
+                .expect("cannot start tansu: run `deploy/local.sh test`, which installs it"),
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
+        while std::net::TcpStream::connect(&self.addr).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "tansu did not start; see {}",
-                log.display()
+                self.log.display()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Broker { addr, child }
+    }
+
+    /// SIGKILL: the broker gets no chance to flush or close anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL the broker");
+            child.wait().expect("the broker exits");
+        }
+    }
+
+    /// The broker's log file (all its runs, appended).
+    pub fn log(&self) -> &Path {
+        &self.log
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // No panic here: a failing test is already unwinding.
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -221,6 +277,8 @@ where
 /// A message read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Read {
+    pub partition: i32,
+    pub offset: i64,
     pub key: String,
     pub payload: Vec<u8>,
     pub headers: std::collections::BTreeMap<String, String>,
@@ -232,6 +290,26 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<(String, String)> {
     read_messages(brokers, topic)
         .into_iter()
         .map(|m| (m.key, String::from_utf8_lossy(&m.payload).into_owned()))
+        .collect()
+}
+
+/// One message of a topic, and where it is.
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub payload: String,
+}
+
+/// Every message of the topic with its partition and offset, read to the
+/// end of each partition with a plain consumer.
+pub fn read_topic_records(brokers: &str, topic: &str) -> Vec<Record> {
+    read_messages(brokers, topic)
+        .into_iter()
+        .map(|m| Record {
+            partition: m.partition,
+            offset: m.offset,
+            payload: String::from_utf8_lossy(&m.payload).into_owned(),
+        })
         .collect()
 }
 
@@ -267,6 +345,8 @@ pub fn read_messages(brokers: &str, topic: &str) -> Vec<Read> {
         );
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => out.push(Read {
+                partition: m.partition(),
+                offset: m.offset(),
                 key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
                 payload: m.payload().unwrap_or_default().to_vec(),
                 headers: m

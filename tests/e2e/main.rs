@@ -2,6 +2,7 @@
 //! on a free port) and the real hoso server, started in-process on port 0.
 
 mod bad_input;
+mod broker_restart;
 mod cold;
 mod crash;
 mod dead_letters;

@@ -114,7 +114,9 @@ async fn sql(http: &reqwest::Client, base: &str, q: &str) -> Option<Vec<Value>> 
 async fn sigkill_at_random_points_loses_and_doubles_nothing() {
     let broker = Broker::start();
     let topic = topic("crash");
-    let data_dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}"));
+    // Not test_config's directory: the reference below gets that one (and
+    // empties it first), and two processors must never share state.
+    let data_dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}-up"));
     let _ = std::fs::remove_dir_all(&data_dir);
     let log = std::env::temp_dir().join(format!("hoso-e2e-{topic}.log"));
     let http = reqwest::Client::new();

@@ -3,9 +3,9 @@
 
 use hoso_model::codec::{ByteReader, CodecError, put_u32};
 
-/// Bits per entry and probes: about 0.1% false positives.
-const BITS_PER_ENTRY: usize = 15;
-const PROBES: u32 = 10;
+/// Probes per lookup; with `bits_per_entry` 15 about 0.1% false
+/// positives, with 10 about 1%.
+const PROBES: u32 = 7;
 
 /// The 64-bit hash every filter of a partition probes with (FNV-1a, then
 /// a finaliser): computed once per id, stable across builds (the filters
@@ -26,26 +26,35 @@ pub fn id_hash(id: &[u8]) -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bloom {
     words: Vec<u64>,
+    /// Bits in use: exactly what was asked for, not a power of two.
+    bits: u64,
     /// Entries it was sized for.
     capacity: usize,
     len: usize,
 }
 
 impl Bloom {
-    pub fn with_capacity(capacity: usize) -> Self {
-        let bits = (capacity.max(64) * BITS_PER_ENTRY).next_power_of_two();
+    /// A filter for `capacity` entries at `bits_per_entry` bits each.
+    pub fn with_capacity(capacity: usize, bits_per_entry: usize) -> Self {
+        let capacity = capacity.max(64);
+        let words = (capacity * bits_per_entry).div_ceil(64);
         Bloom {
-            words: vec![0; bits / 64],
-            capacity: capacity.max(64),
+            words: vec![0; words],
+            bits: words as u64 * 64,
+            capacity,
             len: 0,
         }
     }
 
     fn probes(&self, hash: u64) -> impl Iterator<Item = usize> + use<> {
-        // Double hashing: h1 + i * h2 (Kirsch-Mitzenmacher).
-        let mask = (self.words.len() * 64 - 1) as u64;
-        let (h1, h2) = (hash, (hash >> 32) | 1);
-        (0..u64::from(PROBES)).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) & mask) as usize)
+        // Double hashing, h1 + i * h2 (Kirsch-Mitzenmacher), each mapped
+        // onto the bits by a multiply-shift (no power-of-two rounding).
+        let bits = u128::from(self.bits);
+        let (h1, h2) = (hash, hash.rotate_left(32) | 1);
+        (0..u64::from(PROBES)).map(move |i| {
+            let g = h1.wrapping_add(i.wrapping_mul(h2));
+            ((u128::from(g) * bits) >> 64) as usize
+        })
     }
 
     pub fn insert(&mut self, hash: u64) {
@@ -91,8 +100,8 @@ impl Bloom {
         let capacity = r.u32()? as usize;
         let len = r.u32()? as usize;
         let n = r.count(8)?;
-        if !n.is_power_of_two() {
-            return Err(CodecError::Corrupt(format!("bloom of {n} words")));
+        if n == 0 {
+            return Err(CodecError::Corrupt("bloom of 0 words".into()));
         }
         let mut words = Vec::with_capacity(n);
         for _ in 0..n {
@@ -100,6 +109,7 @@ impl Bloom {
             words.push(u64::from_le_bytes(b.try_into().expect("8 bytes")));
         }
         Ok(Bloom {
+            bits: words.len() as u64 * 64,
             words,
             capacity,
             len,
@@ -113,7 +123,7 @@ mod tests {
 
     #[test]
     fn no_false_negatives_and_few_false_positives() {
-        let mut b = Bloom::with_capacity(10_000);
+        let mut b = Bloom::with_capacity(10_000, 15);
         for i in 0..10_000 {
             b.insert(id_hash(format!("F-{i}").as_bytes()));
         }
@@ -122,6 +132,14 @@ mod tests {
             .filter(|i| b.may_contain(id_hash(format!("G-{i}").as_bytes())))
             .count();
         assert!(fp < 400, "{fp} false positives in 100,000 (want ~0.1%)");
+        let mut small = Bloom::with_capacity(10_000, 10);
+        for i in 0..10_000 {
+            small.insert(id_hash(format!("F-{i}").as_bytes()));
+        }
+        let fp = (0..100_000)
+            .filter(|i| small.may_contain(id_hash(format!("G-{i}").as_bytes())))
+            .count();
+        assert!(fp < 2_000, "{fp} false positives in 100,000 (want ~1%)");
         assert!(!b.is_full());
         let mut out = Vec::new();
         b.encode(&mut out);

@@ -29,9 +29,18 @@ use hoso_model::{FilingState, Interner};
 use tracing::{error, info, warn};
 
 pub use bloom::{Bloom, id_hash};
+
+/// Bits per id: the partition's filter, asked for every new filing, at
+/// about 0.1% false positives; a file's, asked only after that one said
+/// maybe, at about 1%.
+const PARTITION_BITS: usize = 15;
+const FILE_BITS: usize = 10;
 pub use file::{ColdError, STATE};
 
 use crate::store::FilingStore;
+
+/// Filings by id, as they leave or return to memory.
+type Rows = Vec<(Vec<u8>, FilingState)>;
 
 /// One Parquet file of closed filings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +56,7 @@ pub struct ColdFile {
 /// A file read to recall a filing, to be rewritten without it.
 struct Recalled {
     file: usize,
-    rest: Vec<(Vec<u8>, FilingState)>,
+    rest: Rows,
 }
 
 pub struct ColdTier {
@@ -85,7 +94,7 @@ impl ColdTier {
             dir,
             after_days: after_days.max(0),
             files: Vec::new(),
-            bloom: Bloom::with_capacity(1 << 16),
+            bloom: Bloom::with_capacity(1 << 16, PARTITION_BITS),
             next_seq: 0,
             last_pass_day: i32::MIN,
             recalled: Vec::new(),
@@ -150,7 +159,7 @@ impl ColdTier {
             return Ok(0);
         }
         let n = taken.len();
-        let mut groups: BTreeMap<(u8, i32), Vec<(Vec<u8>, FilingState)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(u8, i32), Rows> = BTreeMap::new();
         for (id, s) in taken {
             let day = closed_day(&s).expect("picked for being closed");
             groups.entry((s.province(), day)).or_default().push((id, s));
@@ -205,7 +214,7 @@ impl ColdTier {
         );
         self.next_seq += 1;
         file::write(&dir.join(&name), rows, procedures)?;
-        let mut bloom = Bloom::with_capacity(rows.len());
+        let mut bloom = Bloom::with_capacity(rows.len(), FILE_BITS);
         for (id, _) in rows.iter() {
             bloom.insert(id_hash(id));
         }
@@ -220,7 +229,7 @@ impl ColdTier {
 
     /// Sizes the partition's filter for twice what it holds, from the files.
     fn rebuild_bloom(&mut self, dir: &Path) -> Result<(), ColdError> {
-        let mut bloom = Bloom::with_capacity(self.bloom.len() * 2);
+        let mut bloom = Bloom::with_capacity(self.bloom.len() * 2, PARTITION_BITS);
         for f in &self.files {
             for (id, _) in file::read_states(&dir.join(&f.name))? {
                 bloom.insert(id_hash(&id));
@@ -287,7 +296,7 @@ impl ColdTier {
         };
         let mut recalled = std::mem::take(&mut self.recalled);
         // Highest index first, so removals keep the lower indexes valid.
-        recalled.sort_by(|a, b| b.file.cmp(&a.file));
+        recalled.sort_by_key(|r| std::cmp::Reverse(r.file));
         for mut r in recalled {
             let old = self.files[r.file].clone();
             if r.rest.is_empty() {

@@ -95,7 +95,7 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
     offset += 1;
     let s = t.filings().get("F03-05").expect("back in memory");
     assert_eq!(s.last_seq(), 3);
-    assert_eq!(s.received_at().is_some(), true, "with its whole state");
+    assert!(s.received_at().is_some(), "with its whole state");
     assert_eq!(t.cold().rows(), 7 * 19 - 1);
     let after = all_rows(&mut t);
     assert_eq!(after.len(), 200, "never in both places, never in neither");

@@ -61,9 +61,9 @@ pub enum Command {
     Replay {
         #[command(flatten)]
         common: CommonArgs,
-        /// Start each partition at its first message at or after this time
-        /// (RFC 3339, e.g. 2025-07-01T00:00:00+07:00) instead of its
-        /// beginning.
+        /// Start each partition at its first message stamped (Kafka
+        /// timestamp) at or after this time, RFC 3339 (e.g.
+        /// 2025-07-01T00:00:00+07:00), instead of its beginning.
         #[arg(long)]
         from: Option<String>,
     },

@@ -86,6 +86,9 @@ fn report(s: &ReplaySummary) -> String {
         s.restatements,
         s.filings
     );
+    if s.skipped > 0 {
+        out.push_str(&format!("\n  skipped {} stamped before --from", s.skipped));
+    }
     let rejected: u64 = s.rejected.values().sum();
     out.push_str(&format!("\n  rejected {rejected}"));
     if rejected > 0 {

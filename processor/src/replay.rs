@@ -45,6 +45,24 @@ pub enum ReplayError {
     Cancelled,
 }
 
+/// Reaching a partition's end is how the replay knows it is done, not an
+/// error to log.
+struct Quiet;
+
+impl rdkafka::ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(
+            error,
+            KafkaError::PartitionEOF(_)
+                | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        ) {
+            tracing::warn!(error = %error, reason, "Kafka client error");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Quiet {}
+
 /// Where a replay is, for a progress bar.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReplayProgress {
@@ -59,7 +77,10 @@ pub struct ReplayProgress {
 #[derive(Clone, Debug, Default)]
 pub struct ReplaySummary {
     pub partitions: usize,
+    /// Messages folded, duplicate or refused.
     pub messages: u64,
+    /// Messages stamped before `--from`.
+    pub skipped: u64,
     pub folded: u64,
     pub duplicates: u64,
     /// Refused messages by reason.
@@ -70,8 +91,8 @@ pub struct ReplaySummary {
 }
 
 /// Replays `config.topic` into `config.checkpoint_dir`, which must hold no
-/// checkpoint. `from_ms` starts each partition at the first message at or
-/// after that time instead of its beginning. `progress` is called now and
+/// checkpoint. `from_ms` starts each partition at its first message stamped
+/// at or after that time (Kafka timestamp) instead of its beginning. `progress` is called now and
 /// then; `cancelled` is polled between batches.
 pub fn replay(
     config: &ProcessorConfig,
@@ -88,14 +109,14 @@ pub fn replay(
     if !store.partitions()?.is_empty() {
         return Err(ReplayError::NotFresh(dir.display().to_string()));
     }
-    let consumer: BaseConsumer = ClientConfig::new()
+    let consumer: BaseConsumer<Quiet> = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", format!("{}-replay", config.group_id))
         .set("client.id", "hoso-replay")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
-        .create()?;
+        .create_with_context(Quiet)?;
     let metadata = consumer.fetch_metadata(Some(&config.topic), Duration::from_secs(10))?;
     let partitions: Vec<i32> = metadata
         .topics()
@@ -107,42 +128,27 @@ pub fn replay(
         return Err(ReplayError::NoTopic(config.topic.clone()));
     }
 
-    let mut tpl = TopicPartitionList::new();
-    for p in &partitions {
-        let start = from_ms.map_or(Offset::Beginning, Offset::Offset);
-        tpl.add_partition_offset(&config.topic, *p, start)?;
-    }
-    if from_ms.is_some() {
-        // Offset::Offset(ms) above is a timestamp here: Kafka answers with
-        // the first offset at or after it (the end when there is none).
-        tpl = consumer.offsets_for_times(tpl, Duration::from_secs(10))?;
-    }
+    // Every partition is read from its beginning. With `from_ms`, messages
+    // stamped before it are skipped, and a partition's tables start at its
+    // first message at or after it. (Kafka's ListOffsets by time would
+    // skip the reading too, but Tansu 0.6 answers it with offset 0.)
     let mut total = 0u64;
-    for e in tpl.elements() {
-        let (low, high) =
-            consumer.fetch_watermarks(&config.topic, e.partition(), Duration::from_secs(10))?;
-        let start = match e.offset() {
-            Offset::Offset(o) => o.max(low),
-            Offset::End => high,
-            _ => low,
-        };
-        total += (high - start).max(0) as u64;
+    let mut tpl = TopicPartitionList::new();
+    let settings = config.partition_settings();
+    let mut parts: HashMap<i32, PartitionTables> = HashMap::new();
+    // Partitions waiting for their first message at or after `from_ms`,
+    // with the offset after the last one skipped.
+    let mut waiting: HashMap<i32, i64> = HashMap::new();
+    for p in &partitions {
+        let (low, high) = consumer.fetch_watermarks(&config.topic, *p, Duration::from_secs(10))?;
+        total += (high - low).max(0) as u64;
+        tpl.add_partition_offset(&config.topic, *p, Offset::Beginning)?;
+        parts.insert(*p, PartitionTables::new(*p).with_settings(settings.clone()));
+        if from_ms.is_some() {
+            waiting.insert(*p, low);
+        }
     }
     consumer.assign(&tpl)?;
-
-    let settings = config.partition_settings();
-    let mut parts: HashMap<i32, PartitionTables> = tpl
-        .elements()
-        .iter()
-        .map(|e| {
-            let tables = PartitionTables::new(e.partition()).with_settings(settings.clone());
-            let tables = match e.offset() {
-                Offset::Offset(o) if o > 0 => tables.starting_at(o),
-                _ => tables,
-            };
-            (e.partition(), tables)
-        })
-        .collect();
     let mut summary = ReplaySummary {
         partitions: partitions.len(),
         ..ReplaySummary::default()
@@ -158,8 +164,18 @@ pub fn replay(
             match consumer.poll(Duration::from_millis(100)) {
                 None => break,
                 Some(Ok(msg)) => {
-                    summary.messages += 1;
                     let p = msg.partition();
+                    if let (Some(from), Some(after)) = (from_ms, waiting.get_mut(&p)) {
+                        if msg.timestamp().to_millis().is_some_and(|t| t < from) {
+                            *after = msg.offset() + 1;
+                            summary.skipped += 1;
+                            continue;
+                        }
+                        waiting.remove(&p);
+                        let fresh = PartitionTables::new(p).with_settings(settings.clone());
+                        parts.insert(p, fresh.starting_at(msg.offset()));
+                    }
+                    summary.messages += 1;
                     let Some(tables) = parts.get_mut(&p) else {
                         continue;
                     };
@@ -187,22 +203,27 @@ pub fn replay(
         }
         if last_report.elapsed() > Duration::from_millis(100) {
             progress(ReplayProgress {
-                read: summary.messages,
+                read: summary.messages + summary.skipped,
                 total,
             });
             last_report = Instant::now();
         }
     }
+    // A partition with nothing at or after `from_ms` starts at its end:
+    // its checkpoint says so, and whoever serves it reads on from there.
+    for (p, after) in waiting {
+        let fresh = PartitionTables::new(p).with_settings(settings.clone());
+        parts.insert(p, fresh.starting_at(after));
+    }
     for tables in parts.values_mut() {
-        // A partition read to its end from an empty start: its checkpoint
-        // says where the next reader goes on.
         tables.mark_end();
         checkpoint::save(store.as_ref(), tables)?;
         summary.filings += tables.filings().len() + tables.cold().rows() as usize;
     }
+    let read = summary.messages + summary.skipped;
     progress(ReplayProgress {
-        read: summary.messages,
-        total: total.max(summary.messages),
+        read,
+        total: total.max(read),
     });
     summary.elapsed = started.elapsed();
     Ok(summary)

@@ -211,6 +211,65 @@ async fn a_replay_equals_the_live_tables() {
     replayed.stop().await;
     live.stop().await;
 
+    // From a time: before every message, the whole log; after every
+    // message, nothing, and a checkpoint at the end of each partition.
+    for (from, messages) in [
+        ("2000-01-01T00:00:00Z", messages),
+        ("2999-01-01T00:00:00Z", 0),
+    ] {
+        let dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}-from"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new(env!("CARGO_BIN_EXE_hoso"))
+            .args([
+                "replay",
+                "--brokers",
+                &broker.addr,
+                "--topic",
+                &topic,
+                "--from",
+                from,
+            ])
+            .arg("--data-dir")
+            .arg(&dir)
+            .output()
+            .expect("hoso replay runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("replayed {messages} messages")),
+            "{from}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if messages == 0 {
+            let manifests = (0..3)
+                .filter(|p| {
+                    dir.join(format!("checkpoints/{topic}/partition-{p}/MANIFEST"))
+                        .exists()
+                })
+                .count();
+            assert_eq!(manifests, 3, "every partition checkpointed at its end");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_hoso"))
+        .args([
+            "replay",
+            "--brokers",
+            &broker.addr,
+            "--topic",
+            &topic,
+            "--from",
+            "yesterday",
+        ])
+        .output()
+        .expect("hoso replay runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--from \"yesterday\""));
+
     // A replay never writes over existing state.
     let again = run();
     assert!(!again.status.success());

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hoso_ingest::import::{Format, ImportOptions};
 
 use crate::config::Overrides;
+use crate::import::ImportRequest;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,6 +68,15 @@ pub enum Command {
         /// 2025-07-01T00:00:00+07:00), instead of its beginning.
         #[arg(long)]
         from: Option<String>,
+    },
+    /// Publish files of events (NDJSON or CSV, gzip or not) through ingest's
+    /// validation. Exit code 0: all published; 2: some lines rejected (the
+    /// others published); 1: Kafka failed.
+    Import {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        import: ImportArgs,
     },
     /// Configuration tools.
     Config {
@@ -130,4 +141,53 @@ pub struct DemoArgs {
     /// Seed of the generator.
     #[arg(long, default_value_t = 766)]
     pub seed: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// Files of events: CSV when named `*.csv` or `*.csv.gz`, NDJSON
+    /// otherwise; gzip is recognised by the name or the content.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Read every file in this format, whatever its name.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Write every rejected line to this CSV file (file,line,reason).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Events per batch handed to the producer.
+    #[arg(long, default_value_t = ImportOptions::default().batch_events)]
+    pub batch_events: usize,
+    /// Batches awaiting Kafka's acknowledgement at once.
+    #[arg(long, default_value_t = ImportOptions::default().max_in_flight_batches)]
+    pub max_in_flight_batches: usize,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum FormatArg {
+    /// One JSON object per line.
+    Ndjson,
+    /// A header row of the contract's field names, one event per row.
+    Csv,
+}
+
+impl ImportArgs {
+    pub fn request(&self) -> ImportRequest {
+        ImportRequest {
+            files: self.files.clone(),
+            format: self.format.map(|f| match f {
+                FormatArg::Ndjson => Format::Ndjson,
+                FormatArg::Csv => Format::Csv,
+            }),
+            report: self.report.clone(),
+            options: ImportOptions {
+                batch_events: self.batch_events,
+                max_in_flight_batches: self.max_in_flight_batches,
+            },
+            progress: !self.no_progress,
+        }
+    }
 }

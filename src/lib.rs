@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod import;
 pub mod ops;
 pub mod replay;
 pub mod topic;

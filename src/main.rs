@@ -1,6 +1,8 @@
 //! `hoso`: one binary, thin. Parses flags and config, wires the crates,
 //! owns shutdown.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use hoso::cli::{Cli, Command, CommonArgs, ConfigAction, DemoArgs};
 use hoso::config::Config;
@@ -9,7 +11,7 @@ use hoso::up::{self, Roles};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -24,14 +26,14 @@ fn main() -> std::process::ExitCode {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "cannot start the async runtime");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("hoso: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
@@ -52,7 +54,7 @@ fn demo_options(url: String, a: &DemoArgs) -> DemoOptions {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
     tokio::spawn(stop_on_signal(cancel.clone()));
     let config_file = cli.config.as_deref();
@@ -66,16 +68,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Process { common } => (Roles::PROCESS, common, None),
         Command::Query { common } => (Roles::QUERY, common, None),
         Command::Demo { url, demo_args } => {
-            return demo::run(demo_options(url.clone(), demo_args), cancel).await;
+            demo::run(demo_options(url.clone(), demo_args), cancel).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Import { common, import } => {
+            let config = load(config_file, common)?;
+            let report = hoso::import::run(&config, &import.request(), cancel).await?;
+            report.print(&mut std::io::stderr().lock())?;
+            return Ok(ExitCode::from(report.exit_code()));
         }
         Command::Replay { common, from } => {
-            return hoso::replay::run(load(config_file, common)?, from.as_deref(), cancel).await;
+            hoso::replay::run(load(config_file, common)?, from.as_deref(), cancel).await?;
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Config {
             action: ConfigAction::Print { common },
         } => {
             print!("{}", load(config_file, common)?.to_toml()?);
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
     };
     let config = load(config_file, common)?;
@@ -105,7 +115,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         info!("shutting down");
         token.cancel();
     });
-    running.wait().await
+    running.wait().await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Ctrl-C or SIGTERM cancels `cancel`; a second one exits at once, for

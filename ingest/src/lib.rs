@@ -5,11 +5,13 @@
 //! validates each with `hoso_model::decode_event` (one invalid item refuses
 //! the whole request, before anything is published), [`publish`] sends the
 //! items' bytes, unchanged, keyed by `filing_id`, and waits for every
-//! acknowledgement.
+//! acknowledgement. [`import`] sends files of events (`hoso import`)
+//! through the same validation and the same producer.
 
 pub mod body;
 pub mod config;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod publish;
 

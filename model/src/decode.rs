@@ -100,7 +100,9 @@ fn json_error(bytes: &[u8], e: serde_json::Error) -> InvalidEvent {
     InvalidEvent { field, message }
 }
 
-const FIELDS: [&str; 14] = [
+/// The contract's fields, in the contract's order (the columns a CSV import
+/// may have).
+pub const FIELDS: [&str; 14] = [
     "event_id",
     "filing_id",
     "seq",

@@ -7,6 +7,7 @@ mod cold;
 mod crash;
 mod dead_letters;
 mod harness;
+mod import;
 mod late_data;
 mod pipeline;
 mod replay;

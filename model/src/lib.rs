@@ -7,6 +7,7 @@
 //! the processor's tables ([`tables`]). This crate knows nothing of Kafka,
 //! HTTP or DataFusion; the other crates meet only here.
 
+pub mod calendar;
 pub mod checkpoint;
 pub mod codec;
 pub mod decode;

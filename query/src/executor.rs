@@ -71,6 +71,11 @@ impl QueryExecutor {
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(SCHEMA, Arc::new(HosoSchema::new(source.clone())))?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
+        // Working days of Vietnam's civil service, for deadline arithmetic.
+        let calendar = Arc::new(hoso_model::calendar::Calendar::vietnam());
+        for f in crate::udf::calendar_functions(calendar) {
+            ctx.register_udf(f);
+        }
         for (name, sql) in VIEWS {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }

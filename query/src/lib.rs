@@ -4,6 +4,7 @@
 //! `hoso_model::tables::TableSource`) and the contract's views to
 //! DataFusion; [`executor`] is the one place a SQL text becomes rows, with
 //! the read-only policy and the timeout; [`http`] is a thin adapter over it.
+//! [`udf`] adds the working-day functions.
 
 pub mod catalog;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod executor;
 pub mod http;
 pub mod metrics;
+pub mod udf;
 
 pub use config::QueryConfig;
 pub use error::QueryError;

@@ -288,3 +288,36 @@ async fn every_table_of_a_query_is_read_at_one_instant() {
     let second = rows(&ex, "SELECT count(*) AS n FROM daily_partials").await;
     assert_ne!(first, second);
 }
+
+#[tokio::test]
+async fn working_day_functions_follow_the_vietnamese_calendar() {
+    let ex = executor(30_000).await;
+    // 30/4-2/5/2025 off (2/5 swapped for Saturday 26/4, worked), then a
+    // weekend: from Tuesday 29/4 the next working day is Monday 5/5.
+    let got = rows(
+        &ex,
+        "SELECT is_working_day(DATE '2025-04-30') AS holiday, \
+                is_working_day(DATE '2025-04-26') AS make_up_saturday, \
+                is_working_day(TIMESTAMP '2025-07-04T20:00:00Z') AS saturday_local, \
+                working_days_between(DATE '2025-04-29', DATE '2025-05-05') AS days, \
+                working_days_between(DATE '2024-12-31', DATE '2025-12-31') AS days_2025, \
+                add_working_days(DATE '2025-04-29', 1) AS next_date, \
+                add_working_days(TIMESTAMP '2025-04-29T03:00:00Z', 1) AS next_time, \
+                working_hours_until(TIMESTAMP '2025-04-29T09:00:00Z', TIMESTAMP '2025-05-05T01:00:00Z') AS hours",
+    )
+    .await;
+    let want = "\
++---------+------------------+----------------+------+-----------+------------+----------------------+-------+
+| holiday | make_up_saturday | saturday_local | days | days_2025 | next_date  | next_time            | hours |
++---------+------------------+----------------+------+-----------+------------+----------------------+-------+
+| false   | true             | false          | 1    | 250       | 2025-05-05 | 2025-05-05T03:00:00Z | 1.5   |
++---------+------------------+----------------+------+-----------+------------+----------------------+-------+";
+    assert_eq!(got, want);
+    // Wrong arguments are the caller's mistake, in words.
+    let err = ex
+        .execute("SELECT add_working_days(DATE '2025-04-29', 'x')")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("must be an integer"), "{err}");
+}

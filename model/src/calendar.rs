@@ -1,0 +1,287 @@
+//! Working days and working hours of Vietnam's civil service.
+//!
+//! The week is Monday to Friday; Saturday and Sunday are off. The days that
+//! differ (holidays, Tết, days off in lieu, swapped days off, and the
+//! Saturdays worked in exchange) are data, `data/vn_days_off.csv`, with the
+//! source of every row; operators add theirs in the same format
+//! ([`Calendar::with_days`]). Every deadline in Vietnam is counted in these
+//! working days.
+//!
+//! Days are local day numbers (days since 1970-01-01 in UTC+7, as
+//! [`crate::time::local_day`] gives); times are UTC milliseconds. Counting
+//! uses a prefix sum of working days over 2000..=2100, so a count over any
+//! span is two lookups; outside that range only the weekly rule applies.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::time::{DAY_MS, LOCAL_OFFSET_MS, days_from_civil, local_day};
+
+/// The built-in days: Vietnam 2024-2027 (see the file's header).
+const VN_DAYS_OFF: &str = include_str!("../data/vn_days_off.csv");
+
+/// How a listed day differs from the weekly rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DayKind {
+    Holiday,
+    Tet,
+    SubstituteDayOff,
+    SwapDayOff,
+    /// A Saturday worked in exchange for a swapped day off.
+    MakeUpWorkingSaturday,
+}
+
+impl DayKind {
+    fn parse(s: &str) -> Option<DayKind> {
+        Some(match s {
+            "holiday" => DayKind::Holiday,
+            "tet" => DayKind::Tet,
+            "substitute_day_off" => DayKind::SubstituteDayOff,
+            "swap_day_off" => DayKind::SwapDayOff,
+            "make_up_working_saturday" => DayKind::MakeUpWorkingSaturday,
+            _ => return None,
+        })
+    }
+
+    pub fn is_day_off(self) -> bool {
+        self != DayKind::MakeUpWorkingSaturday
+    }
+}
+
+/// A row of a days file that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for CalendarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for CalendarError {}
+
+/// Working hours of a day, as (start, end) minutes after local midnight.
+pub const DEFAULT_HOURS: [(u32, u32); 2] = [(7 * 60 + 30, 11 * 60 + 30), (13 * 60, 17 * 60)];
+
+/// First and last day of the prefix table.
+fn table_range() -> (i32, i32) {
+    (
+        days_from_civil(2000, 1, 1) as i32,
+        days_from_civil(2100, 12, 31) as i32,
+    )
+}
+
+#[derive(Clone, Debug)]
+pub struct Calendar {
+    days: BTreeMap<i32, DayKind>,
+    /// Working windows of a working day, minutes after local midnight.
+    hours: Vec<(u32, u32)>,
+    /// `prefix[i]`: working days in `[first, first + i)`.
+    prefix: Vec<u32>,
+    first: i32,
+}
+
+/// Monday = 0 ... Sunday = 6; day 0 (1970-01-01) was a Thursday.
+pub fn weekday(day: i32) -> u32 {
+    (day + 3).rem_euclid(7) as u32
+}
+
+impl Calendar {
+    /// Vietnam's civil-service calendar with the built-in days and hours.
+    pub fn vietnam() -> Calendar {
+        Calendar::with_days(&[VN_DAYS_OFF], DEFAULT_HOURS.to_vec())
+            .expect("the built-in days file is valid")
+    }
+
+    /// A calendar from days files (later files, and later rows, win for
+    /// the same date) and working windows.
+    pub fn with_days(files: &[&str], hours: Vec<(u32, u32)>) -> Result<Calendar, CalendarError> {
+        let mut days = BTreeMap::new();
+        for text in files {
+            for (day, kind) in parse_days(text)? {
+                days.insert(day, kind);
+            }
+        }
+        let (first, last) = table_range();
+        let mut cal = Calendar {
+            days,
+            hours,
+            prefix: Vec::new(),
+            first,
+        };
+        let mut prefix = Vec::with_capacity((last - first + 2) as usize);
+        let mut n = 0u32;
+        prefix.push(0);
+        for d in first..=last {
+            n += u32::from(cal.rule(d));
+            prefix.push(n);
+        }
+        cal.prefix = prefix;
+        Ok(cal)
+    }
+
+    fn rule(&self, day: i32) -> bool {
+        match self.days.get(&day) {
+            Some(k) => !k.is_day_off(),
+            None => weekday(day) < 5,
+        }
+    }
+
+    /// How the listed `day` differs from the weekly rule, if it does.
+    pub fn kind(&self, day: i32) -> Option<DayKind> {
+        self.days.get(&day).copied()
+    }
+
+    pub fn is_working_day(&self, day: i32) -> bool {
+        self.rule(day)
+    }
+
+    /// Working days in `[first, day)`, from the table when it covers it.
+    fn count_before(&self, day: i32) -> i64 {
+        let last = self.first + self.prefix.len() as i32 - 1;
+        let clamped = day.clamp(self.first, last);
+        let mut n = i64::from(self.prefix[(clamped - self.first) as usize]);
+        // Outside the table, the weekly rule (and any listed day) applies.
+        let (from, to, sign) = if day < self.first {
+            (day, self.first, -1)
+        } else {
+            (last, day, 1)
+        };
+        if from < to {
+            n += sign * self.slow_count(from, to);
+        }
+        n
+    }
+
+    /// Working days in `[from, to)`, day by day (whole weeks at once).
+    fn slow_count(&self, from: i32, to: i32) -> i64 {
+        let weeks = i64::from((to - from) / 7);
+        let mut n = weeks * 5;
+        for d in (from + (weeks as i32) * 7)..to {
+            n += i64::from(weekday(d) < 5);
+        }
+        // Listed days in the span correct the weekly rule.
+        for (d, k) in self.days.range(from..to) {
+            let by_week = weekday(*d) < 5;
+            n += i64::from(!k.is_day_off()) - i64::from(by_week);
+        }
+        n
+    }
+
+    /// The working days `d` with `start < d <= end`; negative when `end`
+    /// is before `start`.
+    pub fn working_days_between(&self, start: i32, end: i32) -> i64 {
+        self.count_before(end + 1) - self.count_before(start + 1)
+    }
+
+    /// The same local time on the `n`-th working day after (`n < 0`:
+    /// before) the local day of `ts_ms`; `n = 0` is `ts_ms` itself.
+    pub fn add_working_days(&self, ts_ms: i64, n: i64) -> i64 {
+        if n == 0 {
+            return ts_ms;
+        }
+        let day = local_day(ts_ms);
+        let step = if n > 0 { 1 } else { -1 };
+        let mut d = day;
+        let mut left = n.abs();
+        // Day by day: deadlines are days or weeks away.
+        while left > 0 {
+            d += step;
+            if self.is_working_day(d) {
+                left -= 1;
+            }
+        }
+        ts_ms + i64::from(d - day) * DAY_MS
+    }
+
+    /// Working time, in milliseconds, from `from_ms` to `to_ms` (negative
+    /// when `to_ms` is earlier): only the working windows of working days
+    /// count.
+    pub fn working_ms_between(&self, from_ms: i64, to_ms: i64) -> i64 {
+        if to_ms < from_ms {
+            return -self.working_ms_between(to_ms, from_ms);
+        }
+        let (a, b) = (local_day(from_ms), local_day(to_ms));
+        let per_day: i64 = self
+            .hours
+            .iter()
+            .map(|(s, e)| i64::from(e.saturating_sub(*s)) * 60_000)
+            .sum();
+        let part = |day: i32, lo: i64, hi: i64| -> i64 {
+            if !self.is_working_day(day) {
+                return 0;
+            }
+            let midnight = i64::from(day) * DAY_MS - LOCAL_OFFSET_MS;
+            self.hours
+                .iter()
+                .map(|(s, e)| {
+                    let ws = midnight + i64::from(*s) * 60_000;
+                    let we = midnight + i64::from(*e) * 60_000;
+                    (hi.min(we) - lo.max(ws)).max(0)
+                })
+                .sum()
+        };
+        if a == b {
+            return part(a, from_ms, to_ms);
+        }
+        let first = part(a, from_ms, i64::MAX);
+        let last = part(b, i64::MIN, to_ms);
+        let middle = self.working_days_between(a, b - 1) * per_day;
+        first + middle + last
+    }
+
+    /// [`Calendar::working_ms_between`] in hours.
+    pub fn working_hours_between(&self, from_ms: i64, to_ms: i64) -> f64 {
+        self.working_ms_between(from_ms, to_ms) as f64 / 3_600_000.0
+    }
+}
+
+/// Rows of a days file: `date,kind,...` (more columns are notes); `#`
+/// comments, blank lines and the header row are skipped.
+fn parse_days(text: &str) -> Result<Vec<(i32, DayKind)>, CalendarError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with("date,") {
+            continue;
+        }
+        let err = |message: String| CalendarError {
+            line: i + 1,
+            message,
+        };
+        let mut cols = line.splitn(3, ',');
+        let date = cols.next().unwrap_or_default().trim();
+        let kind = cols.next().unwrap_or_default().trim();
+        let day =
+            parse_date(date).ok_or_else(|| err(format!("{date:?} is not a YYYY-MM-DD date")))?;
+        let kind = DayKind::parse(kind).ok_or_else(|| {
+            err(format!(
+                "{kind:?} is not a kind (holiday, tet, substitute_day_off, swap_day_off, make_up_working_saturday)"
+            ))
+        })?;
+        if kind == DayKind::MakeUpWorkingSaturday && weekday(day) != 5 {
+            return Err(err(format!("{date} is not a Saturday")));
+        }
+        out.push((day, kind));
+    }
+    Ok(out)
+}
+
+fn parse_date(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d == 0 || d > crate::time::days_in_month(i64::from(y), m) {
+        return None;
+    }
+    Some(days_from_civil(i64::from(y), m, d) as i32)
+}
+
+#[cfg(test)]
+mod tests;

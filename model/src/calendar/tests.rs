@@ -1,0 +1,185 @@
+//! Working-day arithmetic, with the figures worked out by hand from the
+//! calendar (the days are in data/vn_days_off.csv).
+
+use super::*;
+use crate::time::parse_rfc3339_ms;
+
+fn day(s: &str) -> i32 {
+    parse_date(s).unwrap()
+}
+
+fn t(s: &str) -> i64 {
+    parse_rfc3339_ms(s).unwrap()
+}
+
+#[test]
+fn the_week_and_the_listed_days() {
+    let c = Calendar::vietnam();
+    assert_eq!(weekday(day("2025-07-07")), 0, "a Monday");
+    assert!(c.is_working_day(day("2025-07-07")));
+    assert!(!c.is_working_day(day("2025-07-05")), "Saturday");
+    assert!(!c.is_working_day(day("2025-07-06")), "Sunday");
+    // 30/4 and 1/5 2025, and the swapped Friday 2/5; Saturday 26/4 worked.
+    for d in ["2025-04-30", "2025-05-01", "2025-05-02"] {
+        assert!(!c.is_working_day(day(d)), "{d}");
+    }
+    assert!(c.is_working_day(day("2025-04-26")));
+    assert_eq!(
+        c.kind(day("2025-04-26")),
+        Some(DayKind::MakeUpWorkingSaturday)
+    );
+    // Tết Bính Ngọ 2026: 16-20 February.
+    assert!(!c.is_working_day(day("2026-02-17")));
+    assert_eq!(c.kind(day("2026-02-17")), Some(DayKind::Tet));
+    // Hùng Kings 2026 falls on a Sunday: Monday 27/4 off instead.
+    assert!(!c.is_working_day(day("2026-04-27")));
+}
+
+#[test]
+fn working_days_in_a_year_match_the_official_counts() {
+    let c = Calendar::vietnam();
+    // 2025: 261 weekdays - 12 weekday days off + 1 Saturday worked = 250.
+    // 2024: 262 weekdays - 12 weekday days off (1/1, 8-14/2 but 10-11/2 are
+    // a weekend: 5, 18/4, 29/4, 30/4, 1/5, 2/9, 3/9) + Saturday 4/5 = 251.
+    for (year, want) in [(2024, 251), (2025, 250)] {
+        let n = c.working_days_between(
+            day(&format!("{}-12-31", year - 1)),
+            day(&format!("{year}-12-31")),
+        );
+        assert_eq!(n, want, "{year}");
+    }
+}
+
+#[test]
+fn working_days_between_counts_start_exclusive_end_inclusive() {
+    let c = Calendar::vietnam();
+    // Tuesday 29/4/2025 to Monday 5/5: 30/4, 1/5, 2/5 off, then a weekend.
+    assert_eq!(
+        c.working_days_between(day("2025-04-29"), day("2025-05-05")),
+        1
+    );
+    assert_eq!(
+        c.working_days_between(day("2025-05-05"), day("2025-04-29")),
+        -1
+    );
+    assert_eq!(
+        c.working_days_between(day("2025-07-07"), day("2025-07-07")),
+        0
+    );
+    // Monday to the next Monday: five.
+    assert_eq!(
+        c.working_days_between(day("2025-07-07"), day("2025-07-14")),
+        5
+    );
+    // Across the table's edge and far outside it, the weekly rule holds.
+    assert_eq!(
+        c.working_days_between(day("1999-12-27"), day("2000-01-03")),
+        5
+    );
+    assert_eq!(
+        c.working_days_between(day("2101-01-03"), day("2101-01-10")),
+        5
+    );
+    assert_eq!(
+        c.working_days_between(day("1990-01-01"), day("1990-01-08")),
+        5
+    );
+}
+
+#[test]
+fn adding_working_days_skips_holidays_and_keeps_the_time() {
+    let c = Calendar::vietnam();
+    let at = t("2025-04-29T10:00:00+07:00");
+    assert_eq!(c.add_working_days(at, 1), t("2025-05-05T10:00:00+07:00"));
+    assert_eq!(c.add_working_days(at, 0), at);
+    assert_eq!(
+        c.add_working_days(t("2025-05-05T10:00:00+07:00"), -1),
+        at,
+        "and backwards"
+    );
+    // Friday before Tết 2026: Tết week and two weekends later.
+    assert_eq!(
+        c.add_working_days(t("2026-02-13T09:00:00+07:00"), 1),
+        t("2026-02-23T09:00:00+07:00")
+    );
+    // A late evening in UTC is the next local day: counted from that day.
+    assert_eq!(
+        c.add_working_days(t("2025-07-04T20:00:00Z"), 1),
+        t("2025-07-06T20:00:00Z"),
+        "03:00 on Saturday 5/7 local: Monday 7/7 03:00 local is the first working day after"
+    );
+}
+
+#[test]
+fn working_hours_count_only_the_windows_of_working_days() {
+    let c = Calendar::vietnam();
+    // Friday 16:00 to Monday 08:30: 1 h on Friday, 1 h on Monday.
+    let h = c.working_hours_between(
+        t("2025-07-04T16:00:00+07:00"),
+        t("2025-07-07T08:30:00+07:00"),
+    );
+    assert_eq!(h, 2.0);
+    // Over lunch: 11:00-11:30 and 13:00-13:30.
+    let h = c.working_hours_between(
+        t("2025-07-07T11:00:00+07:00"),
+        t("2025-07-07T13:30:00+07:00"),
+    );
+    assert_eq!(h, 1.0);
+    // Monday 07:30 to the next Monday 07:30: five days of eight hours.
+    let h = c.working_hours_between(
+        t("2025-07-07T07:30:00+07:00"),
+        t("2025-07-14T07:30:00+07:00"),
+    );
+    assert_eq!(h, 40.0);
+    // Over 30/4-2/5 2025: Tuesday 16:00 to Monday 8:00 is 1 h + 0.5 h.
+    let h = c.working_hours_between(
+        t("2025-04-29T16:00:00+07:00"),
+        t("2025-05-05T08:00:00+07:00"),
+    );
+    assert_eq!(h, 1.5);
+    // Past the due time: negative.
+    let h = c.working_hours_between(
+        t("2025-07-07T09:00:00+07:00"),
+        t("2025-07-07T08:00:00+07:00"),
+    );
+    assert_eq!(h, -1.0);
+    // Outside the windows: nothing.
+    let h = c.working_hours_between(
+        t("2025-07-07T18:00:00+07:00"),
+        t("2025-07-07T22:00:00+07:00"),
+    );
+    assert_eq!(h, 0.0);
+}
+
+#[test]
+fn days_files_are_checked_and_later_rows_win() {
+    let err = Calendar::with_days(&["2025-13-01,holiday"], DEFAULT_HOURS.to_vec()).unwrap_err();
+    assert_eq!(err.line, 1);
+    assert!(err.message.contains("not a YYYY-MM-DD date"), "{err}");
+    let err = Calendar::with_days(&["\n2025-07-07,fiesta"], DEFAULT_HOURS.to_vec()).unwrap_err();
+    assert_eq!(
+        (err.line, err.message.contains("not a kind")),
+        (2, true),
+        "{err}"
+    );
+    let err = Calendar::with_days(
+        &["2025-07-07,make_up_working_saturday"],
+        DEFAULT_HOURS.to_vec(),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("not a Saturday"), "{err}");
+    // An operator's file: a provincial day off, and 2/5/2025 worked after all.
+    let extra =
+        "# province 79\ndate,kind\n2025-07-07,holiday,local\n2025-05-02,make_up_working_saturday";
+    assert!(
+        Calendar::with_days(&[VN_DAYS_OFF, extra], DEFAULT_HOURS.to_vec()).is_err(),
+        "2/5 is a Friday"
+    );
+    let extra = "2025-07-07,holiday,local\n";
+    let c = Calendar::with_days(&[VN_DAYS_OFF, extra], DEFAULT_HOURS.to_vec()).unwrap();
+    assert!(!c.is_working_day(day("2025-07-07")));
+    assert_eq!(
+        c.working_days_between(day("2025-07-06"), day("2025-07-11")),
+        4
+    );
+}

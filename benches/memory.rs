@@ -21,10 +21,32 @@ use hoso_processor::PartitionTables;
 use hoso_processor::checkpoint::{self, FsCheckpointStore};
 use hoso_processor::partition::Settings;
 
-const DAYS: u32 = 120;
-const PER_DAY: u32 = 10_000;
 const HORIZON_DAYS: i32 = 7;
-const RECOVERY_FILINGS: u32 = 1_000_000;
+
+/// The sizes: the real run under `cargo bench`, a small one under
+/// `cargo test --all-targets` (which runs bench targets once, unoptimised,
+/// only to check they work).
+struct Scale {
+    days: u32,
+    per_day: u32,
+    recovery_filings: u32,
+}
+
+fn scale() -> Scale {
+    if std::env::var("HOSO_BENCH_SMOKE").is_ok() {
+        Scale {
+            days: 12,
+            per_day: 200,
+            recovery_filings: 5_000,
+        }
+    } else {
+        Scale {
+            days: 120,
+            per_day: 10_000,
+            recovery_filings: 1_000_000,
+        }
+    }
+}
 
 fn rss_mb() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -59,8 +81,9 @@ fn event(filing: &str, seq: u32, kind: &str, day: u32, hour: u32, commune: u32) 
     .into_bytes()
 }
 
-/// Folds `DAYS` days of filings, printing RSS every 10 days.
+/// Folds the scale's days of filings, printing RSS every 10 days.
 fn stream(cold: Option<&Path>) {
+    let Scale { days, per_day, .. } = scale();
     let settings = Settings {
         cold_dir: cold.map(Arc::from),
         cold_after_days: HORIZON_DAYS,
@@ -71,8 +94,8 @@ fn stream(cold: Option<&Path>) {
     let started = Instant::now();
     println!("| day | filings so far | in memory | in cold files | RSS MB |");
     println!("|---:|---:|---:|---:|---:|");
-    for day in 0..DAYS {
-        for i in 0..PER_DAY {
+    for day in 0..days {
+        for i in 0..per_day {
             let f = format!("H01.{:05}-{day:03}-{i:05}", i % 100);
             // Received today; resolved today or tomorrow; returned a day later.
             let steps = [
@@ -115,11 +138,11 @@ fn stream(cold: Option<&Path>) {
         }
         t.evict_cold().expect("cold files written");
         t.publish();
-        if (day + 1) % 10 == 0 {
+        if (day + 1) % 10 == 0 || day + 1 == days {
             println!(
                 "| {} | {} | {} | {} | {:.0} |",
                 day + 1,
-                (day + 1) * PER_DAY,
+                (day + 1) * per_day,
                 t.filings().len(),
                 t.cold().rows(),
                 rss_mb()
@@ -134,10 +157,11 @@ fn stream(cold: Option<&Path>) {
 }
 
 fn recovery(dir: &Path) {
+    let filings = scale().recovery_filings;
     let store = FsCheckpointStore::new(dir).expect("checkpoint dir");
     let mut t = PartitionTables::new(0);
     let mut offset = 0i64;
-    for i in 0..RECOVERY_FILINGS {
+    for i in 0..filings {
         let day = i / 10_000;
         let f = format!("H01.{:05}-{day:03}-{i:07}", i % 100);
         t.fold_message(
@@ -164,14 +188,14 @@ fn recovery(dir: &Path) {
         let started = Instant::now();
         let restored = checkpoint::restore(&store, 0, Settings::default());
         times.push(started.elapsed().as_secs_f64());
-        assert_eq!(restored.filings().len(), RECOVERY_FILINGS as usize);
+        assert_eq!(restored.filings().len(), filings as usize);
     }
     times.sort_by(f64::total_cmp);
     println!("| filings | checkpoint MB | restore s (median of 3) |");
     println!("|---:|---:|---:|");
     println!(
         "| {} | {:.1} | {:.2} |",
-        RECOVERY_FILINGS,
+        filings,
         bytes as f64 / 1e6,
         times[1]
     );
@@ -199,16 +223,20 @@ fn main() {
         }
         _ => {
             let me = std::env::current_exe().expect("own path");
+            // `cargo bench` passes --bench; `cargo test` runs it for a smoke check.
+            let smoke = !std::env::args().any(|a| a == "--bench");
             for (part, title) in [
                 ("cold", "With the cold tier (horizon 7 days):"),
                 ("hot", "Without it (everything in memory):"),
                 ("recovery", "Recovery:"),
             ] {
                 println!("\n{title}\n");
-                let status = std::process::Command::new(&me)
-                    .arg(part)
-                    .status()
-                    .expect("child runs");
+                let mut child = std::process::Command::new(&me);
+                child.arg(part);
+                if smoke {
+                    child.env("HOSO_BENCH_SMOKE", "1");
+                }
+                let status = child.status().expect("child runs");
                 assert!(status.success(), "{part} failed");
             }
         }

@@ -100,6 +100,15 @@ impl RejectLog {
             .map(|x| x.reason)
     }
 
+    /// Sets every row's `seen_at` (tests compare logs without the clock).
+    #[cfg(test)]
+    pub(crate) fn stamp_all(&mut self, seen_at_ms: i64) {
+        for r in &mut self.rows {
+            r.seen_at_ms = seen_at_ms;
+        }
+        self.batch = None;
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }

@@ -166,14 +166,15 @@ async fn a_replay_equals_the_live_tables() {
     // The replay, as an operator runs it.
     let replay_dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}-replay"));
     let _ = std::fs::remove_dir_all(&replay_dir);
-    let run = || {
+    let replay = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_hoso"))
             .args(["replay", "--brokers", &broker.addr, "--topic", &topic])
-            .arg("--data-dir")
-            .arg(&replay_dir)
+            .args(args)
             .output()
             .expect("hoso replay runs")
     };
+    let dir_arg = replay_dir.to_string_lossy().into_owned();
+    let run = || replay(&["--data-dir", &dir_arg]);
     let out = run();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -219,20 +220,8 @@ async fn a_replay_equals_the_live_tables() {
     ] {
         let dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}-from"));
         let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new(env!("CARGO_BIN_EXE_hoso"))
-            .args([
-                "replay",
-                "--brokers",
-                &broker.addr,
-                "--topic",
-                &topic,
-                "--from",
-                from,
-            ])
-            .arg("--data-dir")
-            .arg(&dir)
-            .output()
-            .expect("hoso replay runs");
+        let dir_arg = dir.to_string_lossy().into_owned();
+        let out = replay(&["--from", from, "--data-dir", &dir_arg]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -255,18 +244,7 @@ async fn a_replay_equals_the_live_tables() {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let bad = Command::new(env!("CARGO_BIN_EXE_hoso"))
-        .args([
-            "replay",
-            "--brokers",
-            &broker.addr,
-            "--topic",
-            &topic,
-            "--from",
-            "yesterday",
-        ])
-        .output()
-        .expect("hoso replay runs");
+    let bad = replay(&["--from", "yesterday"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from \"yesterday\""));
 

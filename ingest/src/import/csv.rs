@@ -178,17 +178,9 @@ fn kind(field: &str) -> Kind {
     }
 }
 
-/// The fields every event carries: a CSV without one of these columns
-/// could not hold a single valid event.
-pub const REQUIRED_COLUMNS: [&str; 7] = [
-    "event_id",
-    "filing_id",
-    "seq",
-    "type",
-    "occurred_at",
-    "province_code",
-    "commune_code",
-];
+/// The fields every event carries (the contract lists them first): a CSV
+/// without one of these columns could not hold a single valid event.
+pub const REQUIRED_COLUMNS: &[&str] = FIELDS.split_at(7).0;
 
 /// A checked header row: the contract field of each column.
 #[derive(Debug)]

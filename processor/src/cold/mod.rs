@@ -248,7 +248,7 @@ impl ColdTier {
     /// The state of a cold filing, taken out of its file (rewritten by
     /// [`ColdTier::finish_recall`]); `None` when it is not cold.
     pub fn recall(&mut self, id: &[u8]) -> Option<FilingState> {
-        let dir = self.dir.clone()?;
+        // Every new filing asks: answer "not cold" before any other work.
         if self.files.is_empty() {
             return None;
         }
@@ -256,6 +256,7 @@ impl ColdTier {
         if !self.bloom.may_contain(h) {
             return None;
         }
+        let dir = self.dir.clone()?;
         for i in (0..self.files.len()).rev() {
             if !self.files[i].bloom.may_contain(h) || self.recalled.iter().any(|r| r.file == i) {
                 continue;

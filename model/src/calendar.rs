@@ -48,16 +48,21 @@ impl DayKind {
     }
 }
 
-/// A row of a days file that cannot be read.
+/// A row of a days file that cannot be read, or working hours that make
+/// no sense.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CalendarError {
+    /// Line of the days file; 0 for the working hours.
     pub line: usize,
     pub message: String,
 }
 
 impl fmt::Display for CalendarError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        match self.line {
+            0 => f.write_str(&self.message),
+            n => write!(f, "line {n}: {}", self.message),
+        }
     }
 }
 
@@ -65,6 +70,11 @@ impl std::error::Error for CalendarError {}
 
 /// Working hours of a day, as (start, end) minutes after local midnight.
 pub const DEFAULT_HOURS: [(u32, u32); 2] = [(7 * 60 + 30, 11 * 60 + 30), (13 * 60, 17 * 60)];
+
+/// A same-day procedure received after this (minutes after local midnight,
+/// 15:00) is due the next working day (Decree 61/2018/ND-CP as amended by
+/// Decree 107/2021/ND-CP; see `docs/kpis.md`).
+pub const DEFAULT_SAME_DAY_CUTOFF_MIN: u32 = 15 * 60;
 
 /// First and last day of the prefix table.
 fn table_range() -> (i32, i32) {
@@ -77,8 +87,12 @@ fn table_range() -> (i32, i32) {
 #[derive(Clone, Debug)]
 pub struct Calendar {
     days: BTreeMap<i32, DayKind>,
-    /// Working windows of a working day, minutes after local midnight.
+    /// Working windows of a working day, minutes after local midnight,
+    /// sorted and disjoint.
     hours: Vec<(u32, u32)>,
+    /// Minutes after local midnight past which a same-day filing is due
+    /// the next working day.
+    same_day_cutoff_min: u32,
     /// `prefix[i]`: working days in `[first, first + i)`.
     prefix: Vec<u32>,
     first: i32,
@@ -106,9 +120,31 @@ impl Calendar {
             }
         }
         let (first, last) = table_range();
+        let mut hours = hours;
+        hours.sort_unstable();
+        if let Some(w) = hours.windows(2).find(|w| w[0].1 > w[1].0) {
+            return Err(CalendarError {
+                line: 0,
+                message: format!(
+                    "working hours {} and {} overlap",
+                    format_window(w[0]),
+                    format_window(w[1])
+                ),
+            });
+        }
+        if let Some(w) = hours.iter().find(|(s, e)| s >= e || *e > 24 * 60) {
+            return Err(CalendarError {
+                line: 0,
+                message: format!(
+                    "working hours {} are not a window of one day",
+                    format_window(*w)
+                ),
+            });
+        }
         let mut cal = Calendar {
             days,
             hours,
+            same_day_cutoff_min: DEFAULT_SAME_DAY_CUTOFF_MIN,
             prefix: Vec::new(),
             first,
         };
@@ -121,6 +157,80 @@ impl Calendar {
         }
         cal.prefix = prefix;
         Ok(cal)
+    }
+
+    /// The same calendar with another same-day cutoff.
+    pub fn with_same_day_cutoff(mut self, minutes: u32) -> Calendar {
+        self.same_day_cutoff_min = minutes;
+        self
+    }
+
+    pub fn same_day_cutoff_min(&self) -> u32 {
+        self.same_day_cutoff_min
+    }
+
+    /// The working windows of a working day.
+    pub fn hours(&self) -> &[(u32, u32)] {
+        &self.hours
+    }
+
+    /// Working time in one working day, milliseconds (8 h by default).
+    pub fn working_ms_per_day(&self) -> i64 {
+        self.hours
+            .iter()
+            .map(|(s, e)| i64::from(e - s) * 60_000)
+            .sum()
+    }
+
+    /// The first working day after `day`.
+    pub fn next_working_day(&self, day: i32) -> i32 {
+        let mut d = day + 1;
+        // A year without a working day would be a broken days file; stop
+        // looking after one.
+        while !self.is_working_day(d) && d < day + 366 {
+            d += 1;
+        }
+        d
+    }
+
+    /// The end of `day`'s last working window (its midnight when there are
+    /// no working hours).
+    pub fn close_of(&self, day: i32) -> i64 {
+        let close = self.hours.last().map_or(0, |w| w.1);
+        i64::from(day) * DAY_MS - LOCAL_OFFSET_MS + i64::from(close) * 60_000
+    }
+
+    /// The instant `dur_ms` of working time after `from_ms`: the clock runs
+    /// only inside the working windows of working days. A start outside
+    /// them begins at the next window.
+    pub fn add_working_time(&self, from_ms: i64, dur_ms: i64) -> i64 {
+        let per_day = self.working_ms_per_day();
+        if dur_ms <= 0 || per_day == 0 {
+            return from_ms;
+        }
+        let mut left = dur_ms;
+        let mut day = local_day(from_ms);
+        let mut t = from_ms;
+        loop {
+            let midnight = i64::from(day) * DAY_MS - LOCAL_OFFSET_MS;
+            if self.is_working_day(day) {
+                for (s, e) in &self.hours {
+                    let (ws, we) = (
+                        midnight + i64::from(*s) * 60_000,
+                        midnight + i64::from(*e) * 60_000,
+                    );
+                    let start = t.max(ws);
+                    if start < we {
+                        if left <= we - start {
+                            return start + left;
+                        }
+                        left -= we - start;
+                    }
+                }
+            }
+            day += 1;
+            t = midnight + DAY_MS;
+        }
     }
 
     fn rule(&self, day: i32) -> bool {
@@ -237,6 +347,24 @@ impl Calendar {
     pub fn working_hours_between(&self, from_ms: i64, to_ms: i64) -> f64 {
         self.working_ms_between(from_ms, to_ms) as f64 / 3_600_000.0
     }
+}
+
+fn format_window((s, e): (u32, u32)) -> String {
+    format!("{:02}:{:02}-{:02}:{:02}", s / 60, s % 60, e / 60, e % 60)
+}
+
+/// Parses `HH:MM` into minutes after midnight (24:00 allowed).
+pub fn parse_clock(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h * 60 + m <= 24 * 60 && m < 60).then_some(h * 60 + m)
+}
+
+/// Parses a working window `HH:MM-HH:MM`.
+pub fn parse_window(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('-')?;
+    let w = (parse_clock(a)?, parse_clock(b)?);
+    (w.0 < w.1).then_some(w)
 }
 
 /// Rows of a days file: `date,kind,...` (more columns are notes); `#`

@@ -8,6 +8,7 @@
 //! HTTP or DataFusion; the other crates meet only here.
 
 pub mod calendar;
+pub mod catalogue;
 pub mod checkpoint;
 pub mod codec;
 pub mod decode;

@@ -183,3 +183,60 @@ fn days_files_are_checked_and_later_rows_win() {
         4
     );
 }
+
+#[test]
+fn working_time_runs_only_inside_working_windows() {
+    let c = Calendar::vietnam();
+    let day_ms = c.working_ms_per_day();
+    assert_eq!(day_ms, 8 * 3_600_000);
+    let add = |from: &str, ms: i64| c.add_working_time(t(from), ms);
+    // Wednesday 29/4/2026 09:00 + one working day: 6.5 h that day, then
+    // 30/4, 1/5 and the weekend are off, so Monday 4/5 at 09:00.
+    assert_eq!(
+        add("2026-04-29T09:00:00+07:00", day_ms),
+        t("2026-05-04T09:00:00+07:00")
+    );
+    // Received on a Saturday: the clock starts Monday 07:30.
+    assert_eq!(
+        add("2026-05-02T10:00:00+07:00", day_ms),
+        t("2026-05-04T17:00:00+07:00")
+    );
+    // Received at lunch: the afternoon, then the next morning.
+    assert_eq!(
+        add("2026-05-04T12:00:00+07:00", day_ms),
+        t("2026-05-05T11:30:00+07:00")
+    );
+    // Three days from Monday 09:00 is Thursday 09:00.
+    assert_eq!(
+        add("2026-07-06T09:00:00+07:00", 3 * day_ms),
+        t("2026-07-09T09:00:00+07:00")
+    );
+    // Nothing to add, and a calendar without hours, change nothing.
+    assert_eq!(
+        add("2026-05-02T10:00:00+07:00", 0),
+        t("2026-05-02T10:00:00+07:00")
+    );
+    let none = Calendar::with_days(&[], vec![]).unwrap();
+    assert_eq!(none.add_working_time(5, day_ms), 5);
+}
+
+#[test]
+fn working_hours_must_be_windows_of_a_day() {
+    assert_eq!(parse_window("07:30-11:30"), Some((450, 690)));
+    assert_eq!(parse_window("13:00-24:00"), Some((780, 1440)));
+    for bad in ["11:30-07:30", "7-11", "07:60-08:00", "25:00-26:00", "08:00"] {
+        assert_eq!(parse_window(bad), None, "{bad}");
+    }
+    let err = Calendar::with_days(&[], vec![(450, 700), (690, 900)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "working hours 07:30-11:40 and 11:30-15:00 overlap"
+    );
+    // Windows are sorted, so the close of the day is the last one's end.
+    let c = Calendar::with_days(&[], vec![(780, 1020), (450, 690)]).unwrap();
+    assert_eq!(c.hours(), &[(450, 690), (780, 1020)]);
+    assert_eq!(
+        c.close_of(day("2026-05-04")),
+        t("2026-05-04T17:00:00+07:00")
+    );
+}

@@ -186,6 +186,7 @@ impl ImportArgs {
             options: ImportOptions {
                 batch_events: self.batch_events,
                 max_in_flight_batches: self.max_in_flight_batches,
+                ..ImportOptions::default()
             },
             progress: !self.no_progress,
         }

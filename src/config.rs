@@ -6,9 +6,15 @@
 //! `data_dir`, `HOSO_QUERY__TIMEOUT_MS` is `query.timeout_ms`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use hoso_ingest::IngestConfig;
+use hoso_model::calendar::{
+    Calendar, DEFAULT_HOURS, DEFAULT_SAME_DAY_CUTOFF_MIN, VN_DAYS_OFF, check_days_file,
+    parse_clock, parse_window,
+};
+use hoso_model::catalogue::{Catalogue, DueRules};
 use hoso_processor::ProcessorConfig;
 use hoso_query::QueryConfig;
 use serde::{Deserialize, Serialize};
@@ -23,6 +29,105 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub processor: ProcessorConfig,
     pub query: QueryConfig,
+    pub calendar: CalendarConfig,
+    pub procedures: ProceduresConfig,
+    /// The calendar and the catalogue these sections name, read by
+    /// [`Config::load`]; the components get their copies from it.
+    #[serde(skip)]
+    pub due_rules: DueRules,
+}
+
+/// The working-day calendar: Vietnam's built-in days plus the operator's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// Days files read after the built-in one (2024-2027), later rows
+    /// winning: `date,kind,note` with kind one of holiday, tet,
+    /// substitute_day_off, swap_day_off, make_up_working_saturday.
+    pub days_off_files: Vec<PathBuf>,
+    /// Working windows of a working day, local time, `HH:MM-HH:MM`.
+    pub working_hours: Vec<String>,
+    /// A same-day procedure received after this local time (`HH:MM`) is
+    /// due the next working day.
+    pub same_day_cutoff: String,
+}
+
+/// The procedure catalogue: the built-in one plus the operator's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProceduresConfig {
+    /// Catalogue files read after the built-in one; a row replaces the
+    /// row of the same code. Columns:
+    /// code,name_vi,name_en,deadline,fee_vnd,online,level,source.
+    pub catalogue_files: Vec<PathBuf>,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        let clock = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+        CalendarConfig {
+            days_off_files: Vec::new(),
+            working_hours: DEFAULT_HOURS
+                .iter()
+                .map(|(s, e)| format!("{}-{}", clock(*s), clock(*e)))
+                .collect(),
+            same_day_cutoff: clock(DEFAULT_SAME_DAY_CUTOFF_MIN),
+        }
+    }
+}
+
+impl Default for ProceduresConfig {
+    fn default() -> Self {
+        ProceduresConfig {
+            catalogue_files: Vec::new(),
+        }
+    }
+}
+
+impl CalendarConfig {
+    /// The calendar: the built-in days, then the files.
+    pub fn build(&self) -> anyhow::Result<Calendar> {
+        let mut hours = Vec::new();
+        for w in &self.working_hours {
+            hours.push(parse_window(w).with_context(|| {
+                format!("calendar.working_hours: {w:?} is not a window `HH:MM-HH:MM`")
+            })?);
+        }
+        let cutoff = parse_clock(&self.same_day_cutoff).with_context(|| {
+            format!(
+                "calendar.same_day_cutoff: {:?} is not a time `HH:MM`",
+                self.same_day_cutoff
+            )
+        })?;
+        let texts = read_all(&self.days_off_files, "calendar.days_off_files")?;
+        for (path, text) in &texts {
+            check_days_file(text).with_context(|| format!("{}", path.display()))?;
+        }
+        let mut all = vec![VN_DAYS_OFF];
+        all.extend(texts.iter().map(|(_, t)| t.as_str()));
+        let cal = Calendar::with_days(&all, hours).context("calendar.working_hours")?;
+        Ok(cal.with_same_day_cutoff(cutoff))
+    }
+}
+
+impl ProceduresConfig {
+    pub fn build(&self) -> anyhow::Result<Catalogue> {
+        let texts = read_all(&self.catalogue_files, "procedures.catalogue_files")?;
+        let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+        Catalogue::builtin_with(&refs)
+            .map_err(|(i, e)| anyhow::anyhow!("{}: {e}", texts[i].0.display()))
+    }
+}
+
+fn read_all(paths: &[PathBuf], key: &str) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    paths
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|t| (p.clone(), t))
+                .with_context(|| format!("{key}: cannot read {}", p.display()))
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,6 +160,9 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             processor: ProcessorConfig::default(),
             query: QueryConfig::default(),
+            calendar: CalendarConfig::default(),
+            procedures: ProceduresConfig::default(),
+            due_rules: DueRules::vietnam(),
         }
     }
 }
@@ -129,6 +237,10 @@ impl Config {
         if let Some(v) = &flags.data_dir {
             config.data_dir = v.clone();
         }
+        config.due_rules = DueRules::new(
+            Arc::new(config.procedures.build()?),
+            Arc::new(config.calendar.build()?),
+        );
         config.propagate();
         Ok(config)
     }
@@ -139,6 +251,8 @@ impl Config {
         self.ingest.topic = self.kafka.topic.clone();
         self.processor.brokers = self.kafka.brokers.clone();
         self.processor.topic = self.kafka.topic.clone();
+        self.processor.due_rules = self.due_rules.clone();
+        self.query.due_rules = self.due_rules.clone();
     }
 
     /// The effective configuration as TOML (`hoso config print`). There are
@@ -231,6 +345,94 @@ mod tests {
         let err =
             Config::load(None, env(&[("HOSO_KAFKA__PARTITIONS", "many")]), &none).unwrap_err();
         assert!(format!("{err:#}").contains("partitions"), "{err:#}");
+    }
+
+    #[test]
+    fn calendar_and_catalogue_files_extend_the_builtin_ones() {
+        let dir = std::env::temp_dir().join(format!("hoso-config-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let days = dir.join("days.csv");
+        std::fs::write(
+            &days,
+            "date,kind,note\n2028-01-03,holiday,a local day off\n",
+        )
+        .unwrap();
+        let procs = dir.join("procs.csv");
+        std::fs::write(
+            &procs,
+            "code,name_vi,name_en,deadline,fee_vnd,online,level,source\n\
+             9.000001,Thủ tục riêng,Local procedure,2,0,none,commune,local decision\n",
+        )
+        .unwrap();
+        let env = env(&[
+            (
+                "HOSO_CALENDAR__DAYS_OFF_FILES",
+                &format!("[{:?}]", days.display().to_string()),
+            ),
+            (
+                "HOSO_CALENDAR__WORKING_HOURS",
+                r#"["08:00-12:00", "13:30-17:30"]"#,
+            ),
+            ("HOSO_CALENDAR__SAME_DAY_CUTOFF", "16:00"),
+            (
+                "HOSO_PROCEDURES__CATALOGUE_FILES",
+                &format!("[{:?}]", procs.display().to_string()),
+            ),
+        ]);
+        let c = Config::load(None, env, &Overrides::default()).unwrap();
+        let cal = &c.due_rules.calendar;
+        let monday = hoso_model::time::days_from_civil(2028, 1, 3) as i32;
+        assert!(!cal.is_working_day(monday));
+        assert_eq!(cal.hours(), &[(480, 720), (810, 1050)]);
+        assert_eq!(cal.same_day_cutoff_min(), 960);
+        assert!(c.due_rules.catalogue.get("9.000001").is_some());
+        assert!(
+            c.due_rules.catalogue.get("1.001193").is_some(),
+            "built-in rows stay"
+        );
+        assert_eq!(
+            c.processor.due_rules, c.due_rules,
+            "the components get the same rules"
+        );
+        assert_eq!(c.query.due_rules, c.due_rules);
+
+        // A bad file or value is named in the error.
+        std::fs::write(&days, "2028-01-03,feast\n").unwrap();
+        let err = Config::load(
+            None,
+            env_pair(
+                "HOSO_CALENDAR__DAYS_OFF_FILES",
+                &format!("[{:?}]", days.display().to_string()),
+            ),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("days.csv") && msg.contains("line 1"), "{msg}");
+        let err = Config::load(
+            None,
+            env_pair("HOSO_CALENDAR__WORKING_HOURS", r#"["17:00-08:00"]"#),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("17:00-08:00"), "{err:#}");
+        let err = Config::load(
+            None,
+            env_pair(
+                "HOSO_PROCEDURES__CATALOGUE_FILES",
+                r#"["/nonexistent/procs.csv"]"#,
+            ),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("/nonexistent/procs.csv"),
+            "{err:#}"
+        );
+    }
+
+    fn env_pair(k: &str, v: &str) -> Vec<(String, String)> {
+        vec![(k.to_string(), v.to_string())]
     }
 
     #[test]

@@ -168,10 +168,15 @@ pub async fn run(
 
     let bar = progress_bar(request.progress, total_bytes);
     let started = Instant::now();
+    // The configured catalogue and calendar, as the processor will use them.
+    let options = ImportOptions {
+        due_rules: config.due_rules.clone(),
+        ..request.options.clone()
+    };
     let summary = importer::import(
         sources,
         &publisher,
-        &request.options,
+        &options,
         rejections,
         Arc::new(Bar {
             bar: bar.clone(),

@@ -124,6 +124,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             publisher: p.clone(),
             health,
             metrics: IngestMetrics::new(&registry)?,
+            due_rules: config.due_rules.clone(),
         };
         app = app.merge(hoso_ingest::router(Arc::new(state)));
         publisher = Some(p);

@@ -5,7 +5,8 @@ use std::cell::Cell;
 use std::fmt;
 use std::ops::Range;
 
-use hoso_model::decode_event;
+use hoso_model::catalogue::DueRules;
+use hoso_model::decode_event_with;
 use serde::Serialize;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -44,8 +45,10 @@ pub struct Refusal {
     pub items: usize,
 }
 
-/// Splits and validates a body. All or nothing: `Err` when any item is invalid.
-pub fn parse(body: &[u8]) -> Result<Vec<Item>, Refusal> {
+/// Splits and validates a body. All or nothing: `Err` when any item is
+/// invalid. `dues` gives a `received` event without `due_at` its due date
+/// (the processor computes the same).
+pub fn parse(body: &[u8], dues: &DueRules) -> Result<Vec<Item>, Refusal> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         return Err(single_error(
@@ -84,7 +87,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Item>, Refusal> {
                 continue;
             }
         };
-        match decode_event(bytes) {
+        match decode_event_with(bytes, Some(dues)) {
             Ok(ev) => {
                 let offset = bytes.as_ptr() as usize - body.as_ptr() as usize;
                 items.push(Item {
@@ -188,19 +191,19 @@ mod tests {
     #[test]
     fn one_object_an_array_and_ndjson() {
         let one = format!("  {}\n", event("a", 1));
-        let items = parse(one.as_bytes()).unwrap();
+        let items = parse(one.as_bytes(), &DueRules::vietnam()).unwrap();
         assert_eq!(payloads(one.as_bytes(), &items), vec![event("a", 1)]);
         assert_eq!(items[0].key, "F-a");
 
         let arr = format!("[{}, {}]", event("a", 1), event("b", 2));
-        let items = parse(arr.as_bytes()).unwrap();
+        let items = parse(arr.as_bytes(), &DueRules::vietnam()).unwrap();
         assert_eq!(
             payloads(arr.as_bytes(), &items),
             vec![event("a", 1), event("b", 2)]
         );
 
         let nd = format!("{}\r\n\n{}\n", event("a", 1), event("b", 2));
-        let items = parse(nd.as_bytes()).unwrap();
+        let items = parse(nd.as_bytes(), &DueRules::vietnam()).unwrap();
         assert_eq!(
             payloads(nd.as_bytes(), &items),
             vec![event("a", 1), event("b", 2)]
@@ -211,8 +214,13 @@ mod tests {
             &serde_json::from_str::<serde_json::Value>(&event("p", 1)).unwrap(),
         )
         .unwrap();
-        assert_eq!(parse(pretty.as_bytes()).unwrap().len(), 1);
-        assert_eq!(parse(b"[]").unwrap(), vec![]);
+        assert_eq!(
+            parse(pretty.as_bytes(), &DueRules::vietnam())
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(parse(b"[]", &DueRules::vietnam()).unwrap(), vec![]);
     }
 
     #[test]
@@ -224,7 +232,7 @@ mod tests {
             bad_seq,
             event("c", 1)
         );
-        let r = parse(nd.as_bytes()).unwrap_err();
+        let r = parse(nd.as_bytes(), &DueRules::vietnam()).unwrap_err();
         assert_eq!(r.items, 4);
         assert_eq!(r.errors.len(), 2);
         assert_eq!(
@@ -246,18 +254,18 @@ mod tests {
     #[test]
     fn a_malformed_array_names_the_element() {
         let arr = format!("[{}, {}, {{\"event_id\": ]", event("a", 1), event("b", 1));
-        let r = parse(arr.as_bytes()).unwrap_err();
+        let r = parse(arr.as_bytes(), &DueRules::vietnam()).unwrap_err();
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].index, 2);
         assert!(r.errors[0].error.contains("malformed JSON array"));
-        let r = parse(b"   ").unwrap_err();
+        let r = parse(b"   ", &DueRules::vietnam()).unwrap_err();
         assert!(r.errors[0].error.contains("empty body"));
     }
 
     #[test]
     fn reports_are_capped() {
         let nd = "x\n".repeat(MAX_REPORTED_ERRORS + 5);
-        let r = parse(nd.as_bytes()).unwrap_err();
+        let r = parse(nd.as_bytes(), &DueRules::vietnam()).unwrap_err();
         assert_eq!(r.errors.len(), MAX_REPORTED_ERRORS);
         assert_eq!(r.more, 5);
     }

@@ -17,6 +17,8 @@ use axum::routing::post;
 use serde_json::json;
 
 use crate::body::{self, Refusal};
+use hoso_model::catalogue::DueRules;
+
 use crate::config::IngestConfig;
 use crate::metrics::IngestMetrics;
 use crate::publish::{BrokerHealth, Publisher};
@@ -26,6 +28,8 @@ pub struct IngestState {
     pub publisher: Publisher,
     pub health: BrokerHealth,
     pub metrics: IngestMetrics,
+    /// Due dates for `received` events that come without one.
+    pub due_rules: DueRules,
 }
 
 /// The ingest routes, to merge into a server.
@@ -71,7 +75,8 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
     // Parsing a large body is CPU work: keep it off the async workers.
     let parsed = {
         let body = body.clone();
-        tokio::task::spawn_blocking(move || body::parse(&body)).await
+        let dues = state.due_rules.clone();
+        tokio::task::spawn_blocking(move || body::parse(&body, &dues)).await
     };
     let items = match parsed {
         Ok(Ok(items)) => items,

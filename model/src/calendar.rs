@@ -18,7 +18,7 @@ use std::fmt;
 use crate::time::{DAY_MS, LOCAL_OFFSET_MS, days_from_civil, local_day};
 
 /// The built-in days: Vietnam 2024-2027 (see the file's header).
-const VN_DAYS_OFF: &str = include_str!("../data/vn_days_off.csv");
+pub const VN_DAYS_OFF: &str = include_str!("../data/vn_days_off.csv");
 
 /// How a listed day differs from the weekly rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +84,7 @@ fn table_range() -> (i32, i32) {
     )
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Calendar {
     days: BTreeMap<i32, DayKind>,
     /// Working windows of a working day, minutes after local midnight,
@@ -353,9 +353,15 @@ fn format_window((s, e): (u32, u32)) -> String {
     format!("{:02}:{:02}-{:02}:{:02}", s / 60, s % 60, e / 60, e % 60)
 }
 
-/// Parses `HH:MM` into minutes after midnight (24:00 allowed).
+/// Parses `HH:MM` (or `HH:MM:00`, as TOML writes a bare time) into minutes
+/// after midnight (24:00 allowed).
 pub fn parse_clock(s: &str) -> Option<u32> {
-    let (h, m) = s.trim().split_once(':')?;
+    let s = s.trim();
+    let s = s
+        .strip_suffix(":00")
+        .filter(|r| r.contains(':'))
+        .unwrap_or(s);
+    let (h, m) = s.split_once(':')?;
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
     (h * 60 + m <= 24 * 60 && m < 60).then_some(h * 60 + m)
 }
@@ -365,6 +371,11 @@ pub fn parse_window(s: &str) -> Option<(u32, u32)> {
     let (a, b) = s.split_once('-')?;
     let w = (parse_clock(a)?, parse_clock(b)?);
     (w.0 < w.1).then_some(w)
+}
+
+/// Checks one days file on its own, so an error can name the file.
+pub fn check_days_file(text: &str) -> Result<(), CalendarError> {
+    parse_days(text).map(|_| ())
 }
 
 /// Rows of a days file: `date,kind,...` (more columns are notes); `#`

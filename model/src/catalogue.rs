@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::calendar::Calendar;
 use crate::time::{DAY_MS, LOCAL_OFFSET_MS, local_day};
@@ -171,7 +171,7 @@ pub struct CatalogueError {
 }
 
 /// Procedures by code, in file order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalogue {
     procedures: Vec<Procedure>,
     by_code: HashMap<String, usize>,
@@ -232,7 +232,7 @@ impl Catalogue {
 
 /// How hoso fills a missing `due_at`: the catalogue's deadline counted on
 /// the calendar. Ingest and the processor share one, so both decide alike.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DueRules {
     pub catalogue: Arc<Catalogue>,
     pub calendar: Arc<Calendar>,
@@ -246,12 +246,15 @@ impl DueRules {
         }
     }
 
-    /// The built-in catalogue on Vietnam's calendar.
+    /// The built-in catalogue on Vietnam's calendar (built once, shared).
     pub fn vietnam() -> DueRules {
-        DueRules::new(
-            Arc::new(Catalogue::builtin()),
-            Arc::new(Calendar::vietnam()),
-        )
+        static VN: LazyLock<DueRules> = LazyLock::new(|| {
+            DueRules::new(
+                Arc::new(Catalogue::builtin()),
+                Arc::new(Calendar::vietnam()),
+            )
+        });
+        VN.clone()
     }
 
     /// The due date of `procedure` received at `received_ms`, when the

@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+use crate::catalogue::DueRules;
 use crate::event::{Channel, Event, EventType};
 use crate::time::parse_rfc3339_ms;
 
@@ -49,8 +50,19 @@ impl InvalidEvent {
 const MALFORMED: &str = "malformed JSON:";
 
 /// Decodes and validates one event. Never panics; every refusal is an
-/// [`InvalidEvent`].
+/// [`InvalidEvent`]. A `received` event must carry `due_at`.
 pub fn decode_event(bytes: &[u8]) -> Result<Event<'_>, InvalidEvent> {
+    decode_event_with(bytes, None)
+}
+
+/// [`decode_event`], except that a `received` event without `due_at` whose
+/// procedure `dues` knows gets the due date the catalogue and the calendar
+/// give, marked `due_at_computed`. Ingest and the processor decode with the
+/// same rules.
+pub fn decode_event_with<'a>(
+    bytes: &'a [u8],
+    dues: Option<&DueRules>,
+) -> Result<Event<'a>, InvalidEvent> {
     // One UTF-8 check of the whole message is cheaper than serde_json's
     // check of every string in it (`from_str` trusts its input).
     let text = match std::str::from_utf8(bytes) {
@@ -70,7 +82,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event<'_>, InvalidEvent> {
     if let Err(e) = de.end() {
         return Err(json_error(bytes, e));
     }
-    raw.validate()
+    raw.validate(dues)
 }
 
 fn json_error(bytes: &[u8], e: serde_json::Error) -> InvalidEvent {
@@ -139,7 +151,7 @@ struct Raw<'a> {
 }
 
 impl<'a> Raw<'a> {
-    fn validate(self) -> Result<Event<'a>, InvalidEvent> {
+    fn validate(self, dues: Option<&DueRules>) -> Result<Event<'a>, InvalidEvent> {
         let event_id = require(self.event_id, "event_id")?;
         check_len(&event_id, "event_id", 128)?;
         let filing_id = require(self.filing_id, "filing_id")?;
@@ -185,13 +197,14 @@ impl<'a> Raw<'a> {
                 )
             })?),
         };
-        let due_at_ms = match self.due_at {
+        let mut due_at_ms = match self.due_at {
             None => None,
             Some(d) => Some(timestamp(d, "due_at")?),
         };
         if let Some(p) = &self.procedure_code {
             check_len(p, "procedure_code", 64)?;
         }
+        let mut due_at_computed = false;
         match kind {
             EventType::Received => {
                 let why = "is required on a `received` event (it carries the filing's dimensions)";
@@ -202,7 +215,25 @@ impl<'a> Raw<'a> {
                     return Err(InvalidEvent::field("channel", why));
                 }
                 if due_at_ms.is_none() {
-                    return Err(InvalidEvent::field("due_at", why));
+                    let code = self.procedure_code.as_deref().unwrap_or_default();
+                    match dues {
+                        None => return Err(InvalidEvent::field("due_at", why)),
+                        Some(d) => match d.due_at(code, occurred_at_ms) {
+                            Some(due) => {
+                                due_at_ms = Some(due);
+                                due_at_computed = true;
+                            }
+                            None => {
+                                return Err(InvalidEvent::field(
+                                    "due_at",
+                                    format!(
+                                        "is required on a `received` event whose procedure is \
+                                         not in the procedure catalogue ({code:?} is not)"
+                                    ),
+                                ));
+                            }
+                        },
+                    }
                 }
             }
             EventType::Extended if due_at_ms.is_none() => {
@@ -224,6 +255,7 @@ impl<'a> Raw<'a> {
             procedure_code: self.procedure_code,
             channel,
             due_at_ms,
+            due_at_computed,
             eid_level2: self.eid_level2,
             digitized: self.digitized,
             fee_required: self.fee_required,
@@ -530,6 +562,32 @@ mod tests {
         assert_eq!(e.eid_level2, Some(true));
         assert_eq!(e.digitized, None, "null counts as absent");
         assert_eq!(e.occurred_at_ms, 1_751_331_600_000);
+    }
+
+    #[test]
+    fn a_missing_due_date_comes_from_the_catalogue_or_is_refused() {
+        let rules = DueRules::vietnam();
+        let without = GOOD.replace(r#""due_at":"2025-07-03T17:00:00+07:00","#, "");
+        let e = decode_event_with(without.as_bytes(), Some(&rules)).unwrap();
+        // 1.001193 is same-day; 08:00 on Tuesday 1/7/2025 is before 15:00.
+        assert_eq!(
+            e.due_at_ms,
+            Some(parse_rfc3339_ms("2025-07-01T17:00:00+07:00").unwrap())
+        );
+        assert!(e.due_at_computed);
+        // A due date sent is kept as sent.
+        let sent = decode_event_with(GOOD.as_bytes(), Some(&rules)).unwrap();
+        assert!(!sent.due_at_computed);
+        // Without rules, or for a procedure the catalogue lacks, it is required.
+        let err = decode_event(without.as_bytes()).unwrap_err();
+        assert_eq!(err.field, Some("due_at"));
+        let unknown = without.replace("1.001193", "9.999999");
+        let err = decode_event_with(unknown.as_bytes(), Some(&rules)).unwrap_err();
+        assert_eq!(
+            err.message,
+            "due_at: is required on a `received` event whose procedure is not in the \
+             procedure catalogue (\"9.999999\" is not)"
+        );
     }
 
     #[test]

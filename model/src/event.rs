@@ -170,6 +170,9 @@ pub struct Event<'a> {
     pub channel: Option<Channel>,
     /// Appointment date, UTC milliseconds; required on `received` and `extended`.
     pub due_at_ms: Option<i64>,
+    /// `due_at` was missing on a `received` event and hoso computed it from
+    /// the procedure catalogue and the working-day calendar.
+    pub due_at_computed: bool,
     pub eid_level2: Option<bool>,
     pub digitized: Option<bool>,
     pub fee_required: Option<bool>,

@@ -109,10 +109,26 @@ impl std::fmt::Display for Rejection {
 pub struct Contribution {
     pub province: u8,
     pub commune: u32,
-    /// Local received day, and whether it came online.
-    pub received: Option<(i32, bool)>,
+    /// What the filing counts for on its received day.
+    pub received: Option<Received>,
     /// Local day of `ended_at`, and the outcome.
     pub ended: Option<(i32, Outcome)>,
+}
+
+/// A received filing's part of its received day's counts: the Decision 766
+/// shares are all over the filings received that day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Local received day.
+    pub day: i32,
+    pub online: bool,
+    /// The applicant used a level-2 e-ID (VNeID).
+    pub eid_level2: bool,
+    pub digitized: bool,
+    /// The procedure charges a fee.
+    pub fee_required: bool,
+    /// A fee-bearing filing whose fee was paid online.
+    pub fee_paid_online: bool,
 }
 
 // Bits of `FilingState::marks`; bits 4-5 hold the channel.
@@ -120,6 +136,8 @@ const RETURNED: u8 = 1;
 const WITHDRAWN: u8 = 2;
 const NOT_RECEIVED: u8 = 4;
 const END_BY_RETURN: u8 = 8;
+/// The `received` event in force came without `due_at`; hoso computed it.
+const DUE_COMPUTED: u8 = 64;
 const CHANNEL_SHIFT: u8 = 4;
 
 /// `seq`s whose fingerprints live inline, one byte each in `seen_low`.
@@ -172,8 +190,8 @@ pub struct FilingState {
     status: u8,
     /// Optional booleans, two bits each (see `EID` ...).
     attrs: u8,
-    /// `RETURNED`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`, and the channel
-    /// (`Channel as u8`, 0 when not received) in bits 4-5.
+    /// `RETURNED`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`, the channel
+    /// (`Channel as u8`, 0 when not received) in bits 4-5, `DUE_COMPUTED`.
     marks: u8,
     /// Only for filings with supplement events or `seq` above 8.
     extra: Option<Box<Extra>>,
@@ -228,6 +246,11 @@ impl FilingState {
                     self.received_seq = ev.seq;
                     self.received_at = ev.occurred_at_ms;
                     self.due_at = ev.due_at_ms.unwrap_or(ev.occurred_at_ms);
+                    if ev.due_at_computed {
+                        self.marks |= DUE_COMPUTED;
+                    } else {
+                        self.marks &= !DUE_COMPUTED;
+                    }
                     self.set_channel(ev.channel);
                     self.procedure = ev
                         .procedure_code
@@ -452,6 +475,12 @@ impl FilingState {
         (self.received_seq > 0).then_some(self.due_at)
     }
 
+    /// The due date was computed from the procedure catalogue (the source
+    /// sent none).
+    pub fn due_at_computed(&self) -> bool {
+        self.received_seq > 0 && self.marks & DUE_COMPUTED != 0
+    }
+
     pub fn is_withdrawn(&self) -> bool {
         self.marks & WITHDRAWN != 0
     }
@@ -543,9 +572,17 @@ impl FilingState {
         Contribution {
             province: self.province,
             commune: self.commune,
-            received: self
-                .received_at()
-                .map(|at| (local_day(at), self.channel() == Some(Channel::Online))),
+            received: self.received_at().map(|at| {
+                let fee_required = self.fee_required() == Some(true);
+                Received {
+                    day: local_day(at),
+                    online: self.channel() == Some(Channel::Online),
+                    eid_level2: self.eid_level2() == Some(true),
+                    digitized: self.digitized() == Some(true),
+                    fee_required,
+                    fee_paid_online: fee_required && self.online_payment() == Some(true),
+                }
+            }),
             ended: self
                 .outcome()
                 .and_then(|o| self.ended_at().map(|at| (local_day(at), o))),

@@ -19,8 +19,9 @@ pub mod intern;
 pub mod schema;
 pub mod tables;
 pub mod time;
+pub mod views;
 
-pub use decode::{InvalidEvent, decode_event};
+pub use decode::{InvalidEvent, decode_event, decode_event_with};
 pub use event::{Channel, Event, EventType};
-pub use fold::{Applied, Contribution, FilingState, Outcome, Rejection};
+pub use fold::{Applied, Contribution, FilingState, Outcome, Received, Rejection};
 pub use intern::Interner;

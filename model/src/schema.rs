@@ -16,7 +16,8 @@ fn ts() -> DataType {
 
 /// `filings`: one row per filing. The contract's columns first, then the
 /// additive ones (`effective_due_at`, `pause_started_at`, `closed`,
-/// `fee_required`, `last_seq`).
+/// `fee_required`, `last_seq`, `due_at_computed`: the source sent no
+/// `due_at` and hoso computed it from the procedure catalogue).
 pub fn filings() -> SchemaRef {
     static S: LazyLock<SchemaRef> = LazyLock::new(|| {
         Arc::new(Schema::new(vec![
@@ -40,6 +41,7 @@ pub fn filings() -> SchemaRef {
             Field::new("closed", DataType::Boolean, false),
             Field::new("fee_required", DataType::Boolean, true),
             Field::new("last_seq", DataType::Int64, false),
+            Field::new("due_at_computed", DataType::Boolean, false),
         ]))
     });
     S.clone()
@@ -58,10 +60,35 @@ pub fn daily_partials() -> SchemaRef {
             Field::new("commune_code", DataType::Utf8, false),
             Field::new("received", DataType::Int64, false),
             Field::new("received_online", DataType::Int64, false),
+            Field::new("received_eid_level2", DataType::Int64, false),
+            Field::new("received_digitized", DataType::Int64, false),
+            Field::new("received_fee_required", DataType::Int64, false),
+            Field::new("received_fee_paid_online", DataType::Int64, false),
             Field::new("ended", DataType::Int64, false),
             Field::new("ended_early", DataType::Int64, false),
             Field::new("ended_on_time", DataType::Int64, false),
             Field::new("ended_late", DataType::Int64, false),
+        ]))
+    });
+    S.clone()
+}
+
+pub const PROCEDURES: &str = "procedures";
+
+/// `procedures`: the procedure catalogue (built in plus the operator's
+/// files), for joins: `deadline_working_days` is 0 for same-day ones.
+pub fn procedures() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("procedure_code", DataType::Utf8, false),
+            Field::new("name_vi", DataType::Utf8, false),
+            Field::new("name_en", DataType::Utf8, false),
+            Field::new("same_day", DataType::Boolean, false),
+            Field::new("deadline_working_days", DataType::Int32, false),
+            Field::new("fee_vnd", DataType::Int64, false),
+            Field::new("online", DataType::Utf8, false),
+            Field::new("level", DataType::Utf8, false),
+            Field::new("source", DataType::Utf8, false),
         ]))
     });
     S.clone()
@@ -116,7 +143,8 @@ pub fn restatements() -> SchemaRef {
     S.clone()
 }
 
-/// The views over `daily_partials`, in creation order: name and SQL.
+/// The contract's views over `daily_partials`, in creation order: name and
+/// SQL. The Decision 766 views build on `daily_stats` ([`crate::views`]).
 /// They range over every (day, province, commune) with any activity, so the
 /// three views have the same keys; a ratio whose denominator is 0 is NULL.
 pub const VIEWS: [(&str, &str); 4] = [
@@ -125,6 +153,10 @@ pub const VIEWS: [(&str, &str); 4] = [
         "SELECT day, province_code, commune_code, \
            CAST(SUM(received) AS BIGINT) AS received, \
            CAST(SUM(received_online) AS BIGINT) AS received_online, \
+           CAST(SUM(received_eid_level2) AS BIGINT) AS received_eid_level2, \
+           CAST(SUM(received_digitized) AS BIGINT) AS received_digitized, \
+           CAST(SUM(received_fee_required) AS BIGINT) AS received_fee_required, \
+           CAST(SUM(received_fee_paid_online) AS BIGINT) AS received_fee_paid_online, \
            CAST(SUM(ended) AS BIGINT) AS ended, \
            CAST(SUM(ended_early) AS BIGINT) AS ended_early, \
            CAST(SUM(ended_on_time) AS BIGINT) AS ended_on_time, \

@@ -1,5 +1,6 @@
 //! Processor settings. Units are in the key names.
 
+use hoso_model::catalogue::DueRules;
 use serde::{Deserialize, Serialize};
 
 /// How the processor gets its partitions.
@@ -34,6 +35,10 @@ pub struct ProcessorConfig {
     /// by configuration.
     #[serde(skip)]
     pub mode: ConsumeMode,
+    /// How a missing `due_at` is computed (set from the `calendar` and
+    /// `procedures` sections).
+    #[serde(skip)]
+    pub due_rules: DueRules,
     /// How often folded changes are re-encoded and made visible to SQL:
     /// the freshness floor, and the price of encoding paid per interval.
     pub publish_interval_ms: u64,
@@ -93,6 +98,7 @@ impl Default for ProcessorConfig {
             cold_after_days: 7,
             cold_dir: None,
             checkpoint_dir: None,
+            due_rules: DueRules::vietnam(),
         }
     }
 }
@@ -108,6 +114,7 @@ impl ProcessorConfig {
             restatements_retained: self.restatements_retained,
             cold_dir: self.cold_dir.as_deref().map(std::sync::Arc::from),
             cold_after_days: i32::try_from(self.cold_after_days).unwrap_or(i32::MAX),
+            due_rules: self.due_rules.clone(),
         }
     }
 }

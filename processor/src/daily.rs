@@ -13,11 +13,19 @@ use hoso_model::{Contribution, Outcome};
 
 use crate::encode::encode_daily;
 
-/// Counts for one (day, province, commune).
+/// Counts for one (day, province, commune): the `received*` ones over the
+/// filings received that day, the `ended*` ones over those ended that day.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DayCounts {
     pub received: i64,
     pub received_online: i64,
+    /// Received from an applicant with a level-2 e-ID.
+    pub received_eid_level2: i64,
+    pub received_digitized: i64,
+    /// Received for a fee-bearing procedure.
+    pub received_fee_required: i64,
+    /// Of those, paid online.
+    pub received_fee_paid_online: i64,
     pub ended: i64,
     pub ended_early: i64,
     /// Early and on-time together, as the contract counts `ended_on_time`.
@@ -26,20 +34,71 @@ pub struct DayCounts {
 }
 
 impl DayCounts {
+    /// The counts in column order (`daily_partials`, the checkpoint).
+    pub const NAMES: [&'static str; 10] = [
+        "received",
+        "received_online",
+        "received_eid_level2",
+        "received_digitized",
+        "received_fee_required",
+        "received_fee_paid_online",
+        "ended",
+        "ended_early",
+        "ended_on_time",
+        "ended_late",
+    ];
+
+    /// The counts in [`DayCounts::NAMES`] order.
+    pub fn values(&self) -> [i64; 10] {
+        [
+            self.received,
+            self.received_online,
+            self.received_eid_level2,
+            self.received_digitized,
+            self.received_fee_required,
+            self.received_fee_paid_online,
+            self.ended,
+            self.ended_early,
+            self.ended_on_time,
+            self.ended_late,
+        ]
+    }
+
+    pub fn from_values(v: [i64; 10]) -> DayCounts {
+        let [
+            received,
+            received_online,
+            received_eid_level2,
+            received_digitized,
+            received_fee_required,
+            received_fee_paid_online,
+            ended,
+            ended_early,
+            ended_on_time,
+            ended_late,
+        ] = v;
+        DayCounts {
+            received,
+            received_online,
+            received_eid_level2,
+            received_digitized,
+            received_fee_required,
+            received_fee_paid_online,
+            ended,
+            ended_early,
+            ended_on_time,
+            ended_late,
+        }
+    }
+
     fn is_zero(&self) -> bool {
         *self == DayCounts::default()
     }
 
     /// The counts of two partitions together.
     pub fn plus(&self, o: &DayCounts) -> DayCounts {
-        DayCounts {
-            received: self.received + o.received,
-            received_online: self.received_online + o.received_online,
-            ended: self.ended + o.ended,
-            ended_early: self.ended_early + o.ended_early,
-            ended_on_time: self.ended_on_time + o.ended_on_time,
-            ended_late: self.ended_late + o.ended_late,
-        }
+        let (a, b) = (self.values(), o.values());
+        DayCounts::from_values(std::array::from_fn(|i| a[i] + b[i]))
     }
 }
 
@@ -79,12 +138,15 @@ impl DailyAggregates {
     }
 
     fn add(&mut self, c: &Contribution, sign: i64) {
-        if let Some((day, online)) = c.received {
-            self.change((day, c.province, c.commune), |r| {
+        if let Some(rc) = c.received {
+            self.change((rc.day, c.province, c.commune), |r| {
+                let n = |flag: bool| if flag { sign } else { 0 };
                 r.received += sign;
-                if online {
-                    r.received_online += sign;
-                }
+                r.received_online += n(rc.online);
+                r.received_eid_level2 += n(rc.eid_level2);
+                r.received_digitized += n(rc.digitized);
+                r.received_fee_required += n(rc.fee_required);
+                r.received_fee_paid_online += n(rc.fee_paid_online);
             });
         }
         if let Some((day, outcome)) = c.ended {
@@ -164,12 +226,17 @@ impl DailyAggregates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hoso_model::Received;
 
     fn c(received: Option<(i32, bool)>, ended: Option<(i32, Outcome)>) -> Contribution {
         Contribution {
             province: 1,
             commune: 4,
-            received,
+            received: received.map(|(day, online)| Received {
+                day,
+                online,
+                ..Received::default()
+            }),
             ended,
         }
     }
@@ -221,5 +288,40 @@ mod tests {
         assert_eq!(d.get((99, 1, 4)), None, "an all-zero row is removed");
         let rows: usize = d.batches(0).iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 2);
+    }
+
+    #[test]
+    fn the_766_flags_count_and_move_with_the_filing() {
+        let mut d = DailyAggregates::new();
+        let flags = |paid| Contribution {
+            province: 1,
+            commune: 4,
+            received: Some(Received {
+                day: 100,
+                online: true,
+                eid_level2: true,
+                digitized: false,
+                fee_required: true,
+                fee_paid_online: paid,
+            }),
+            ended: None,
+        };
+        d.update(&c(None, None), &flags(false));
+        // The fee is paid online later: one count moves, nothing else.
+        d.update(&flags(false), &flags(true));
+        let r = d.get((100, 1, 4)).unwrap();
+        assert_eq!(
+            r,
+            DayCounts {
+                received: 1,
+                received_online: 1,
+                received_eid_level2: 1,
+                received_fee_required: 1,
+                received_fee_paid_online: 1,
+                ..DayCounts::default()
+            }
+        );
+        assert_eq!(DayCounts::from_values(r.values()), r);
+        assert_eq!(r.plus(&r).received_fee_paid_online, 2);
     }
 }

@@ -52,6 +52,7 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
     let bools = || BooleanBuilder::with_capacity(n);
     let (mut eid, mut digitized, mut online_payment, mut closed, mut fee_required) =
         (bools(), bools(), bools(), bools(), bools());
+    let mut due_computed = bools();
     let mut buf = [0u8; 8];
     for s in &chunk.states {
         province.append_value(digits(u32::from(s.province()), 2, &mut buf));
@@ -73,6 +74,7 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
         closed.append_value(s.is_closed());
         fee_required.append_option(s.fee_required());
         last_seq.append_value(i64::from(s.last_seq()));
+        due_computed.append_value(s.due_at_computed());
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(ids),
@@ -95,6 +97,7 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
         Arc::new(closed.finish()),
         Arc::new(fee_required.finish()),
         Arc::new(last_seq.finish()),
+        Arc::new(due_computed.finish()),
     ];
     RecordBatch::try_new(schema::filings(), columns)
 }
@@ -114,22 +117,19 @@ fn try_encode_daily(partition: i32, rows: &DayRows) -> Result<RecordBatch, Arrow
         province.append_value(digits(u32::from(*p), 2, &mut buf));
         commune.append_value(digits(*c, 5, &mut buf));
     }
-    let count = |f: fn(&DayCounts) -> i64| -> ArrayRef {
-        Arc::new(Int64Array::from_iter_values(keys.iter().map(|(_, c)| f(c))))
-    };
-    let columns: Vec<ArrayRef> = vec![
+    let values: Vec<[i64; 10]> = keys.iter().map(|(_, c)| c.values()).collect();
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from_value(partition, n)),
         Arc::new(PrimitiveArray::<Date32Type>::from_iter_values(
             keys.iter().map(|((d, _, _), _)| *d),
         )),
         Arc::new(province.finish()),
         Arc::new(commune.finish()),
-        count(|c| c.received),
-        count(|c| c.received_online),
-        count(|c| c.ended),
-        count(|c| c.ended_early),
-        count(|c| c.ended_on_time),
-        count(|c| c.ended_late),
     ];
+    for i in 0..DayCounts::NAMES.len() {
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            values.iter().map(|v| v[i]),
+        )));
+    }
     RecordBatch::try_new(schema::daily_partials(), columns)
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use hoso_model::{Applied, Contribution, decode_event};
+use hoso_model::catalogue::DueRules;
+use hoso_model::{Applied, Contribution, decode_event_with};
 
 use crate::cold::{ColdError, ColdTier};
 use crate::daily::{DailyAggregates, DayCounts, DayKey};
@@ -33,7 +34,7 @@ pub enum FoldResult {
 }
 
 /// Per-partition settings (from the processor's config).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// A day is closed once the partition's event time is this far past
     /// its end; later changes to it are restatements.
@@ -48,6 +49,8 @@ pub struct Settings {
     /// keeps every filing in memory.
     pub cold_dir: Option<Arc<Path>>,
     pub cold_after_days: i32,
+    /// Due dates of `received` events that come without one.
+    pub due_rules: DueRules,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             restatements_retained: 100_000,
             cold_dir: None,
             cold_after_days: 7,
+            due_rules: DueRules::vietnam(),
         }
     }
 }
@@ -173,7 +177,7 @@ impl PartitionTables {
         if !fresh && let Some(reason) = self.rejects.reason_at(offset) {
             return FoldResult::Rejected { reason, new: None };
         }
-        let event = match decode_event(payload) {
+        let event = match decode_event_with(payload, Some(&self.settings.due_rules)) {
             Ok(e) => e,
             Err(e) => {
                 let reject = Reject {
@@ -432,7 +436,7 @@ impl PartitionTables {
 fn closed_keys(before: &Contribution, after: &Contribution, closed_before: i32) -> Vec<DayKey> {
     let mut keys: Vec<DayKey> = Vec::new();
     for c in [before, after] {
-        let days = [c.received.map(|(d, _)| d), c.ended.map(|(d, _)| d)];
+        let days = [c.received.map(|r| r.day), c.ended.map(|(d, _)| d)];
         for day in days.into_iter().flatten() {
             let key = (day, c.province, c.commune);
             if day < closed_before && !keys.contains(&key) {

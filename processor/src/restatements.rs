@@ -21,15 +21,23 @@ use hoso_model::schema;
 
 use crate::daily::{DayCounts, DayKey};
 
-/// The figures of a day, as in `restatements.metric`.
-pub const METRICS: [&str; 8] = [
+/// The figures of a day, as in `restatements.metric`: the counts, then
+/// the shares over them.
+pub const METRICS: [&str; 15] = [
     "received",
     "received_online",
+    "received_eid_level2",
+    "received_digitized",
+    "received_fee_required",
+    "received_fee_paid_online",
     "ended",
     "ended_early",
     "ended_on_time",
     "ended_late",
     "online_share",
+    "eid_level2_share",
+    "digitization_share",
+    "online_payment_share",
     "on_time_rate",
 ];
 
@@ -54,18 +62,17 @@ pub struct Restatement {
     pub partitions_held: i32,
 }
 
-fn figures(c: &DayCounts) -> [Option<f64>; 8] {
+fn figures(c: &DayCounts) -> [Option<f64>; 15] {
     let ratio = |num: i64, den: i64| (den != 0).then(|| num as f64 / den as f64);
-    [
-        Some(c.received as f64),
-        Some(c.received_online as f64),
-        Some(c.ended as f64),
-        Some(c.ended_early as f64),
-        Some(c.ended_on_time as f64),
-        Some(c.ended_late as f64),
-        ratio(c.received_online, c.received),
-        ratio(c.ended_on_time, c.ended),
-    ]
+    let v = c.values();
+    std::array::from_fn(|i| match i {
+        0..10 => Some(v[i] as f64),
+        10 => ratio(c.received_online, c.received),
+        11 => ratio(c.received_eid_level2, c.received),
+        12 => ratio(c.received_digitized, c.received),
+        13 => ratio(c.received_fee_paid_online, c.received_fee_required),
+        _ => ratio(c.ended_on_time, c.ended),
+    })
 }
 
 /// The figures that differ between `old` and `new`: metric, old, new.
@@ -260,9 +267,8 @@ mod tests {
             received: 4,
             received_online: 1,
             ended: 2,
-            ended_early: 0,
             ended_on_time: 2,
-            ended_late: 0,
+            ..DayCounts::default()
         };
         // One of the ended filings turns late.
         let new = DayCounts {
@@ -291,9 +297,22 @@ mod tests {
             c,
             vec![
                 ("received", Some(0.0), Some(1.0)),
-                ("online_share", None, Some(0.0))
+                ("online_share", None, Some(0.0)),
+                ("eid_level2_share", None, Some(0.0)),
+                ("digitization_share", None, Some(0.0)),
             ]
         );
+    }
+
+    #[test]
+    fn the_names_match_the_counts_and_the_table() {
+        assert_eq!(METRICS[..10], DayCounts::NAMES);
+        let schema = schema::daily_partials();
+        let columns: Vec<&str> = schema.fields()[4..]
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(columns, DayCounts::NAMES);
     }
 
     #[test]

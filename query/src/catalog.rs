@@ -3,15 +3,18 @@
 //! Tables are found through this [`SchemaProvider`], not registered by hand:
 //! a base table is a [`LiveTable`] that takes a snapshot of the published
 //! Arrow batches at plan time (no copy, no rebuild); a view is a DataFusion
-//! view over them, defined once by `hoso_model::schema::VIEWS`.
+//! view over them, defined once by `hoso_model::views`. The procedure
+//! catalogue is one more (static) table, `procedures`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, StringArray};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::datasource::MemTable;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -22,6 +25,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
+use hoso_model::catalogue::{Catalogue, Deadline, Procedure};
 use hoso_model::schema;
 use hoso_model::tables::{TableSource, TablesSnapshot};
 
@@ -160,8 +164,10 @@ impl std::fmt::Debug for HosoSchema {
 }
 
 impl HosoSchema {
-    pub fn new(source: Arc<dyn TableSource>) -> Self {
+    /// The live tables of `source` and the `procedures` of `catalogue`.
+    pub fn new(source: Arc<dyn TableSource>, catalogue: &Catalogue) -> Result<Self> {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
+        tables.insert(schema::PROCEDURES, Arc::new(procedures_table(catalogue)?));
         for (name, kind) in [
             (schema::FILINGS, LiveKind::Filings),
             (schema::DAILY_PARTIALS, LiveKind::DailyPartials),
@@ -174,11 +180,39 @@ impl HosoSchema {
             };
             tables.insert(name, Arc::new(table));
         }
-        HosoSchema {
+        Ok(HosoSchema {
             tables,
             views: RwLock::new(HashMap::new()),
-        }
+        })
     }
+}
+
+/// The catalogue as a table; it changes only with the configuration.
+fn procedures_table(catalogue: &Catalogue) -> Result<MemTable> {
+    let ps = catalogue.procedures();
+    let text = |f: fn(&Procedure) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(ps.iter().map(f)))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        text(|p| &p.code),
+        text(|p| &p.name_vi),
+        text(|p| &p.name_en),
+        Arc::new(BooleanArray::from_iter(
+            ps.iter().map(|p| Some(p.deadline == Deadline::SameDay)),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            ps.iter().map(|p| i32::from(p.deadline.working_days())),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            ps.iter()
+                .map(|p| i64::try_from(p.fee_vnd).unwrap_or(i64::MAX)),
+        )),
+        text(|p| p.online.as_str()),
+        text(|p| p.level.as_str()),
+        text(|p| &p.source),
+    ];
+    let batch = RecordBatch::try_new(schema::procedures(), columns)?;
+    MemTable::try_new(schema::procedures(), vec![vec![batch]])
 }
 
 #[async_trait]

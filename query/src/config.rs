@@ -1,5 +1,6 @@
 //! Query settings. Units are in the key names.
 
+use hoso_model::catalogue::DueRules;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -14,6 +15,14 @@ pub struct QueryConfig {
     pub memory_limit_bytes: usize,
     /// A result with more rows is refused: add a LIMIT or aggregate.
     pub max_result_rows: usize,
+    /// An open filing is at risk (`at_risk`, `backlog`) when its effective
+    /// due is at most this many working hours away.
+    pub at_risk_working_hours: u32,
+    /// The calendar of the working-day functions and the catalogue of the
+    /// `procedures` table (set from the `calendar` and `procedures`
+    /// sections).
+    #[serde(skip)]
+    pub due_rules: DueRules,
 }
 
 impl Default for QueryConfig {
@@ -23,6 +32,8 @@ impl Default for QueryConfig {
             target_partitions: 2,
             memory_limit_bytes: 1 << 30,
             max_result_rows: 1_000_000,
+            at_risk_working_hours: 8,
+            due_rules: DueRules::vietnam(),
         }
     }
 }

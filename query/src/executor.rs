@@ -19,8 +19,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::StreamExt;
-use hoso_model::schema::VIEWS;
 use hoso_model::tables::TableSource;
+use hoso_model::views::{self, ViewOptions};
 
 use crate::catalog::HosoSchema;
 use crate::config::QueryConfig;
@@ -69,14 +69,17 @@ impl QueryExecutor {
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         let catalog = MemoryCatalogProvider::new();
-        catalog.register_schema(SCHEMA, Arc::new(HosoSchema::new(source.clone())))?;
+        let schema = HosoSchema::new(source.clone(), &config.due_rules.catalogue)?;
+        catalog.register_schema(SCHEMA, Arc::new(schema))?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
-        // Working days of Vietnam's civil service, for deadline arithmetic.
-        let calendar = Arc::new(hoso_model::calendar::Calendar::vietnam());
-        for f in crate::udf::calendar_functions(calendar) {
+        // Working days of the configured calendar, for deadline arithmetic.
+        for f in crate::udf::calendar_functions(config.due_rules.calendar.clone()) {
             ctx.register_udf(f);
         }
-        for (name, sql) in VIEWS {
+        let options = ViewOptions {
+            at_risk_working_hours: config.at_risk_working_hours,
+        };
+        for (name, sql) in views::all(options) {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
         Ok(QueryExecutor {

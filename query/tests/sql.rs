@@ -17,8 +17,22 @@ impl TableSource for Fixed {
     }
 }
 
-/// One partition's partial rows: (day, province, commune, received, online, ended, early, on_time, late).
+/// One partition's partial rows: (day, province, commune, received, online, ended, early,
+/// on_time, late); the e-ID, digitised and fee counts are 0.
 fn partials(partition: i32, rows: &[(i32, &str, &str, [i64; 6])]) -> RecordBatch {
+    let full: Vec<(i32, &str, &str, [i64; 10])> = rows
+        .iter()
+        .map(|&(d, p, c, [r, o, e, early, on_time, late])| {
+            (d, p, c, [r, o, 0, 0, 0, 0, e, early, on_time, late])
+        })
+        .collect();
+    partials_all(partition, &full)
+}
+
+/// Partial rows with every count, in `daily_partials` order: received,
+/// online, e-ID, digitised, fee-bearing, paid online, ended, early,
+/// on_time (early included), late.
+fn partials_all(partition: i32, rows: &[(i32, &str, &str, [i64; 10])]) -> RecordBatch {
     let col = |i: usize| -> ArrayRef {
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i])))
     };
@@ -35,6 +49,10 @@ fn partials(partition: i32, rows: &[(i32, &str, &str, [i64; 6])]) -> RecordBatch
             col(3),
             col(4),
             col(5),
+            col(6),
+            col(7),
+            col(8),
+            col(9),
         ],
     )
     .unwrap()
@@ -70,6 +88,10 @@ async fn executor_with(config: QueryConfig) -> QueryExecutor {
         ],
         ..TablesSnapshot::default()
     };
+    over(snap, config).await
+}
+
+async fn over(snap: TablesSnapshot, config: QueryConfig) -> QueryExecutor {
     let registry = prometheus::Registry::new();
     QueryExecutor::new(
         Arc::new(Fixed(snap)),
@@ -78,6 +100,128 @@ async fn executor_with(config: QueryConfig) -> QueryExecutor {
     )
     .await
     .unwrap()
+}
+
+/// Decision 766 views over hand-made daily counts; every figure below is
+/// worked out by hand from the rows.
+#[tokio::test]
+async fn kpi_views_sum_then_divide_at_every_grain() {
+    const DAY: i32 = 20_270; // Tuesday 2025-07-01
+    const AUG1: i32 = DAY + 31;
+    let snap = TablesSnapshot {
+        daily_partials: vec![
+            partials_all(
+                0,
+                &[
+                    (DAY, "01", "00004", [10, 3, 9, 8, 4, 1, 6, 3, 5, 1]),
+                    (AUG1, "01", "00004", [2, 0, 1, 0, 2, 2, 2, 0, 1, 1]),
+                ],
+            ),
+            partials_all(
+                1,
+                &[
+                    (DAY, "01", "00004", [10, 4, 10, 6, 6, 3, 4, 1, 4, 0]),
+                    (DAY + 1, "01", "00008", [5, 5, 5, 5, 0, 0, 0, 0, 0, 0]),
+                ],
+            ),
+        ],
+        ..TablesSnapshot::default()
+    };
+    let ex = over(snap, QueryConfig::default()).await;
+    let figures = "received, early, on_time, late, ROUND(online_share, 4) AS online, \
+        ROUND(eid_level2_share, 4) AS eid, ROUND(digitization_share, 4) AS digitized, \
+        ROUND(online_payment_share, 4) AS paid_online, ROUND(on_time_rate, 4) AS rate, \
+        ROUND(progress_score, 4) AS progress, ROUND(online_score, 4) AS online_pts, \
+        ROUND(online_payment_score, 4) AS payment_pts";
+    let got = rows(
+        &ex,
+        &format!("SELECT day, commune_code, {figures} FROM kpi_daily ORDER BY day, commune_code"),
+    )
+    .await;
+    // 1/7, 00004: 20 received, 7 online (0.35 -> 12 x 0.35 / 0.5 = 8.4),
+    // 19 e-ID, 14 digitised, 4 of 10 fee-bearing paid online (6 x 0.4);
+    // 10 ended: 4 early, 5 on time, 1 late (0.9 -> 18 points).
+    // 2/7, 00008: all online (the score is capped at 12), no fees, nothing
+    // ended: those shares and scores are NULL.
+    let want = "\
++------------+--------------+----------+-------+---------+------+--------+------+-----------+-------------+------+----------+------------+-------------+
+| day        | commune_code | received | early | on_time | late | online | eid  | digitized | paid_online | rate | progress | online_pts | payment_pts |
++------------+--------------+----------+-------+---------+------+--------+------+-----------+-------------+------+----------+------------+-------------+
+| 2025-07-01 | 00004        | 20       | 4     | 5       | 1    | 0.35   | 0.95 | 0.7       | 0.4         | 0.9  | 18.0     | 8.4        | 2.4         |
+| 2025-07-02 | 00008        | 5        | 0     | 0       | 0    | 1.0    | 1.0  | 1.0       |             |      |          | 12.0       |             |
+| 2025-08-01 | 00004        | 2        | 0     | 1       | 1    | 0.0    | 0.5  | 0.0       | 1.0         | 0.5  | 10.0     | 0.0        | 6.0         |
++------------+--------------+----------+-------+---------+------+--------+------+-----------+-------------+------+----------+------------+-------------+";
+    assert_eq!(got, want);
+    // July for the province: 25 received, 12 online (0.48 -> 11.52).
+    let got = rows(
+        &ex,
+        &format!("SELECT month, province_code, {figures} FROM kpi_province_monthly ORDER BY month"),
+    )
+    .await;
+    let want = "\
++------------+---------------+----------+-------+---------+------+--------+------+-----------+-------------+------+----------+------------+-------------+
+| month      | province_code | received | early | on_time | late | online | eid  | digitized | paid_online | rate | progress | online_pts | payment_pts |
++------------+---------------+----------+-------+---------+------+--------+------+-----------+-------------+------+----------+------------+-------------+
+| 2025-07-01 | 01            | 25       | 4     | 5       | 1    | 0.48   | 0.96 | 0.76      | 0.4         | 0.9  | 18.0     | 11.52      | 2.4         |
+| 2025-08-01 | 01            | 2        | 0     | 1       | 1    | 0.0    | 0.5  | 0.0       | 1.0         | 0.5  | 10.0     | 0.0        | 6.0         |
++------------+---------------+----------+-------+---------+------+--------+------+-----------+-------------+------+----------+------------+-------------+";
+    assert_eq!(got, want);
+    // The year: shares of the sums (10 of 12 on time), never means of shares.
+    let got = rows(
+        &ex,
+        "SELECT year, received, ended, ROUND(on_time_rate, 4) AS rate, \
+           ROUND(progress_score, 4) AS progress, ROUND(online_payment_share, 4) AS paid \
+         FROM kpi_province_yearly",
+    )
+    .await;
+    assert!(
+        got.contains("| 2025-01-01 | 27       | 12    | 0.8333 | 16.6667  | 0.5  |"),
+        "{got}"
+    );
+    // Weeks start on Monday; quarters and commune-level years exist too.
+    let got = rows(&ex, "SELECT DISTINCT week FROM kpi_weekly ORDER BY week").await;
+    assert!(
+        got.contains("| 2025-06-30 |") && got.contains("| 2025-07-28 |"),
+        "{got}"
+    );
+    let got = rows(
+        &ex,
+        "SELECT quarter, commune_code, received FROM kpi_quarterly ORDER BY commune_code",
+    )
+    .await;
+    assert!(
+        got.contains("| 2025-07-01 | 00004        | 22       |"),
+        "{got}"
+    );
+    let got = rows(&ex, "SELECT COUNT(*) AS n FROM kpi_yearly").await;
+    assert!(got.contains("| 2 |"), "{got}");
+}
+
+#[tokio::test]
+async fn the_procedure_catalogue_is_a_table() {
+    let ex = executor(30_000).await;
+    let got = rows(
+        &ex,
+        "SELECT procedure_code, same_day, deadline_working_days FROM procedures \
+         WHERE procedure_code = '1.001193'",
+    )
+    .await;
+    assert!(
+        got.contains("| 1.001193       | true     | 0                     |"),
+        "{got}"
+    );
+    // Filings-based views plan and run on an empty table.
+    for v in [
+        "processing_time_daily",
+        "processing_time_province_monthly",
+        "overdue",
+        "at_risk",
+        "backlog",
+        "backlog_province",
+    ] {
+        let got = rows(&ex, &format!("SELECT COUNT(*) AS n FROM {v}")).await;
+        assert!(got.contains("| 0 |"), "{v}: {got}");
+    }
 }
 
 async fn rows(ex: &QueryExecutor, sql: &str) -> String {

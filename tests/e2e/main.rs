@@ -8,6 +8,7 @@ mod crash;
 mod dead_letters;
 mod harness;
 mod import;
+mod kpi_views;
 mod late_data;
 mod pipeline;
 mod replay;

@@ -3,7 +3,7 @@
 //!
 //! A reader thread reads the files one after the other ([`read`] for lines
 //! and gzip, [`csv`] for CSV rows to JSON), validates every event with
-//! `hoso_model::decode_event` and hands batches of valid events to the
+//! `hoso_model::decode_event_with` (and the due-date rules) and hands batches of valid events to the
 //! async side, which publishes them with a bounded number of batches in
 //! flight. Only acknowledged batches count as published. Unlike an HTTP
 //! request, an import is not all or nothing: an invalid line is reported
@@ -25,7 +25,8 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use hoso_model::decode_event;
+use hoso_model::catalogue::DueRules;
+use hoso_model::decode_event_with;
 use tokio::sync::mpsc;
 
 use crate::publish::{PublishError, Publisher};
@@ -159,6 +160,9 @@ pub struct ImportOptions {
     /// Batches published at once: how far reading runs ahead of Kafka's
     /// acknowledgements.
     pub max_in_flight_batches: usize,
+    /// How a `received` event without `due_at` gets one (as the
+    /// processor will compute it); without a rule it is rejected.
+    pub due_rules: DueRules,
 }
 
 impl Default for ImportOptions {
@@ -166,6 +170,7 @@ impl Default for ImportOptions {
         ImportOptions {
             batch_events: 10_000,
             max_in_flight_batches: 8,
+            due_rules: DueRules::vietnam(),
         }
     }
 }
@@ -248,9 +253,10 @@ pub async fn import(
     let batch_events = options.batch_events.max(1);
     let reader = {
         let progress = progress.clone();
+        let dues = options.due_rules.clone();
         tokio::task::spawn_blocking(move || {
             let on_bytes = move |n| progress.read_bytes(n);
-            read_sources(&sources, batch_events, rejections, &on_bytes, &tx)
+            read_sources(&sources, batch_events, &dues, rejections, &on_bytes, &tx)
         })
     };
 
@@ -324,6 +330,7 @@ pub async fn import(
 fn read_sources(
     sources: &[Source],
     batch_events: usize,
+    dues: &DueRules,
     mut rejections: Rejections,
     on_bytes: &OnBytes<'_>,
     tx: &mpsc::Sender<Batch>,
@@ -331,6 +338,7 @@ fn read_sources(
     let mut out = Reader {
         batch: Batch::default(),
         batch_events,
+        dues,
         tx,
         lines: 0,
         rejections: &mut rejections,
@@ -381,6 +389,7 @@ fn too_long(what: &str, bytes: usize) -> String {
 struct Reader<'a> {
     batch: Batch,
     batch_events: usize,
+    dues: &'a DueRules,
     tx: &'a mpsc::Sender<Batch>,
     lines: u64,
     rejections: &'a mut Rejections,
@@ -399,7 +408,7 @@ impl Reader<'_> {
 
     /// Validates one event and adds it to the batch, or rejects it.
     fn event(&mut self, file: &str, line: u64, payload: &[u8]) -> io::Result<()> {
-        match decode_event(payload) {
+        match decode_event_with(payload, Some(self.dues)) {
             Ok(ev) => {
                 self.batch.push(&ev.filing_id, payload);
                 if self.batch.len() >= self.batch_events

@@ -1,6 +1,7 @@
 //! The reader side of an import, without Kafka: files in, batches and
 //! rejections out.
 
+use hoso_model::catalogue::DueRules;
 use std::io::Write as _;
 use std::sync::Mutex;
 
@@ -69,7 +70,14 @@ fn read(sources: &[Source], batch_events: usize) -> Read {
     let on_bytes = |n: u64| {
         counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     };
-    let outcome = read_sources(sources, batch_events, rejections, &on_bytes, &tx);
+    let outcome = read_sources(
+        sources,
+        batch_events,
+        &DueRules::vietnam(),
+        rejections,
+        &on_bytes,
+        &tx,
+    );
     drop(tx);
     let mut published = Vec::new();
     let mut batches = 0;
@@ -147,7 +155,7 @@ fn ndjson_lines_are_published_unchanged_and_blank_ones_skipped() {
     assert_eq!(r.batches, 3, "batches of 2, across files");
     assert_eq!(r.outcome.rejections.total, 4);
     let seq = "seq: must be >= 1, got 0".to_string();
-    let not_json = decode_event(b"not json").unwrap_err().message;
+    let not_json = hoso_model::decode_event(b"not json").unwrap_err().message;
     assert_eq!(
         rejected(&r),
         vec![
@@ -292,7 +300,14 @@ fn reading_stops_when_publishing_stops() {
     let (tx, rx) = mpsc::channel(1);
     drop(rx);
     let rejections = Rejections::new(10, None).unwrap();
-    let outcome = read_sources(&[file.clone(), file], 10, rejections, &|_| {}, &tx);
+    let outcome = read_sources(
+        &[file.clone(), file],
+        10,
+        &DueRules::vietnam(),
+        rejections,
+        &|_| {},
+        &tx,
+    );
     assert!(outcome.lines <= 10, "{}", outcome.lines);
     assert_eq!(outcome.files, 1, "the second file is not begun");
 }

@@ -224,6 +224,9 @@ fn working_time_runs_only_inside_working_windows() {
 fn working_hours_must_be_windows_of_a_day() {
     assert_eq!(parse_window("07:30-11:30"), Some((450, 690)));
     assert_eq!(parse_window("13:00-24:00"), Some((780, 1440)));
+    assert_eq!(parse_clock("16:00:00"), Some(960), "TOML's bare time");
+    assert_eq!(parse_clock("16:00"), Some(960));
+    assert_eq!(parse_clock("16:00:30"), None);
     for bad in ["11:30-07:30", "7-11", "07:60-08:00", "25:00-26:00", "08:00"] {
         assert_eq!(parse_window(bad), None, "{bad}");
     }

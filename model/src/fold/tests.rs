@@ -24,6 +24,7 @@ fn ev(seq: u32, kind: EventType, at: &str) -> Event<'static> {
         procedure_code: None,
         channel: None,
         due_at_ms: None,
+        due_at_computed: false,
         eid_level2: None,
         digitized: None,
         fee_required: None,
@@ -534,6 +535,18 @@ fn online_submission_fees_and_flags() {
     assert_eq!(s.digitized(), Some(false));
     assert_eq!(s.fee_required(), Some(true));
     assert_eq!(s.online_payment(), Some(true));
+    let r = s.contribution().received.unwrap();
+    assert_eq!(
+        (
+            r.online,
+            r.eid_level2,
+            r.digitized,
+            r.fee_required,
+            r.fee_paid_online
+        ),
+        (true, true, false, true, true)
+    );
+    assert!(!s.due_at_computed());
     assert_eq!(s.last_seq(), 6);
 }
 
@@ -637,7 +650,14 @@ fn contribution_moves_with_late_events() {
     s.apply(&recv, &mut procs);
     let day = |d: &str| crate::time::local_day(t(d));
     let c = s.contribution();
-    assert_eq!(c.received, Some((day("2025-07-01T12:00:00+07:00"), true)));
+    assert_eq!(
+        c.received,
+        Some(super::Received {
+            day: day("2025-07-01T12:00:00+07:00"),
+            online: true,
+            ..super::Received::default()
+        })
+    );
     assert_eq!(
         c.ended,
         Some((day("2025-07-02T12:00:00+07:00"), Outcome::Early))
@@ -1004,4 +1024,39 @@ fn states_round_trip_through_bytes() {
             states.iter().map(|_| FilingState::decode(&mut r)).collect();
         assert!(decoded.is_err(), "cut at {cut}");
     }
+}
+
+#[test]
+fn a_computed_due_date_is_marked_while_its_received_event_is_in_force() {
+    let rules = crate::catalogue::DueRules::vietnam();
+    let line = |seq: u32, due: &str| {
+        format!(
+            r#"{{"event_id":"E{seq}","filing_id":"F1","seq":{seq},"type":"received",
+            "occurred_at":"2026-05-04T09:00:00+07:00","province_code":"01","commune_code":"00004",
+            "procedure_code":"1.001193","channel":"in_person"{due}}}"#
+        )
+    };
+    let (two, one) = (
+        line(2, ""),
+        line(1, r#","due_at":"2026-05-06T17:00:00+07:00""#),
+    );
+    let computed = crate::decode_event_with(two.as_bytes(), Some(&rules)).unwrap();
+    // Birth registration is a same-day procedure: 17:00 the same day.
+    assert_eq!(computed.due_at_ms, Some(t("2026-05-04T17:00:00+07:00")));
+    assert!(computed.due_at_computed);
+    let mut s = FilingState::new();
+    let mut procs = Interner::new();
+    s.apply(&computed, &mut procs);
+    assert!(s.due_at_computed());
+    assert_eq!(s.due_at(), Some(t("2026-05-04T17:00:00+07:00")));
+    let mut bytes = Vec::new();
+    s.encode(&mut bytes);
+    let back = FilingState::decode(&mut crate::codec::ByteReader::new(&bytes)).unwrap();
+    assert_eq!(back, s, "kept across checkpoints");
+    // A lower-seq `received` with its own due date takes over.
+    let sent = crate::decode_event_with(one.as_bytes(), Some(&rules)).unwrap();
+    assert!(!sent.due_at_computed);
+    s.apply(&sent, &mut procs);
+    assert!(!s.due_at_computed());
+    assert_eq!(s.due_at(), Some(t("2026-05-06T17:00:00+07:00")));
 }

@@ -8,7 +8,8 @@
 //! watermark_ms:i64
 //! procedures:   count:u32, then each a length-prefixed string
 //! filings:      count:u32, then each id (length-prefixed) + FilingState
-//! daily:        count:u32, then each day:i32 province:u8 commune:u32 + 6 counts:i64
+//! daily:        count:u32, then each day:i32 province:u8 commune:u32 + 10 counts:i64
+//!               (`DayCounts::NAMES`)
 //! rejects:      see `RejectLog::encode`
 //! restatements: see `RestatementLog::encode`
 //! cold tier:    see `ColdTier::encode`
@@ -37,7 +38,8 @@ use crate::store::FilingStore;
 const MAGIC: &[u8; 8] = b"HOSOCKP1";
 /// 2: the dedup memory holds `event_id` fingerprints; rejects,
 /// restatements and the event-time watermark are part of the state.
-const VERSION: u32 = 2;
+/// 3: the daily counts of the Decision 766 shares (e-ID, digitised, fees).
+const VERSION: u32 = 3;
 
 /// The partition's state as checkpoint bytes.
 pub fn encode(tables: &PartitionTables) -> Vec<u8> {
@@ -67,14 +69,7 @@ pub fn encode(tables: &PartitionTables) -> Vec<u8> {
         put_i32(&mut out, *day);
         put_u8(&mut out, *province);
         put_u32(&mut out, *commune);
-        for v in [
-            c.received,
-            c.received_online,
-            c.ended,
-            c.ended_early,
-            c.ended_on_time,
-            c.ended_late,
-        ] {
+        for v in c.values() {
             put_i64(&mut out, v);
         }
     }
@@ -103,7 +98,8 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     let version = r.u32().map_err(corrupt)?;
     if version != VERSION {
         return Err(CheckpointError::Corrupt(format!(
-            "version {version}, this hoso reads {VERSION}"
+            "version {version}, this hoso reads {VERSION}; rebuild the state from \
+             the topic with `hoso replay` into a new data directory"
         )));
     }
     let partition = r.i32().map_err(corrupt)?;
@@ -129,36 +125,18 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         }
     }
     let mut daily = DailyAggregates::new();
-    let n = r.count(9 + 48).map_err(corrupt)?;
+    let n = r.count(9 + 8 * DayCounts::NAMES.len()).map_err(corrupt)?;
     for _ in 0..n {
         let key = (
             r.i32().map_err(corrupt)?,
             r.u8().map_err(corrupt)?,
             r.u32().map_err(corrupt)?,
         );
-        let mut v = [0i64; 6];
+        let mut v = [0i64; DayCounts::NAMES.len()];
         for x in &mut v {
             *x = r.i64().map_err(corrupt)?;
         }
-        let [
-            received,
-            received_online,
-            ended,
-            ended_early,
-            ended_on_time,
-            ended_late,
-        ] = v;
-        daily.restore_row(
-            key,
-            DayCounts {
-                received,
-                received_online,
-                ended,
-                ended_early,
-                ended_on_time,
-                ended_late,
-            },
-        );
+        daily.restore_row(key, DayCounts::from_values(v));
     }
     let rejects = RejectLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
     let restatements = RestatementLog::decode(&mut r, usize::MAX).map_err(corrupt)?;

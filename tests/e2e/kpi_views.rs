@@ -229,9 +229,9 @@ async fn backlog_overdue_and_at_risk_as_of_now() {
         // 8 days ago, before the due: its clock stopped in time.
         received("O4", now - 10 * DAY, c, p, Some(now - 5 * DAY)),
         event("O4", 2, "supplement_requested", now - 8 * DAY, c, ""),
-        // O5: late, but resolved: not open.
-        received("O5", now - 10 * DAY, c, p, Some(now - 9 * DAY)),
-        event("O5", 2, "resolved", now - 8 * DAY, c, ""),
+        // O5: late, but resolved (in an earlier month): not open.
+        received("O5", now - 70 * DAY, c, p, Some(now - 69 * DAY)),
+        event("O5", 2, "resolved", now - 60 * DAY, c, ""),
         // O6: submitted online, not yet received: not in the backlog.
         event("O6", 1, "submitted", now - HOUR, c, ""),
     ];
@@ -266,4 +266,20 @@ async fn backlog_overdue_and_at_risk_as_of_now() {
     assert_eq!(got.lines().count(), 5, "one row: {got}");
     let got = table(&ex, "SELECT open, overdue FROM backlog_province").await;
     assert!(got.contains("| 4    | 1       |"), "{got}");
+    // The portal's progress reading as of now (docs/kpis.md): nothing ended
+    // this month here, so (0 + 4 open - 1 overdue) / (0 + 4) = 0.75 -> 15.
+    let sql = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/kpis.md"))
+        .unwrap()
+        .split("```sql\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap()
+        .to_string();
+    let got = table(&ex, &sql).await;
+    assert!(
+        got.contains("| 91            | 30301        | 15.0 "),
+        "{sql}\n{got}"
+    );
 }

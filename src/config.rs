@@ -53,7 +53,7 @@ pub struct CalendarConfig {
 }
 
 /// The procedure catalogue: the built-in one plus the operator's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProceduresConfig {
     /// Catalogue files read after the built-in one; a row replaces the
@@ -72,14 +72,6 @@ impl Default for CalendarConfig {
                 .map(|(s, e)| format!("{}-{}", clock(*s), clock(*e)))
                 .collect(),
             same_day_cutoff: clock(DEFAULT_SAME_DAY_CUTOFF_MIN),
-        }
-    }
-}
-
-impl Default for ProceduresConfig {
-    fn default() -> Self {
-        ProceduresConfig {
-            catalogue_files: Vec::new(),
         }
     }
 }

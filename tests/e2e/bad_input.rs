@@ -81,6 +81,16 @@ async fn refused_requests_say_why_and_publish_nothing() {
             "procedure_code: is required on a `received` event",
         ),
         (
+            "no due date, unknown procedure",
+            broken("bad-9", |o| {
+                o.remove("due_at");
+                o.insert("procedure_code".into(), json!("9.999999"));
+            }),
+            Some("bad-9"),
+            "due_at: is required on a `received` event whose procedure is not in the \
+             procedure catalogue",
+        ),
+        (
             "seq 0",
             broken("bad-7", |o| {
                 o.insert("seq".into(), json!(0));
@@ -152,8 +162,11 @@ async fn refused_requests_say_why_and_publish_nothing() {
     );
 
     // One valid request after all the refused ones; once it is acknowledged,
-    // the topic must hold exactly its event.
-    let (status, answer, _) = hoso.post_events(valid("marker", 1).to_string()).await;
+    // the topic must hold exactly its event. It has no due date: birth
+    // registration is in the catalogue, so the processor computes one.
+    let mut marker = valid("marker", 1);
+    marker.as_object_mut().unwrap().remove("due_at");
+    let (status, answer, _) = hoso.post_events(marker.to_string()).await;
     assert_eq!((status, answer), (202, json!({"accepted": 1})));
     let messages = read_topic(&broker.addr, &topic);
     assert_eq!(
@@ -164,7 +177,7 @@ async fn refused_requests_say_why_and_publish_nothing() {
     assert_eq!(messages[0].0, "F-marker", "keyed by filing_id");
     assert_eq!(
         serde_json::from_str::<Value>(&messages[0].1).unwrap(),
-        valid("marker", 1),
+        marker,
         "published unchanged"
     );
     hoso.stop().await;

@@ -135,7 +135,11 @@ pub fn select(
             } else {
                 provinces.to_vec()
             };
-            synthetic(&provinces, *per_province)
+            // Enough made-up communes for the cap, spread over the provinces.
+            let per = cap.map_or(*per_province, |c| {
+                c.div_ceil(provinces.len().max(1)).max(*per_province)
+            });
+            synthetic(&provinces, per)
         }
     };
     if !provinces.is_empty() {

@@ -182,7 +182,7 @@ fn sample(all: &mut Vec<Commune>, cap: usize, seed: u64) {
     if all.len() <= cap {
         return;
     }
-    let mut rng = Rng::derive(seed, &[0x5A3D_1E]);
+    let mut rng = Rng::derive(seed, &[0x005A_3D1E]);
     let mut order: Vec<usize> = (0..all.len()).collect();
     for i in (1..order.len()).rev() {
         order.swap(i, rng.below(i as u64 + 1) as usize);

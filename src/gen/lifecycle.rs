@@ -8,10 +8,10 @@
 //! working time on the calendar: a filing received on Friday afternoon and
 //! processed "two hours later" is processed on Monday morning.
 
-use hoso_model::EventType;
 use hoso_model::calendar::Calendar;
 use hoso_model::catalogue::{DueRules, Online};
 use hoso_model::time::local_day;
+use hoso_model::{Channel, EventType};
 
 use super::arrivals::midnight;
 use super::mix::Mix;
@@ -25,24 +25,6 @@ pub const MAX_EVENTS: usize = 12;
 const SECOND: i64 = 1000;
 const MINUTE: i64 = 60 * SECOND;
 const HOUR: i64 = 60 * MINUTE;
-
-/// How a filing arrives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Channel {
-    InPerson,
-    Online,
-    Postal,
-}
-
-impl Channel {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Channel::InPerson => "in_person",
-            Channel::Online => "online",
-            Channel::Postal => "postal",
-        }
-    }
-}
 
 /// How a planned filing ends against its effective due date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

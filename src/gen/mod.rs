@@ -125,11 +125,12 @@ impl GenReport {
         let secs = self.elapsed.as_secs_f64();
         writeln!(
             w,
-            "hoso gen: {} communes, {} to {} ({} days), seed {}",
+            "hoso gen: {} communes, {} to {} ({} day{}), seed {}",
             self.communes,
             format_day(self.start_day),
             format_day(self.start_day + self.days as i32 - 1),
             self.days,
+            if self.days == 1 { "" } else { "s" },
             self.seed
         )?;
         writeln!(
@@ -211,17 +212,7 @@ pub async fn run(
             },
         ),
         Destination::Kafka => {
-            let waited = cancel.child_token();
-            let timer = {
-                let waited = waited.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(KAFKA_WAIT).await;
-                    waited.cancel();
-                })
-            };
-            let topic_ok = topic::ensure_topic(&config.kafka, &waited).await;
-            timer.abort();
-            if !topic_ok {
+            if !topic::ensure_topic_within(&config.kafka, &cancel, KAFKA_WAIT).await {
                 anyhow::bail!(
                     "Kafka at {} did not answer within {} s; nothing was sent",
                     config.kafka.brokers,
@@ -307,19 +298,19 @@ fn generate(
         ));
     };
     while let Some(at) = stream.peek_at() {
-        if index % 4096 == 0 && cancel.is_cancelled() {
+        if index.is_multiple_of(4096) && cancel.is_cancelled() {
             break;
         }
-        if let Some(due) = pacer.due(at, index) {
-            if due > Instant::now() + PACE_SLACK {
-                if !batch.is_empty() {
-                    output.send(std::mem::take(&mut batch))?;
-                    batch_started = Instant::now();
-                }
-                show(at);
-                if !sleep_until(due, cancel) {
-                    break;
-                }
+        if let Some(due) = pacer.due(at, index)
+            && due > Instant::now() + PACE_SLACK
+        {
+            if !batch.is_empty() {
+                output.send(&mut batch)?;
+                batch_started = Instant::now();
+            }
+            show(at);
+            if !sleep_until(due, cancel) {
+                break;
             }
         }
         let from = batch.bytes.len();
@@ -331,13 +322,13 @@ fn generate(
         index += 1;
         let full = batch.len() >= BATCH_EVENTS || batch.bytes.len() >= BATCH_BYTES;
         if full || (pacer.is_paced() && batch_started.elapsed() >= PACED_FLUSH) {
-            output.send(std::mem::take(&mut batch))?;
+            output.send(&mut batch)?;
             batch_started = Instant::now();
             show(e.at);
         }
     }
     if !batch.is_empty() {
-        output.send(batch)?;
+        output.send(&mut batch)?;
     }
     output.finish()
 }

@@ -13,15 +13,15 @@ use std::collections::BinaryHeap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use hoso_model::EventType;
 use hoso_model::calendar::Calendar;
 use hoso_model::catalogue::DueRules;
 use hoso_model::time::{DAY_MS, LOCAL_OFFSET_MS, civil_from_days, local_day};
+use hoso_model::{Channel, EventType};
 
 use super::GenError;
 use super::arrivals::{Arrivals, midnight};
 use super::communes::Commune;
-use super::lifecycle::{Channel, Designed, Intake, Plan, Planner};
+use super::lifecycle::{Designed, Intake, Plan, Planner};
 use super::mix::Mix;
 use super::procedures::Procedures;
 use super::rng::Rng;
@@ -267,7 +267,7 @@ impl Stream {
                     .push((world.arrivals.online_time(day, &mut rng), Channel::Online));
             }
             // Numbered in the order they arrive, as a center's register does.
-            self.arrivals.sort_unstable();
+            self.arrivals.sort_unstable_by_key(|&(at, c)| (at, c as u8));
             for n in 0..self.arrivals.len() {
                 let (at, channel) = self.arrivals[n];
                 let mut rng = Rng::derive(world.seed, &[FILING_STREAM, code, day as u64, n as u64]);

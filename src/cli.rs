@@ -6,6 +6,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use hoso_ingest::import::{Format, ImportOptions};
 
 use crate::config::Overrides;
+use crate::r#gen::communes::CommuneSource;
+use crate::r#gen::mix::Mix;
+use crate::r#gen::pace::Pace;
+use crate::r#gen::{Destination, GenError, GenOptions};
 use crate::import::ImportRequest;
 
 #[derive(Parser, Debug)]
@@ -78,6 +82,16 @@ pub enum Command {
         #[command(flatten)]
         import: ImportArgs,
     },
+    /// Generate a realistic, deterministic stream of filing events for
+    /// chosen provinces and communes, into Kafka (through ingest's
+    /// publisher) or NDJSON. Exit code 0: all sent; 1: Kafka or the output
+    /// failed, or interrupted.
+    Gen {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        args: GenArgs,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -123,19 +137,20 @@ impl CommonArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
-    /// Communes CSV (province_code, province_name, commune_code, ...).
+    /// Communes CSV (province_code, province_name, commune_code, ...);
+    /// made-up communes when it does not exist.
     #[arg(long, default_value = "../shared/reference/communes.csv")]
     pub communes_csv: PathBuf,
-    /// Communes to simulate.
+    /// Communes to simulate (a seeded sample of the file's).
     #[arg(long, default_value_t = 12)]
     pub demo_communes: usize,
     /// Days of history to backfill.
     #[arg(long, default_value_t = 30)]
     pub backfill_days: i64,
-    /// Filings per commune per day in the backfill.
+    /// Median filings per commune per working day (`hoso gen --median-daily`).
     #[arg(long, default_value_t = 40)]
     pub filings_per_day: u32,
-    /// New filings per second once live.
+    /// Extra filings per second once live, each living a day in a minute.
     #[arg(long, default_value_t = 5)]
     pub live_rate_per_s: u32,
     /// Seed of the generator.
@@ -191,4 +206,157 @@ impl ImportArgs {
             progress: !self.no_progress,
         }
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GenArgs {
+    /// Seed of every random draw: the same flags (and --start) give the
+    /// same events, byte for byte.
+    #[arg(long, default_value_t = 766)]
+    pub seed: u64,
+    /// First local day of filings, YYYY-MM-DD [default: --days days before today].
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<String>,
+    /// Days of filings.
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Communes CSV (province_code,province_name,commune_code,commune_name,unit_type)
+    /// [default: ../shared/reference/communes.csv if it exists, else made-up communes].
+    #[arg(long, value_name = "FILE")]
+    pub communes_csv: Option<PathBuf>,
+    /// Province codes to simulate, comma-separated (91 is An Giang) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub provinces: Vec<String>,
+    /// At most this many communes: a seeded sample of the selected ones.
+    #[arg(long, value_name = "N")]
+    pub communes: Option<usize>,
+    /// Median of the communes' daily volumes (filings received on a working day).
+    #[arg(long, default_value_t = Mix::default().median_daily)]
+    pub median_daily: f64,
+    /// Share of received filings filed online.
+    #[arg(long, default_value_t = Mix::default().online_share)]
+    pub online_share: f64,
+    /// Share of received filings sent by post.
+    #[arg(long, default_value_t = Mix::default().postal_share)]
+    pub postal_share: f64,
+    /// Share of received filings with a level-2 e-ID.
+    #[arg(long, default_value_t = Mix::default().eid_share)]
+    pub eid_share: f64,
+    /// Share of in-person and postal dossiers digitised (online ones always are).
+    #[arg(long, default_value_t = Mix::default().digitized_share)]
+    pub digitized_share: f64,
+    /// Share of received filings sent back for more documents.
+    #[arg(long, default_value_t = Mix::default().supplement_share)]
+    pub supplement_share: f64,
+    /// Share of those sent back a second time (late by rule).
+    #[arg(long, default_value_t = Mix::default().second_supplement_share)]
+    pub second_supplement_share: f64,
+    /// Share of filings resolved after their effective due date.
+    #[arg(long, default_value_t = Mix::default().late_share)]
+    pub late_share: f64,
+    /// Share of on-time filings resolved on the due date itself.
+    #[arg(long, default_value_t = Mix::default().due_day_share)]
+    pub due_day_share: f64,
+    /// Share of received filings the citizen withdraws.
+    #[arg(long, default_value_t = Mix::default().withdrawn_share)]
+    pub withdrawn_share: f64,
+    /// Share of ended filings refused (`stopped`).
+    #[arg(long, default_value_t = Mix::default().refusal_share)]
+    pub refusal_share: f64,
+    /// Share of online submissions refused at intake (`not_received`).
+    #[arg(long, default_value_t = Mix::default().not_received_share)]
+    pub not_received_share: f64,
+    /// Share of `received` events sent without `due_at` (hoso computes it
+    /// from the procedure catalogue).
+    #[arg(long, default_value_t = Mix::default().omit_due_share)]
+    pub omit_due_share: f64,
+    /// Write NDJSON here instead of publishing to Kafka: a file (gzipped
+    /// when named *.gz) or - for stdout.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Send this many events per second [default: as fast as possible].
+    #[arg(long, value_name = "EVENTS_PER_S", conflicts_with = "speedup")]
+    pub rate: Option<f64>,
+    /// Play event time this many times faster than wall time (10000 plays
+    /// a month in about 4.3 minutes).
+    #[arg(long, value_name = "X")]
+    pub speedup: Option<f64>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl GenArgs {
+    /// The run's options; `today` is the local day the default window ends.
+    pub fn options(&self, today: i32) -> Result<GenOptions, GenError> {
+        let start_day = match &self.start {
+            Some(s) => parse_date(s).ok_or_else(|| {
+                GenError::Usage(format!("--start {s:?} must be a date, YYYY-MM-DD"))
+            })?,
+            None => today - self.days as i32,
+        };
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(GenError::Usage(format!(
+                    "--{name} must be a positive number, got {v}"
+                )))
+            }
+        };
+        let pace = match (self.rate, self.speedup) {
+            (Some(r), _) => Pace::Rate {
+                events_per_s: positive("rate", r)?,
+            },
+            (None, Some(x)) => Pace::Speedup(positive("speedup", x)?),
+            (None, None) => Pace::Fast,
+        };
+        Ok(GenOptions {
+            seed: self.seed,
+            start_day,
+            days: self.days,
+            communes: CommuneSource::default_for(self.communes_csv.clone()),
+            provinces: self
+                .provinces
+                .iter()
+                .map(|p| p.trim().to_string())
+                .collect(),
+            max_communes: self.communes,
+            mix: Mix {
+                median_daily: self.median_daily,
+                online_share: self.online_share,
+                postal_share: self.postal_share,
+                eid_share: self.eid_share,
+                digitized_share: self.digitized_share,
+                supplement_share: self.supplement_share,
+                second_supplement_share: self.second_supplement_share,
+                late_share: self.late_share,
+                due_day_share: self.due_day_share,
+                withdrawn_share: self.withdrawn_share,
+                refusal_share: self.refusal_share,
+                not_received_share: self.not_received_share,
+                omit_due_share: self.omit_due_share,
+                ..Mix::default()
+            },
+            pace,
+            destination: match &self.out {
+                Some(p) => Destination::Ndjson(p.clone()),
+                None => Destination::Kafka,
+            },
+            progress: !self.no_progress,
+        })
+    }
+}
+
+/// `YYYY-MM-DD` as a day number (days since 1970-01-01).
+pub fn parse_date(s: &str) -> Option<i32> {
+    let mut parts = s.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let d: u32 = parts.next()?.parse().ok()?;
+    let valid = (1970..=2100).contains(&y)
+        && (1..=12).contains(&m)
+        && d >= 1
+        && d <= hoso_model::time::days_in_month(y, m);
+    valid.then(|| hoso_model::time::days_from_civil(y, m, d) as i32)
 }

@@ -144,17 +144,7 @@ pub async fn run(
     let rejections =
         Rejections::new(SHOWN_REJECTIONS, report_file).context("cannot write the report")?;
 
-    let waited = cancel.child_token();
-    let timer = {
-        let waited = waited.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(KAFKA_WAIT).await;
-            waited.cancel();
-        })
-    };
-    let topic_ok = topic::ensure_topic(&config.kafka, &waited).await;
-    timer.abort();
-    if !topic_ok {
+    if !topic::ensure_topic_within(&config.kafka, &cancel, KAFKA_WAIT).await {
         if cancel.is_cancelled() {
             bail!("interrupted before anything was published");
         }

@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+/// `hoso gen` (`gen` is a reserved word in Rust 2024, hence `r#gen`).
+pub mod r#gen;
 pub mod import;
 pub mod ops;
 pub mod replay;

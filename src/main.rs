@@ -77,6 +77,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report.print(&mut std::io::stderr().lock())?;
             return Ok(ExitCode::from(report.exit_code()));
         }
+        Command::Gen { common, args } => {
+            let config = load(config_file, common)?;
+            let today = hoso_model::time::local_day(demo::now_ms());
+            let report = hoso::r#gen::run(args.options(today)?, &config, cancel).await?;
+            report.print(&mut std::io::stderr().lock())?;
+            return Ok(ExitCode::from(report.exit_code()));
+        }
         Command::Replay { common, from } => {
             hoso::replay::run(load(config_file, common)?, from.as_deref(), cancel).await?;
             return Ok(ExitCode::SUCCESS);

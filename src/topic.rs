@@ -18,6 +18,27 @@ pub async fn ensure_topic(kafka: &KafkaConfig, cancel: &CancellationToken) -> bo
     ensure_named(kafka, &kafka.topic, cancel).await
 }
 
+/// [`ensure_topic`], giving up after `wait`: false when Kafka did not
+/// answer in time or `cancel` came first (for commands that send once and
+/// exit, like `hoso import` and `hoso gen`).
+pub async fn ensure_topic_within(
+    kafka: &KafkaConfig,
+    cancel: &CancellationToken,
+    wait: Duration,
+) -> bool {
+    let waited = cancel.child_token();
+    let timer = {
+        let waited = waited.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            waited.cancel();
+        })
+    };
+    let ok = ensure_topic(kafka, &waited).await;
+    timer.abort();
+    ok
+}
+
 /// Creates the topic `name` (with the events topic's partitions and
 /// replication) if it does not exist, retrying while Kafka is down.
 pub async fn ensure_named(kafka: &KafkaConfig, name: &str, cancel: &CancellationToken) -> bool {

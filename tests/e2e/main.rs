@@ -6,6 +6,7 @@ mod broker_restart;
 mod cold;
 mod crash;
 mod dead_letters;
+mod generator;
 mod harness;
 mod import;
 mod kpi_views;

@@ -335,6 +335,12 @@ fn omitted_due_dates_come_at_the_asked_share() {
         if v["type"] == "received" {
             received += 1;
             without += usize::from(v.get("due_at").is_none());
+            // What hoso accepts: the due date comes from the catalogue.
+            let rules = hoso_model::catalogue::DueRules::vietnam();
+            let e = hoso_model::decode_event_with(line.as_bytes(), Some(&rules))
+                .unwrap_or_else(|err| panic!("{line}: {err}"));
+            assert_eq!(e.due_at_computed, v.get("due_at").is_none(), "{line}");
+            assert!(e.due_at_ms.unwrap() > e.occurred_at_ms, "{line}");
         }
     }
     assert_near("omitted due_at", share(without, received), 0.3, 0.03);

@@ -47,28 +47,36 @@ pub fn filings() -> SchemaRef {
     S.clone()
 }
 
+/// The daily counts, in column order (`daily_partials`, `daily_stats`):
+/// the `received*` ones over the filings received on the day, the
+/// `ended*` ones over those ended on it. `ended_on_time` includes early.
+pub const DAILY_COUNTS: [&str; 10] = [
+    "received",
+    "received_online",
+    "received_eid_level2",
+    "received_digitized",
+    "received_fee_required",
+    "received_fee_paid_online",
+    "ended",
+    "ended_early",
+    "ended_on_time",
+    "ended_late",
+];
+
 /// `daily_partials`: the daily aggregates as each Kafka partition keeps
 /// them. A (day, province, commune) appears once per partition holding its
 /// filings; the views sum over partitions. `day` is the received day for
 /// the `received*` counts and the ended day for the `ended*` counts.
 pub fn daily_partials() -> SchemaRef {
     static S: LazyLock<SchemaRef> = LazyLock::new(|| {
-        Arc::new(Schema::new(vec![
+        let mut fields = vec![
             Field::new("partition", DataType::Int32, false),
             Field::new("day", DataType::Date32, false),
             Field::new("province_code", DataType::Utf8, false),
             Field::new("commune_code", DataType::Utf8, false),
-            Field::new("received", DataType::Int64, false),
-            Field::new("received_online", DataType::Int64, false),
-            Field::new("received_eid_level2", DataType::Int64, false),
-            Field::new("received_digitized", DataType::Int64, false),
-            Field::new("received_fee_required", DataType::Int64, false),
-            Field::new("received_fee_paid_online", DataType::Int64, false),
-            Field::new("ended", DataType::Int64, false),
-            Field::new("ended_early", DataType::Int64, false),
-            Field::new("ended_on_time", DataType::Int64, false),
-            Field::new("ended_late", DataType::Int64, false),
-        ]))
+        ];
+        fields.extend(DAILY_COUNTS.map(|c| Field::new(c, DataType::Int64, false)));
+        Arc::new(Schema::new(fields))
     });
     S.clone()
 }

@@ -17,7 +17,7 @@
 //! fee-bearing ones among them (`online_payment_share`) and the filings
 //! ended in the period (`on_time_rate`). A share over nothing is NULL.
 
-use crate::schema::VIEWS;
+use crate::schema::{DAILY_COUNTS, VIEWS};
 
 /// A rollup period: the view-name suffix, the period column and how it is
 /// computed from `day`.
@@ -54,20 +54,6 @@ const GRAINS: [Grain; 5] = [
         column: "year",
         expr: "CAST(date_trunc('year', day) AS DATE)",
     },
-];
-
-/// The counts the KPI views sum, as `daily_stats` names them.
-const KPI_COUNTS: [&str; 10] = [
-    "received",
-    "received_online",
-    "received_eid_level2",
-    "received_digitized",
-    "received_fee_required",
-    "received_fee_paid_online",
-    "ended",
-    "ended_early",
-    "ended_on_time",
-    "ended_late",
 ];
 
 /// Decision 766 points and thresholds (see `docs/kpis.md` for sources).
@@ -122,7 +108,7 @@ pub fn all(opts: ViewOptions) -> Vec<(String, String)> {
 
 /// One KPI view: sums over the period and keys, then shares, then scores.
 fn kpi_sql(g: &Grain, keys: &str) -> String {
-    let sums: Vec<String> = KPI_COUNTS
+    let sums: Vec<String> = DAILY_COUNTS
         .iter()
         .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
         .collect();

@@ -35,18 +35,7 @@ pub struct DayCounts {
 
 impl DayCounts {
     /// The counts in column order (`daily_partials`, the checkpoint).
-    pub const NAMES: [&'static str; 10] = [
-        "received",
-        "received_online",
-        "received_eid_level2",
-        "received_digitized",
-        "received_fee_required",
-        "received_fee_paid_online",
-        "ended",
-        "ended_early",
-        "ended_on_time",
-        "ended_late",
-    ];
+    pub const NAMES: [&'static str; 10] = hoso_model::schema::DAILY_COUNTS;
 
     /// The counts in [`DayCounts::NAMES`] order.
     pub fn values(&self) -> [i64; 10] {

@@ -21,19 +21,8 @@ use hoso_model::schema;
 
 use crate::daily::{DayCounts, DayKey};
 
-/// The figures of a day, as in `restatements.metric`: the counts, then
-/// the shares over them.
-pub const METRICS: [&str; 15] = [
-    "received",
-    "received_online",
-    "received_eid_level2",
-    "received_digitized",
-    "received_fee_required",
-    "received_fee_paid_online",
-    "ended",
-    "ended_early",
-    "ended_on_time",
-    "ended_late",
+/// The shares of a day that restatements follow, after the counts.
+const SHARES: [&str; 5] = [
     "online_share",
     "eid_level2_share",
     "digitization_share",
@@ -41,11 +30,27 @@ pub const METRICS: [&str; 15] = [
     "on_time_rate",
 ];
 
+/// Figures a day has, as in `restatements.metric`: the daily counts, then
+/// the shares over them.
+const FIGURES: usize = DayCounts::NAMES.len() + SHARES.len();
+
+/// The name of figure `i`, as in `restatements.metric`.
+pub fn metric_name(i: usize) -> Option<&'static str> {
+    DayCounts::NAMES
+        .get(i)
+        .or_else(|| SHARES.get(i.wrapping_sub(DayCounts::NAMES.len())))
+        .copied()
+}
+
+fn metric_index(name: &str) -> Option<usize> {
+    (0..FIGURES).find(|&i| metric_name(i) == Some(name))
+}
+
 /// One changed figure of a closed day.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Restatement {
     pub key: DayKey,
-    /// One of [`METRICS`].
+    /// One of [`metric_name`]'s.
     pub metric: &'static str,
     /// `None` for a rate whose denominator was 0.
     pub old: Option<f64>,
@@ -62,25 +67,29 @@ pub struct Restatement {
     pub partitions_held: i32,
 }
 
-fn figures(c: &DayCounts) -> [Option<f64>; 15] {
+fn figures(c: &DayCounts) -> [Option<f64>; FIGURES] {
     let ratio = |num: i64, den: i64| (den != 0).then(|| num as f64 / den as f64);
+    // In `SHARES` order.
+    let shares = [
+        ratio(c.received_online, c.received),
+        ratio(c.received_eid_level2, c.received),
+        ratio(c.received_digitized, c.received),
+        ratio(c.received_fee_paid_online, c.received_fee_required),
+        ratio(c.ended_on_time, c.ended),
+    ];
     let v = c.values();
-    std::array::from_fn(|i| match i {
-        0..10 => Some(v[i] as f64),
-        10 => ratio(c.received_online, c.received),
-        11 => ratio(c.received_eid_level2, c.received),
-        12 => ratio(c.received_digitized, c.received),
-        13 => ratio(c.received_fee_paid_online, c.received_fee_required),
-        _ => ratio(c.ended_on_time, c.ended),
+    std::array::from_fn(|i| match v.get(i) {
+        Some(n) => Some(*n as f64),
+        None => shares[i - v.len()],
     })
 }
 
 /// The figures that differ between `old` and `new`: metric, old, new.
 pub fn changed(old: &DayCounts, new: &DayCounts) -> Vec<(&'static str, Option<f64>, Option<f64>)> {
     let (a, b) = (figures(old), figures(new));
-    (0..METRICS.len())
+    (0..FIGURES)
         .filter(|&i| a[i] != b[i])
-        .map(|i| (METRICS[i], a[i], b[i]))
+        .filter_map(|i| Some((metric_name(i)?, a[i], b[i])))
         .collect()
 }
 
@@ -148,7 +157,7 @@ impl RestatementLog {
             put_i32(out, day);
             put_u8(out, province);
             put_u32(out, commune);
-            let metric = METRICS.iter().position(|m| *m == r.metric).unwrap_or(0);
+            let metric = metric_index(r.metric).unwrap_or(0);
             put_u8(out, metric as u8);
             for v in [r.old, r.new] {
                 match v {
@@ -174,8 +183,7 @@ impl RestatementLog {
         let n = r.count(40)?;
         for _ in 0..n {
             let key = (r.i32()?, r.u8()?, r.u32()?);
-            let metric = *METRICS
-                .get(r.u8()? as usize)
+            let metric = metric_name(r.u8()? as usize)
                 .ok_or_else(|| CodecError::Corrupt("restatement metric".into()))?;
             let mut value = || -> Result<Option<f64>, CodecError> {
                 Ok(match r.u8()? {
@@ -306,7 +314,10 @@ mod tests {
 
     #[test]
     fn the_names_match_the_counts_and_the_table() {
-        assert_eq!(METRICS[..10], DayCounts::NAMES);
+        assert_eq!(metric_name(0), Some("received"));
+        assert_eq!(metric_name(10), Some("online_share"));
+        assert_eq!(metric_name(FIGURES), None);
+        assert_eq!(metric_index("on_time_rate"), Some(FIGURES - 1));
         let schema = schema::daily_partials();
         let columns: Vec<&str> = schema.fields()[4..]
             .iter()

@@ -481,6 +481,11 @@ impl FilingState {
         self.received_seq > 0 && self.marks & DUE_COMPUTED != 0
     }
 
+    /// A `returned` event was folded: the result reached the citizen.
+    pub fn is_returned(&self) -> bool {
+        self.marks & RETURNED != 0
+    }
+
     pub fn is_withdrawn(&self) -> bool {
         self.marks & WITHDRAWN != 0
     }

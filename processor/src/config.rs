@@ -67,7 +67,8 @@ pub struct ProcessorConfig {
     /// Rows of `restatements` kept per partition.
     pub restatements_retained: usize,
     /// Filings closed more than this many days ago (event time) leave
-    /// memory for Parquet files under `cold_dir`; SQL sees both.
+    /// memory for Parquet files under `cold_dir`; SQL sees both. A resolved
+    /// filing not yet `returned` waits four times as long.
     pub cold_after_days: u32,
     /// Where cold files go (set from `data_dir` by the binary); `None`
     /// keeps every filing in memory.

@@ -87,6 +87,18 @@ pub fn closed_day(s: &FilingState) -> Option<i32> {
     s.ended_at().or(s.received_at()).map(local_day)
 }
 
+/// A filing resolved or stopped whose result has not been handed over
+/// still expects its `returned` event, days later when the citizen comes
+/// to collect it: it stays in memory this many times longer, so that the
+/// common late `returned` does not recall it (a recall rewrites a file).
+const UNRETURNED_FACTOR: i32 = 4;
+
+/// Whether nothing more is expected of a closed filing: its result was
+/// handed over, or it never had one (withdrawn, refused at intake).
+fn settled(s: &FilingState) -> bool {
+    s.is_returned() || s.is_withdrawn() || s.is_not_received()
+}
+
 impl ColdTier {
     pub fn new(partition: i32, dir: Option<Arc<Path>>, after_days: i32) -> Self {
         ColdTier {
@@ -154,7 +166,16 @@ impl ColdTier {
         };
         self.last_pass_day = watermark_day;
         let cutoff = watermark_day.saturating_sub(self.after_days);
-        let taken = store.take_where(|s| closed_day(s).is_some_and(|d| d < cutoff));
+        let unreturned_cutoff =
+            watermark_day.saturating_sub(self.after_days.saturating_mul(UNRETURNED_FACTOR));
+        let taken = store.take_where(|s| {
+            let before = if settled(s) {
+                cutoff
+            } else {
+                unreturned_cutoff
+            };
+            closed_day(s).is_some_and(|d| d < before)
+        });
         if taken.is_empty() {
             return Ok(0);
         }

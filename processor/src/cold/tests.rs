@@ -36,14 +36,15 @@ fn ev(filing: &str, seq: u32, kind: &str, day: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Ten days of filings, 20 a day; all but the last of each day end the day
-/// they are received.
+/// Ten days of filings, 20 a day, received and resolved the same day:
+/// 18 returned that day too (seq 4; seq 3 is left for a late event), one
+/// not yet returned (`-18`), one still open (`-19`).
 fn feed(t: &mut PartitionTables, offset: &mut i64) {
     for day in 1..=10u32 {
         for i in 0..20 {
             let f = format!("F{day:02}-{i:02}");
-            for (seq, kind) in [(1, "received"), (2, "resolved")] {
-                if kind == "resolved" && i == 19 {
+            for (seq, kind) in [(1, "received"), (2, "resolved"), (4, "returned")] {
+                if (kind != "received" && i == 19) || (kind == "returned" && i == 18) {
                     continue;
                 }
                 t.fold_message(*offset, None, &ev(&f, seq, kind, day), None);
@@ -53,6 +54,10 @@ fn feed(t: &mut PartitionTables, offset: &mut i64) {
         t.evict_cold().unwrap();
     }
 }
+
+/// Settled filings are cold `2` days after they closed; one resolved but
+/// not returned 4 x 2 days after.
+const COLD_AFTER_FEED: u64 = 7 * 18 + 1;
 
 fn all_rows(t: &mut PartitionTables) -> Vec<(Vec<u8>, hoso_model::FilingState)> {
     let mut rows: Vec<_> = t
@@ -73,12 +78,18 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
     let mut t = PartitionTables::new(0).with_settings(settings(&cold));
     let mut offset = 0;
     feed(&mut t, &mut offset);
-    // Watermark July 10th, horizon 2 days: filings closed before July 8th
-    // are cold (7 days x 19); the open ones and the recent ones are hot.
-    assert_eq!(t.cold().rows(), 7 * 19);
-    assert_eq!(t.filings().len(), 200 - 7 * 19);
+    // Watermark July 10th, horizon 2 days: filings returned before July 8th
+    // are cold (7 days x 18), and the unreturned one of July 1st (8 days
+    // before the 10th); the open ones and the recent ones are hot.
+    assert_eq!(t.cold().rows(), COLD_AFTER_FEED);
+    assert_eq!(t.filings().len(), 200 - COLD_AFTER_FEED as usize);
+    assert!(t.filings().get("F01-18").is_none());
+    assert!(
+        t.filings().get("F02-18").is_some(),
+        "still expects `returned`"
+    );
     let paths = t.cold().paths();
-    assert_eq!(paths.len(), 7, "one file per province and day");
+    assert_eq!(paths.len(), 8, "one file per province and day and pass");
     assert!(
         paths[0].ends_with("filings/province=01/day=2025-07-01/p0-0000000000.parquet"),
         "{paths:?}"
@@ -87,16 +98,17 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
     assert_eq!(before.len(), 200);
 
     // A late event for a cold filing: the filing comes back, once.
-    let late = ev("F03-05", 3, "returned", 11);
+    let late = ev("F03-05", 3, "fee_paid", 11);
     assert_eq!(
         t.fold_message(offset, None, &late, None),
         FoldResult::Folded
     );
     offset += 1;
     let s = t.filings().get("F03-05").expect("back in memory");
-    assert_eq!(s.last_seq(), 3);
+    assert_eq!(s.last_seq(), 4);
+    assert_eq!(s.online_payment(), Some(false), "the late event is folded");
     assert!(s.received_at().is_some(), "with its whole state");
-    assert_eq!(t.cold().rows(), 7 * 19 - 1);
+    assert_eq!(t.cold().rows(), COLD_AFTER_FEED - 1);
     let after = all_rows(&mut t);
     assert_eq!(after.len(), 200, "never in both places, never in neither");
     // The same event again is a duplicate, from memory now.
@@ -110,7 +122,7 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
         t.fold_message(offset + 1, None, &new, None),
         FoldResult::Folded
     );
-    assert_eq!(t.cold().rows(), 7 * 19 - 1);
+    assert_eq!(t.cold().rows(), COLD_AFTER_FEED - 1);
     let _ = std::fs::remove_dir_all(&cold);
 }
 
@@ -125,12 +137,12 @@ fn the_cold_tier_follows_the_checkpoints() {
     checkpoint::save(&store, &mut t).unwrap();
     let restored = checkpoint::restore(&store, 0, settings(&cold));
     assert_eq!(restored.cold().files(), t.cold().files());
-    assert_eq!(restored.cold().rows(), 7 * 19);
+    assert_eq!(restored.cold().rows(), COLD_AFTER_FEED);
 
     // A recall rewrites a file; the old one stays until two checkpoints
     // no longer name it (a query may still be reading it).
     let old_files = t.cold().paths();
-    t.fold_message(offset, None, &ev("F01-00", 3, "returned", 11), None);
+    t.fold_message(offset, None, &ev("F01-00", 3, "fee_paid", 11), None);
     let gone: Vec<_> = old_files
         .iter()
         .filter(|p| !t.cold().paths().contains(p))
@@ -140,7 +152,7 @@ fn the_cold_tier_follows_the_checkpoints() {
     assert!(gone[0].exists());
     checkpoint::save(&store, &mut t).unwrap();
     assert!(gone[0].exists());
-    t.fold_message(offset + 1, None, &ev("F01-00", 4, "fee_paid", 11), None);
+    t.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None);
     checkpoint::save(&store, &mut t).unwrap();
     assert!(!gone[0].exists(), "deleted after the second checkpoint");
 

@@ -437,6 +437,26 @@ mod tests {
             loaded, want,
             "deploy/hoso.example.toml has drifted from the defaults"
         );
+        // And it shows every key, each under its section.
+        let text = std::fs::read_to_string(&example).unwrap();
+        let listed: toml::Table = toml::from_str(&text).unwrap();
+        let defaults: toml::Table = toml::from_str(&Config::default().to_toml().unwrap()).unwrap();
+        for (key, value) in &defaults {
+            match value.as_table() {
+                Some(section) => {
+                    for k in section.keys() {
+                        assert!(
+                            listed.get(key).and_then(|t| t.get(k)).is_some(),
+                            "deploy/hoso.example.toml lacks {key}.{k}"
+                        );
+                    }
+                }
+                None => assert!(
+                    listed.contains_key(key),
+                    "deploy/hoso.example.toml lacks {key}"
+                ),
+            }
+        }
     }
 
     #[test]

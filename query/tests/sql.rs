@@ -457,6 +457,23 @@ async fn working_day_functions_follow_the_vietnamese_calendar() {
 | false   | true             | false          | 1    | 250       | 2025-05-05 | 2025-05-05T03:00:00Z | 1.5   |
 +---------+------------------+----------------+------+-----------+------------+----------------------+-------+";
     assert_eq!(got, want);
+    // The issue's own checks, on 2026: the third day of Tết Bính Ngọ, and
+    // 30/4 (Thu) and 1/5 (Fri) off: from Wednesday 29/4 to Monday 4/5 is
+    // one working day. National Day 2026 is 1-2/9; Hùng Kings (26/4, a
+    // Sunday) is made up on Monday 27/4.
+    let got = rows(
+        &ex,
+        "SELECT is_working_day(DATE '2026-02-17') AS tet, \
+                working_days_between(DATE '2026-04-29', DATE '2026-05-04') AS days, \
+                is_working_day(DATE '2026-09-01') OR is_working_day(DATE '2026-09-02') AS national_day, \
+                is_working_day(DATE '2026-04-27') AS substitute, \
+                is_working_day(DATE '2026-09-03') AS after",
+    )
+    .await;
+    assert!(
+        got.contains("| false | 1    | false        | false      | true  |"),
+        "{got}"
+    );
     // Wrong arguments are the caller's mistake, in words.
     let err = ex
         .execute("SELECT add_working_days(DATE '2025-04-29', 'x')")

@@ -33,6 +33,27 @@ fn the_week_and_the_listed_days() {
     assert_eq!(c.kind(day("2026-02-17")), Some(DayKind::Tet));
     // Hùng Kings 2026 falls on a Sunday: Monday 27/4 off instead.
     assert!(!c.is_working_day(day("2026-04-27")));
+    assert_eq!(c.kind(day("2026-04-27")), Some(DayKind::SubstituteDayOff));
+    // 30/4 and 1/5 2026 (Thursday, Friday), then the weekend.
+    for d in ["2026-04-30", "2026-05-01", "2026-05-02", "2026-05-03"] {
+        assert!(!c.is_working_day(day(d)), "{d}");
+    }
+    assert_eq!(
+        c.working_days_between(day("2026-04-29"), day("2026-05-04")),
+        1
+    );
+    // National Day: 2/9 and the day the government adds (1/9 in 2025 and
+    // 2026, 3/9 reported for 2027).
+    for d in [
+        "2025-09-01",
+        "2025-09-02",
+        "2026-09-01",
+        "2026-09-02",
+        "2027-09-02",
+    ] {
+        assert!(!c.is_working_day(day(d)), "{d}");
+    }
+    assert!(c.is_working_day(day("2026-09-03")));
 }
 
 #[test]

@@ -102,6 +102,38 @@ pub fn procedures() -> SchemaRef {
     S.clone()
 }
 
+/// `system.commune_clocks`: per partition, the newest event time folded
+/// for each commune (`system.completeness` takes the newest over them).
+pub fn commune_clocks() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("partition", DataType::Int32, false),
+            Field::new("province_code", DataType::Utf8, false),
+            Field::new("commune_code", DataType::Utf8, false),
+            Field::new("newest_event_at", ts(), false),
+        ]))
+    });
+    S.clone()
+}
+
+/// `system.partitions`: one row per Kafka partition this process holds.
+pub fn partitions() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("partition", DataType::Int32, false),
+            Field::new("next_offset", DataType::Int64, false),
+            Field::new("high_watermark", DataType::Int64, true),
+            Field::new("lag", DataType::Int64, true),
+            Field::new("last_event_at", ts(), true),
+            Field::new("caught_up", DataType::Boolean, false),
+            Field::new("hot_filings", DataType::Int64, false),
+            Field::new("cold_filings", DataType::Int64, false),
+            Field::new("published_at", ts(), false),
+        ]))
+    });
+    S.clone()
+}
+
 pub const REJECTS: &str = "rejects";
 pub const RESTATEMENTS: &str = "restatements";
 

@@ -226,6 +226,36 @@ fn backlog_views(opts: ViewOptions) -> Vec<(String, String)> {
     ]
 }
 
+/// The views of the `system` schema: name (schema-qualified) and SQL.
+///
+/// - `system.freshness`: one row, the newest event time folded over every
+///   partition held and how long ago that is (`now()` minus it).
+/// - `system.completeness`: per commune, the newest event time folded and
+///   how long ago: a commune whose feed stopped shows here first.
+pub fn system() -> Vec<(String, String)> {
+    vec![
+        (
+            "system.freshness".into(),
+            "SELECT MAX(last_event_at) AS newest_event_at, \
+               CAST(date_part('epoch', now()) - date_part('epoch', MAX(last_event_at)) AS DOUBLE) \
+                 AS behind_seconds, \
+               CAST(SUM(lag) AS BIGINT) AS lag_messages, \
+               COUNT(*) AS partitions, \
+               CAST(SUM(CASE WHEN caught_up THEN 1 ELSE 0 END) AS BIGINT) AS partitions_caught_up \
+             FROM system.partitions"
+                .into(),
+        ),
+        (
+            "system.completeness".into(),
+            "SELECT province_code, commune_code, MAX(newest_event_at) AS newest_event_at, \
+               CAST(date_part('epoch', now()) - date_part('epoch', MAX(newest_event_at)) \
+                 AS DOUBLE) AS behind_seconds \
+             FROM system.commune_clocks GROUP BY province_code, commune_code"
+                .into(),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

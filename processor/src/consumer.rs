@@ -128,6 +128,7 @@ impl Context {
                     .consumer_lag
                     .with_label_values(&[&p.to_string()])
                     .set(lag);
+                self.live.set_lag(*p, part.hi_offset, lag);
             }
         }
     }

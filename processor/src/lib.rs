@@ -16,6 +16,7 @@
 
 pub mod checkpoint;
 pub mod cold;
+pub mod completeness;
 pub mod config;
 pub mod consumer;
 pub mod daily;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hoso_model::health::Readiness;
-use hoso_model::tables::{TableSource, TablesSnapshot};
+use hoso_model::tables::{PartitionStatus, TableSource, TablesSnapshot};
 
 use crate::partition::PublishedPartition;
 
@@ -16,6 +16,8 @@ struct Inner {
     caught_up: BTreeMap<i32, bool>,
     /// Whether the consumer has received an assignment (possibly empty).
     assigned: bool,
+    /// High watermark and lag per partition, from librdkafka's statistics.
+    lag: BTreeMap<i32, (i64, i64)>,
 }
 
 /// Published tables per partition, plus what readiness needs.
@@ -61,6 +63,15 @@ impl LiveTables {
         for p in partitions {
             inner.published.remove(p);
             inner.caught_up.remove(p);
+            inner.lag.remove(p);
+        }
+    }
+
+    /// The partition's end as librdkafka last saw it, and the lag behind it.
+    pub fn set_lag(&self, partition: i32, high_watermark: i64, lag: i64) {
+        let mut inner = self.write();
+        if inner.published.contains_key(&partition) || inner.caught_up.contains_key(&partition) {
+            inner.lag.insert(partition, (high_watermark, lag));
         }
     }
 
@@ -92,6 +103,18 @@ impl TableSource for LiveTables {
             snap.rejects.extend(p.rejects.iter().cloned());
             snap.restatements.extend(p.restatements.iter().cloned());
             snap.cold_filings.extend(p.cold_files.iter().cloned());
+            snap.commune_clocks.extend(p.commune_clocks.iter().cloned());
+            let lag = inner.lag.get(&p.status.partition);
+            snap.partitions.push(PartitionStatus {
+                high_watermark: lag.map(|l| l.0),
+                lag: lag.map(|l| l.1),
+                caught_up: inner
+                    .caught_up
+                    .get(&p.status.partition)
+                    .copied()
+                    .unwrap_or(false),
+                ..p.status.clone()
+            });
         }
         snap
     }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use hoso_model::catalogue::DueRules;
+use hoso_model::tables::PartitionStatus;
 use hoso_model::{Applied, Contribution, decode_event_with};
 
 use crate::cold::{ColdError, ColdTier};
+use crate::completeness::CommuneClock;
 use crate::daily::{DailyAggregates, DayCounts, DayKey};
 use crate::rejects::{Reject, RejectLog};
 use crate::restatements::RestatementLog;
@@ -92,6 +94,10 @@ pub struct PublishedPartition {
     pub restatements: Option<RecordBatch>,
     /// The cold files whose rows complete `filings`.
     pub cold_files: Vec<PathBuf>,
+    /// Offsets, event time and sizes at this publish (lag and caught-up
+    /// are the live tables' to fill).
+    pub status: PartitionStatus,
+    pub commune_clocks: Option<RecordBatch>,
 }
 
 pub struct PartitionTables {
@@ -102,6 +108,8 @@ pub struct PartitionTables {
     pub(crate) rejects: RejectLog,
     pub(crate) restatements: RestatementLog,
     pub(crate) cold: ColdTier,
+    /// Newest event time folded per commune.
+    pub(crate) clocks: CommuneClock,
     /// Event time the partition has reached (UTC ms, `i64::MIN` before
     /// any event): what closes days.
     watermark_ms: i64,
@@ -133,6 +141,7 @@ impl PartitionTables {
             rejects: RejectLog::new(settings.rejects_retained),
             restatements: RestatementLog::new(settings.restatements_retained),
             cold: ColdTier::new(partition, None, settings.cold_after_days),
+            clocks: CommuneClock::new(),
             settings,
             watermark_ms: i64::MIN,
             closed_changes: Vec::new(),
@@ -258,6 +267,8 @@ impl PartitionTables {
                         timestamp_ms.map_or(i64::MAX, |t| t.saturating_add(MAX_EVENT_LEAD_MS));
                     self.watermark_ms = self.watermark_ms.max(event.occurred_at_ms.min(lead));
                 }
+                self.clocks
+                    .saw(event.province, event.commune, event.occurred_at_ms);
                 self.changed = true;
                 FoldResult::Folded
             }
@@ -396,7 +407,28 @@ impl PartitionTables {
             rejects: self.rejects.batch(),
             restatements: self.restatements.batch(),
             cold_files: self.cold.paths(),
+            status: PartitionStatus {
+                partition: self.partition,
+                next_offset: self.next_offset,
+                last_event_at_ms: (self.watermark_ms != i64::MIN).then_some(self.watermark_ms),
+                hot_filings: self.filings.len() as u64,
+                cold_filings: self.cold.rows(),
+                published_at_ms: now_ms(),
+                ..PartitionStatus::default()
+            },
+            commune_clocks: Some(self.clocks.batch(self.partition)),
         })
+    }
+
+    /// The newest event time folded per commune.
+    pub fn commune_clocks(&self) -> &CommuneClock {
+        &self.clocks
+    }
+
+    /// The same tables with the commune clocks of a checkpoint.
+    pub fn with_clocks(mut self, clocks: CommuneClock) -> Self {
+        self.clocks = clocks;
+        self
     }
 
     /// Moves filings closed longer ago than the horizon to cold files,

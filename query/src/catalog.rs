@@ -36,6 +36,10 @@ pub enum LiveKind {
     DailyPartials,
     Rejects,
     Restatements,
+    /// `system.partitions`.
+    Partitions,
+    /// `system.commune_clocks`.
+    CommuneClocks,
 }
 
 impl LiveKind {
@@ -45,6 +49,8 @@ impl LiveKind {
             LiveKind::DailyPartials => schema::daily_partials(),
             LiveKind::Rejects => schema::rejects(),
             LiveKind::Restatements => schema::restatements(),
+            LiveKind::Partitions => schema::partitions(),
+            LiveKind::CommuneClocks => schema::commune_clocks(),
         }
     }
 
@@ -54,6 +60,8 @@ impl LiveKind {
             LiveKind::DailyPartials => snap.daily_partials,
             LiveKind::Rejects => snap.rejects,
             LiveKind::Restatements => snap.restatements,
+            LiveKind::Partitions => vec![hoso_model::tables::partitions_batch(&snap.partitions)],
+            LiveKind::CommuneClocks => snap.commune_clocks,
         }
     }
 }
@@ -184,6 +192,26 @@ impl HosoSchema {
             tables,
             views: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// The `system` schema: how far the processor is, per partition and
+    /// per commune (its views are defined by `hoso_model::views::system`).
+    pub fn system(source: Arc<dyn TableSource>) -> Self {
+        let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
+        for (name, kind) in [
+            ("partitions", LiveKind::Partitions),
+            ("commune_clocks", LiveKind::CommuneClocks),
+        ] {
+            let table = LiveTable {
+                kind,
+                source: source.clone(),
+            };
+            tables.insert(name, Arc::new(table));
+        }
+        HosoSchema {
+            tables,
+            views: RwLock::new(HashMap::new()),
+        }
     }
 }
 

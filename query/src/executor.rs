@@ -71,6 +71,7 @@ impl QueryExecutor {
         let catalog = MemoryCatalogProvider::new();
         let schema = HosoSchema::new(source.clone(), &config.due_rules.catalogue)?;
         catalog.register_schema(SCHEMA, Arc::new(schema))?;
+        catalog.register_schema("system", Arc::new(HosoSchema::system(source.clone())))?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         // Working days of the configured calendar, for deadline arithmetic.
         for f in crate::udf::calendar_functions(config.due_rules.calendar.clone()) {
@@ -79,7 +80,7 @@ impl QueryExecutor {
         let options = ViewOptions {
             at_risk_working_hours: config.at_risk_working_hours,
         };
-        for (name, sql) in views::all(options) {
+        for (name, sql) in views::all(options).into_iter().chain(views::system()) {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
         Ok(QueryExecutor {

@@ -13,3 +13,4 @@ mod kpi_views;
 mod late_data;
 mod pipeline;
 mod replay;
+mod system_tables;

@@ -13,6 +13,7 @@
 //! rejects:      see `RejectLog::encode`
 //! restatements: see `RestatementLog::encode`
 //! cold tier:    see `ColdTier::encode`
+//! clocks:       see `CommuneClock::encode` (newest event time per commune)
 //! crc32 of all the above: u32
 //! ```
 //!
@@ -29,6 +30,7 @@ use hoso_model::fold::FilingState;
 use tracing::{error, info};
 
 use crate::cold::ColdTier;
+use crate::completeness::CommuneClock;
 use crate::daily::{DailyAggregates, DayCounts};
 use crate::partition::{PartitionTables, Settings};
 use crate::rejects::RejectLog;
@@ -38,7 +40,8 @@ use crate::store::FilingStore;
 const MAGIC: &[u8; 8] = b"HOSOCKP1";
 /// 2: the dedup memory holds `event_id` fingerprints; rejects,
 /// restatements and the event-time watermark are part of the state.
-/// 3: the daily counts of the Decision 766 shares (e-ID, digitised, fees).
+/// 3: the daily counts of the Decision 766 shares (e-ID, digitised, fees),
+/// and the newest event time per commune.
 const VERSION: u32 = 3;
 
 /// The partition's state as checkpoint bytes.
@@ -76,6 +79,7 @@ pub fn encode(tables: &PartitionTables) -> Vec<u8> {
     tables.rejects.encode(&mut out);
     tables.restatements.encode(&mut out);
     tables.cold.encode(&mut out);
+    tables.clocks.encode(&mut out);
     let crc = crc32fast::hash(&out);
     put_u32(&mut out, crc);
     out
@@ -141,6 +145,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     let rejects = RejectLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
     let restatements = RestatementLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
     let cold = ColdTier::decode(&mut r, partition).map_err(corrupt)?;
+    let clocks = CommuneClock::decode(&mut r).map_err(corrupt)?;
     if r.remaining() != 0 {
         return Err(CheckpointError::Corrupt(format!(
             "{} bytes after the end",
@@ -157,7 +162,8 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         rejects,
         restatements,
         cold,
-    ))
+    )
+    .with_clocks(clocks))
 }
 
 /// A partition's tables from its latest checkpoint, or fresh tables (to be

@@ -76,7 +76,7 @@ pub fn status_of(e: &QueryError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        QueryError::Exhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
+        QueryError::Busy { .. } | QueryError::Exhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
         QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

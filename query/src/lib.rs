@@ -5,13 +5,14 @@
 //! DataFusion; [`executor`] is the one place a SQL text becomes rows, with
 //! the read-only policy, the `slots` that bound concurrent queries, and
 //! the timeout and row cap that [`stream`] keeps while rows flow; [`http`]
-//! is a thin adapter over it.
+//! is a thin adapter over it that sends each [`format`] as rows come.
 //! [`udf`] adds the working-day functions.
 
 pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod format;
 pub mod http;
 pub mod metrics;
 mod slots;

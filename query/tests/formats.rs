@@ -69,14 +69,10 @@ fn from_parquet(body: Bytes) -> (SchemaRef, Vec<RecordBatch>, usize) {
     (schema, batches, row_groups)
 }
 
-async fn post(url: &str, sql: &str) -> reqwest::Response {
-    let resp = reqwest::Client::new()
-        .post(url)
-        .body(sql.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{url} {sql}");
+/// The answer to `sql` in `format`, which must be a success.
+async fn ok(server: &common::Server, format: &str, sql: &str) -> reqwest::Response {
+    let resp = server.post(format, sql).await;
+    assert_eq!(resp.status(), 200, "{format} {sql}");
     resp
 }
 
@@ -95,11 +91,11 @@ async fn every_format_carries_the_same_rows() {
         let want_json = json_of(&want.batches);
         assert!(want.num_rows() > 0, "{sql}");
 
-        let resp = post(&server.url("json"), sql).await;
+        let resp = ok(&server, "json", sql).await;
         assert_eq!(content_type(&resp), "application/json");
         assert_eq!(resp.text().await.unwrap(), want_json, "{sql}");
 
-        let resp = post(&server.url("csv"), sql).await;
+        let resp = ok(&server, "csv", sql).await;
         assert_eq!(content_type(&resp), "text/csv; charset=utf-8");
         assert_eq!(
             resp.text().await.unwrap(),
@@ -107,13 +103,13 @@ async fn every_format_carries_the_same_rows() {
             "{sql}"
         );
 
-        let resp = post(&server.url("arrow"), sql).await;
+        let resp = ok(&server, "arrow", sql).await;
         assert_eq!(content_type(&resp), "application/vnd.apache.arrow.stream");
         let (schema, batches) = from_arrow(resp.bytes().await.unwrap());
         assert_eq!(schema, want.schema, "{sql}");
         assert_eq!(json_of(&batches), want_json, "{sql}");
 
-        let resp = post(&server.url("parquet"), sql).await;
+        let resp = ok(&server, "parquet", sql).await;
         assert_eq!(content_type(&resp), "application/vnd.apache.parquet");
         let (schema, batches, _) = from_parquet(resp.bytes().await.unwrap());
         assert_eq!(schema.fields(), want.schema.fields(), "{sql}");
@@ -121,7 +117,7 @@ async fn every_format_carries_the_same_rows() {
     }
     // The JSON of a view, checked by hand once, so the comparisons above
     // are not between two empty answers.
-    let resp = post(&server.url("json"), VIEW).await;
+    let resp = ok(&server, "json", VIEW).await;
     let got: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(got.as_array().unwrap().len(), 3);
     assert_eq!(got[1]["ended"], 3);
@@ -131,8 +127,9 @@ async fn every_format_carries_the_same_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_leaves_in_row_groups_and_empty_results_are_well_formed() {
     let server = common::serve(QueryConfig::default()).await;
-    let resp = post(
-        &server.url("parquet"),
+    let resp = ok(
+        &server,
+        "parquet",
         "SELECT value FROM generate_series(1, 150000)",
     )
     .await;
@@ -141,30 +138,16 @@ async fn parquet_leaves_in_row_groups_and_empty_results_are_well_formed() {
     assert_eq!(row_groups, 3, "65,536 rows per row group");
 
     let none = "SELECT day, received FROM daily_volume WHERE received < 0";
+    assert_eq!(ok(&server, "json", none).await.text().await.unwrap(), "[]");
     assert_eq!(
-        post(&server.url("json"), none).await.text().await.unwrap(),
-        "[]"
-    );
-    assert_eq!(
-        post(&server.url("csv"), none).await.text().await.unwrap(),
+        ok(&server, "csv", none).await.text().await.unwrap(),
         "day,received\n"
     );
-    let (schema, batches) = from_arrow(
-        post(&server.url("arrow"), none)
-            .await
-            .bytes()
-            .await
-            .unwrap(),
-    );
+    let (schema, batches) = from_arrow(ok(&server, "arrow", none).await.bytes().await.unwrap());
     assert_eq!(schema.fields().len(), 2);
     assert!(batches.iter().all(|b| b.num_rows() == 0));
-    let (schema, batches, _) = from_parquet(
-        post(&server.url("parquet"), none)
-            .await
-            .bytes()
-            .await
-            .unwrap(),
-    );
+    let (schema, batches, _) =
+        from_parquet(ok(&server, "parquet", none).await.bytes().await.unwrap());
     assert_eq!(schema.field(0).name(), "day");
     assert!(batches.iter().all(|b| b.num_rows() == 0));
 }
@@ -172,12 +155,7 @@ async fn parquet_leaves_in_row_groups_and_empty_results_are_well_formed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_format_is_refused_naming_the_known_ones() {
     let server = common::serve(QueryConfig::default()).await;
-    let resp = reqwest::Client::new()
-        .post(server.url("xlsx"))
-        .body("SELECT 1")
-        .send()
-        .await
-        .unwrap();
+    let resp = server.post("xlsx", "SELECT 1").await;
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     let message = body["error"].as_str().unwrap();

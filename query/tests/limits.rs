@@ -49,13 +49,9 @@ async fn the_row_cap_holds_while_rows_stream() {
     assert_eq!(server.metrics.running.get(), 0, "the slot is free again");
 
     // Over HTTP, a cap passed before the first bytes is an ordinary 400...
-    let client = reqwest::Client::new();
-    let resp = client
-        .post(server.url("csv"))
-        .body("SELECT value FROM generate_series(1, 10001)")
-        .send()
-        .await
-        .unwrap();
+    let resp = server
+        .post("csv", "SELECT value FROM generate_series(1, 10001)")
+        .await;
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(
@@ -73,12 +69,12 @@ async fn a_cap_passed_after_the_first_bytes_cuts_the_body_short() {
     .await;
     // 100,000 rows of JSON are far more than the first chunk: the status
     // is out when the cap is passed.
-    let resp = reqwest::Client::new()
-        .post(server.url("json"))
-        .body("SELECT value, repeat('x', 50) AS pad FROM generate_series(1, 200000)")
-        .send()
-        .await
-        .unwrap();
+    let resp = server
+        .post(
+            "json",
+            "SELECT value, repeat('x', 50) AS pad FROM generate_series(1, 200000)",
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     let body = resp.bytes().await;
     assert!(body.is_err(), "the body must not look complete");
@@ -125,12 +121,7 @@ async fn a_query_that_finds_no_slot_in_time_gets_503_with_retry_after() {
     .await;
     // Holds the only slot; never polled, so its own timeout never fires.
     let held = server.executor.execute_stream(SILENT).await.unwrap();
-    let resp = reqwest::Client::new()
-        .post(server.url("json"))
-        .body("SELECT 1")
-        .send()
-        .await
-        .unwrap();
+    let resp = server.post("json", "SELECT 1").await;
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()[reqwest::header::RETRY_AFTER], "1");
     let body: serde_json::Value = resp.json().await.unwrap();
@@ -139,12 +130,7 @@ async fn a_query_that_finds_no_slot_in_time_gets_503_with_retry_after() {
     assert_eq!(server.outcomes("busy"), 1);
     assert_eq!(server.metrics.waiting.get(), 0);
     drop(held);
-    let resp = reqwest::Client::new()
-        .post(server.url("json"))
-        .body("SELECT 1")
-        .send()
-        .await
-        .unwrap();
+    let resp = server.post("json", "SELECT 1").await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -183,18 +169,11 @@ async fn a_client_that_goes_away_cancels_its_query() {
     let before = alive_tasks();
 
     // Mid-stream: the client reads a little and hangs up.
-    let client = reqwest::Client::new();
-    let mut resp = client
-        .post(server.url("json"))
-        .body(ENDLESS)
-        .send()
-        .await
-        .unwrap();
+    let mut resp = server.post("json", ENDLESS).await;
     assert_eq!(resp.status(), 200);
     assert!(!resp.chunk().await.unwrap().unwrap().is_empty());
     assert_eq!(server.metrics.running.get(), 1);
     drop(resp);
-    drop(client);
     common::eventually("the streaming query ended", || {
         server.metrics.running.get() == 0 && server.outcomes("cancelled") == 1
     })

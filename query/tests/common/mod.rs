@@ -33,6 +33,16 @@ impl Server {
         format!("{}/v1/sql?format={format}", self.base)
     }
 
+    /// `sql` posted for an answer in `format`.
+    pub async fn post(&self, format: &str, sql: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url(format))
+            .body(sql.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn outcomes(&self, outcome: &str) -> u64 {
         self.metrics.queries.with_label_values(&[outcome]).get()
     }

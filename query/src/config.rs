@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueryConfig {
-    /// A query still running after this long is cancelled.
+    /// A query still running after this long is cancelled. The time counts
+    /// from the query's arrival: waiting for a slot, planning, running and
+    /// sending the result to the client.
     pub timeout_ms: u64,
     /// DataFusion's parallelism per query.
     pub target_partitions: usize,
@@ -15,6 +17,10 @@ pub struct QueryConfig {
     pub memory_limit_bytes: usize,
     /// A result with more rows is refused: add a LIMIT or aggregate.
     pub max_result_rows: usize,
+    /// Queries running at once; more wait for a slot until their timeout,
+    /// then get 503. Bounds the CPU and the open result streams that slow
+    /// clients can pin.
+    pub max_concurrent_queries: usize,
     /// An open filing is at risk (`at_risk`, `backlog`) when its effective
     /// due is at most this many working hours away.
     pub at_risk_working_hours: u32,
@@ -32,6 +38,7 @@ impl Default for QueryConfig {
             target_partitions: 2,
             memory_limit_bytes: 1 << 30,
             max_result_rows: 1_000_000,
+            max_concurrent_queries: 64,
             at_risk_working_hours: 8,
             due_rules: DueRules::vietnam(),
         }

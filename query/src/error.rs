@@ -16,6 +16,10 @@ pub enum QueryError {
     Timeout(Duration),
     #[error("the result has more than {0} rows (query.max_result_rows); add a LIMIT or aggregate")]
     TooManyRows(usize),
+    /// Every query slot stayed taken until the query's timeout; retrying
+    /// later may help.
+    #[error("too many queries: all {limit} slots (query.max_concurrent_queries) stayed busy for {} ms; retry later", .waited.as_millis())]
+    Busy { limit: usize, waited: Duration },
     /// Memory or another resource ran out; retrying later may help.
     #[error("{0}")]
     Exhausted(String),
@@ -35,7 +39,7 @@ impl QueryError {
 
     /// Whether the same query may succeed if retried later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, QueryError::Exhausted(_))
+        matches!(self, QueryError::Busy { .. } | QueryError::Exhausted(_))
     }
 
     /// A small fixed label for metrics.
@@ -45,6 +49,7 @@ impl QueryError {
             QueryError::Invalid(_) => "invalid",
             QueryError::Timeout(_) => "timeout",
             QueryError::TooManyRows(_) => "too_many_rows",
+            QueryError::Busy { .. } => "busy",
             QueryError::Exhausted(_) => "exhausted",
             QueryError::Internal(_) => "internal",
         }

@@ -1,19 +1,23 @@
 //! The one place where SQL text becomes rows.
 //!
-//! Every protocol goes through [`QueryExecutor::execute`], so the read-only
-//! policy and the timeout hold everywhere. The policy is checked twice: on
-//! the parsed statement, for a message that says what was refused and why,
-//! and on the logical plan with DataFusion's `SQLOptions`, so nothing that
-//! plans to a write or a session change can slip past the first check.
+//! Every protocol goes through [`QueryExecutor::execute_stream`] (or
+//! [`QueryExecutor::execute`], which collects that stream), so one policy
+//! holds everywhere: read-only, a slot among `max_concurrent_queries`, the
+//! timeout over the whole query, the row cap as rows flow, the memory pool.
+//! The read-only policy is checked twice, before anything runs: on the
+//! parsed statement, for a message that says what was refused and why, and
+//! on the logical plan with DataFusion's `SQLOptions`, so nothing that plans
+//! to a write or a session change can slip past the first check.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::TableReference;
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -25,7 +29,9 @@ use hoso_model::views::{self, ViewOptions};
 use crate::catalog::HosoSchema;
 use crate::config::QueryConfig;
 use crate::error::QueryError;
-use crate::metrics::QueryMetrics;
+use crate::metrics::{QueryMetrics, Tally};
+use crate::slots::{Slot, Slots};
+use crate::stream::{Budget, QueryStream};
 
 const CATALOG: &str = "hoso";
 const SCHEMA: &str = "public";
@@ -45,10 +51,18 @@ impl QueryOutput {
 
 #[derive(Clone)]
 pub struct QueryExecutor {
+    /// The session with hoso's catalog, functions and views; each query
+    /// plans on a copy of its state carrying its own snapshot.
     ctx: SessionContext,
+    /// Where each query takes its snapshot of the tables.
     source: Arc<dyn TableSource>,
+    /// `query.timeout_ms`.
     timeout: Duration,
+    /// `query.max_result_rows`.
     max_rows: usize,
+    /// `query.max_concurrent_queries`, shared by every clone.
+    slots: Slots,
+    /// Where each query's outcome is counted.
     metrics: QueryMetrics,
 }
 
@@ -88,31 +102,62 @@ impl QueryExecutor {
             source,
             timeout: Duration::from_millis(config.timeout_ms.max(1)),
             max_rows: config.max_result_rows,
+            slots: Slots::new(
+                config.max_concurrent_queries,
+                metrics.waiting.clone(),
+                metrics.running.clone(),
+            ),
             metrics,
         })
     }
 
-    /// Runs one read-only statement within the timeout. Dropping the future
-    /// cancels the query.
+    /// Runs one read-only statement and collects its rows, within the
+    /// timeout and the row cap. Dropping the future cancels the query.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        let started = Instant::now();
-        let result = match tokio::time::timeout(self.timeout, self.run(sql)).await {
-            Ok(r) => r,
-            Err(_) => Err(QueryError::Timeout(self.timeout)),
-        };
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.label(),
-        };
-        self.metrics.queries.with_label_values(&[outcome]).inc();
-        self.metrics
-            .duration
-            .with_label_values(&[outcome])
-            .observe(started.elapsed().as_secs_f64());
-        result
+        let mut stream = self.execute_stream(sql).await?;
+        let schema = stream.schema();
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch?);
+        }
+        Ok(QueryOutput { schema, batches })
     }
 
-    async fn run(&self, sql: &str) -> Result<QueryOutput, QueryError> {
+    /// Starts one read-only statement and returns its rows as they come.
+    ///
+    /// Waiting for a slot, the read-only checks and planning happen here, so
+    /// their errors come before any row. Errors while rows flow (the timeout,
+    /// the row cap, a failing plan) end the stream. Dropping the stream
+    /// cancels the query and frees its slot.
+    pub async fn execute_stream(&self, sql: &str) -> Result<QueryStream, QueryError> {
+        let mut tally = Tally::start(&self.metrics);
+        let budget = Budget::new(self.timeout, self.max_rows);
+        match self.start(sql, budget).await {
+            Ok((schema, batches, slot)) => {
+                Ok(QueryStream::new(schema, batches, slot, budget, tally))
+            }
+            Err(e) => {
+                tally.count(e.label());
+                Err(e)
+            }
+        }
+    }
+
+    /// A slot, then the checked plan, started, all before the deadline.
+    async fn start(
+        &self,
+        sql: &str,
+        budget: Budget,
+    ) -> Result<(SchemaRef, SendableRecordBatchStream, Slot), QueryError> {
+        let slot = self.slots.acquire(budget.deadline).await?;
+        match tokio::time::timeout_at(budget.deadline, self.plan(sql)).await {
+            Ok(Ok((schema, batches))) => Ok((schema, batches, slot)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(QueryError::Timeout(budget.timeout)),
+        }
+    }
+
+    async fn plan(&self, sql: &str) -> Result<(SchemaRef, SendableRecordBatchStream), QueryError> {
         let mut state = self.ctx.state();
         // One snapshot for the whole query: every scan of every table and
         // view in it sees the same instant.
@@ -134,18 +179,7 @@ impl QueryExecutor {
             .map_err(|e| QueryError::Refused(format!("refused: hoso's SQL is read-only ({e})")))?;
         let df = DataFrame::new(state, plan);
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let mut stream = df.execute_stream().await?;
-        let mut batches = Vec::new();
-        let mut rows = 0usize;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            rows += batch.num_rows();
-            if rows > self.max_rows {
-                return Err(QueryError::TooManyRows(self.max_rows));
-            }
-            batches.push(batch);
-        }
-        Ok(QueryOutput { schema, batches })
+        Ok((schema, df.execute_stream().await?))
     }
 }
 

@@ -1,26 +1,46 @@
-//! `POST /v1/sql`: the body is the SQL text, `?format=json` (default, an
-//! array of objects) or `?format=csv` (with a header).
+//! `POST /v1/sql`: the body is the SQL text; `?format=json` (default, an
+//! array of objects), `csv` (with a header), `arrow` (IPC stream) or
+//! `parquet`.
+//!
+//! The result is sent as it is computed. The status line goes out with the
+//! first bytes, so the response waits until [`FIRST_CHUNK_BYTES`] of the
+//! result are encoded or the result is complete: an error before that (a
+//! refusal, bad SQL, the timeout, the row cap, memory) is an ordinary error
+//! status with a JSON message. An error after it can no longer change the
+//! status: the body is cut short, without HTTP/1.1's final chunk, which
+//! every client reports as an incomplete response (curl: exit code 18), and
+//! the server logs why. Any format also shows it: a JSON array without its
+//! `]`, an Arrow stream without its end marker, a Parquet file without its
+//! footer.
+//!
+//! A client that goes away drops the body, which drops the query's stream:
+//! the query stops and frees its slot.
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
 use crate::error::QueryError;
-use crate::executor::{QueryExecutor, QueryOutput};
+use crate::executor::QueryExecutor;
+use crate::format::{Encoder, Format};
+use crate::stream::QueryStream;
+
+/// How much of a result is encoded before the response starts: most
+/// dashboard answers fit whole and get an exact status, larger ones start
+/// flowing without waiting for their end.
+pub const FIRST_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Seconds a client told 503 is asked to wait before retrying.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 #[derive(Deserialize)]
 struct SqlParams {
     format: Option<String>,
-}
-
-#[derive(Clone, Copy)]
-enum Format {
-    Json,
-    Csv,
 }
 
 /// The SQL routes, to merge into a server.
@@ -35,15 +55,9 @@ async fn sql(
     Query(params): Query<SqlParams>,
     body: Bytes,
 ) -> Response {
-    let format = match params.format.as_deref() {
-        None | Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("unknown format {other:?}: use json or csv"),
-            );
-        }
+    let format = match Format::parse(params.format.as_deref()) {
+        Ok(f) => f,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(
@@ -57,16 +71,77 @@ async fn sql(
             "the request body is empty: send the SQL text as the body",
         );
     }
-    match executor.execute(text).await {
-        Ok(out) => match encode(&out, format) {
-            Ok(resp) => resp,
-            Err(e) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("cannot encode the result: {e}"),
-            ),
-        },
-        Err(e) => error(status_of(&e), &e.to_string()),
+    let rows = match executor.execute_stream(text).await {
+        Ok(rows) => rows,
+        Err(e) => return query_error(&e),
+    };
+    let mut chunks = match encoded(rows, format) {
+        Ok(chunks) => Box::pin(chunks),
+        Err(e) => return query_error(&e),
+    };
+    let mut first = Vec::new();
+    let mut first_len = 0;
+    let mut complete = false;
+    while first_len < FIRST_CHUNK_BYTES {
+        match chunks.next().await {
+            Some(Ok(bytes)) => {
+                first_len += bytes.len();
+                first.push(bytes);
+            }
+            Some(Err(e)) => return query_error(&e),
+            None => {
+                complete = true;
+                break;
+            }
+        }
     }
+    let body = if complete {
+        // All there: one body with its length, as before streaming.
+        Body::from(first.concat())
+    } else {
+        let rest = chunks.map(|chunk| {
+            chunk.inspect_err(|e| {
+                tracing::warn!(
+                    outcome = e.label(),
+                    "SQL response cut short after its first bytes: {e}"
+                );
+            })
+        });
+        Body::from_stream(futures::stream::iter(first.into_iter().map(Ok)).chain(rest))
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    resp
+}
+
+/// The encoded result, chunk by chunk: one chunk per batch (none while
+/// Parquet fills a row group), then the format's ending. Ends after the
+/// first error.
+fn encoded(
+    rows: QueryStream,
+    format: Format,
+) -> Result<impl Stream<Item = Result<Bytes, QueryError>> + Send + 'static, QueryError> {
+    let encoder = Encoder::new(format, &rows.schema())?;
+    Ok(futures::stream::unfold(
+        Some((rows, encoder)),
+        |state| async move {
+            let (mut rows, mut encoder) = state?;
+            loop {
+                match rows.next().await {
+                    Some(Ok(batch)) => match encoder.write(&batch) {
+                        Ok(bytes) if bytes.is_empty() => continue,
+                        Ok(bytes) => return Some((Ok(bytes), Some((rows, encoder)))),
+                        Err(e) => return Some((Err(e), None)),
+                    },
+                    Some(Err(e)) => return Some((Err(e), None)),
+                    None => return Some((encoder.finish(), None)),
+                }
+            }
+        },
+    ))
 }
 
 /// The status each kind of error answers with.
@@ -76,47 +151,21 @@ pub fn status_of(e: &QueryError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        QueryError::Exhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
+        QueryError::Busy { .. } | QueryError::Exhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
         QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-fn encode(out: &QueryOutput, format: Format) -> Result<Response, arrow::error::ArrowError> {
-    let mut buf = Vec::with_capacity(out.num_rows() * 64 + 16);
-    let content_type = match format {
-        Format::Json => {
-            let mut w = arrow::json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, arrow::json::writer::JsonArray>(&mut buf);
-            for b in &out.batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-            drop(w);
-            if buf.is_empty() {
-                buf.extend_from_slice(b"[]");
-            }
-            "application/json"
-        }
-        Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut buf);
-            if out.batches.is_empty() {
-                let empty = arrow::record_batch::RecordBatch::new_empty(out.schema.clone());
-                w.write(&empty)?;
-            }
-            for b in &out.batches {
-                w.write(b)?;
-            }
-            drop(w);
-            "text/csv; charset=utf-8"
-        }
-    };
-    let mut resp = (StatusCode::OK, buf).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(resp)
+/// An error response; one that a later retry may pass says when to retry.
+fn query_error(e: &QueryError) -> Response {
+    let mut resp = error(status_of(e), &e.to_string());
+    if e.is_retryable() {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    resp
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

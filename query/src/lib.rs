@@ -3,18 +3,24 @@
 //! [`catalog`] exposes the processor's tables (read through
 //! `hoso_model::tables::TableSource`) and the contract's views to
 //! DataFusion; [`executor`] is the one place a SQL text becomes rows, with
-//! the read-only policy and the timeout; [`http`] is a thin adapter over it.
+//! the read-only policy, the `slots` that bound concurrent queries, and
+//! the timeout and row cap that [`stream`] keeps while rows flow; [`http`]
+//! is a thin adapter over it that sends each [`format`] as rows come.
 //! [`udf`] adds the working-day functions.
 
 pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod format;
 pub mod http;
 pub mod metrics;
+mod slots;
+pub mod stream;
 pub mod udf;
 
 pub use config::QueryConfig;
 pub use error::QueryError;
 pub use executor::QueryExecutor;
 pub use metrics::QueryMetrics;
+pub use stream::QueryStream;

@@ -1,13 +1,20 @@
 //! The query side's Prometheus metrics.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use std::time::Instant;
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 #[derive(Clone)]
 pub struct QueryMetrics {
-    /// Queries by outcome: `ok` or an error label.
+    /// Queries by outcome: `ok`, `cancelled` (the caller went away before
+    /// the end of the result) or an error label.
     pub queries: IntCounterVec,
-    /// Wall time per query, by outcome.
+    /// Wall time per query, from arrival to the last row sent, by outcome.
     pub duration: HistogramVec,
+    /// Queries holding a slot: planning, running or streaming their result.
+    pub running: IntGauge,
+    /// Queries waiting for a slot (`query.max_concurrent_queries`).
+    pub waiting: IntGauge,
 }
 
 impl QueryMetrics {
@@ -22,9 +29,59 @@ impl QueryMetrics {
                     .buckets(prometheus::exponential_buckets(1e-4, 4.0, 10)?),
                 &["outcome"],
             )?,
+            running: IntGauge::new(
+                "hoso_query_running_queries",
+                "SQL queries holding a slot: planning, running or streaming their result.",
+            )?,
+            waiting: IntGauge::new(
+                "hoso_query_waiting_queries",
+                "SQL queries waiting for a slot (query.max_concurrent_queries).",
+            )?,
         };
         registry.register(Box::new(m.queries.clone()))?;
         registry.register(Box::new(m.duration.clone()))?;
+        registry.register(Box::new(m.running.clone()))?;
+        registry.register(Box::new(m.waiting.clone()))?;
         Ok(m)
+    }
+}
+
+/// One query's outcome, counted exactly once: by [`Tally::count`], or as
+/// `cancelled` if the query is dropped first (its caller went away while it
+/// waited for a slot, planned or streamed).
+pub(crate) struct Tally {
+    metrics: QueryMetrics,
+    /// When the query arrived.
+    started: Instant,
+    /// Whether the outcome is counted already.
+    counted: bool,
+}
+
+impl Tally {
+    pub(crate) fn start(metrics: &QueryMetrics) -> Self {
+        Tally {
+            metrics: metrics.clone(),
+            started: Instant::now(),
+            counted: false,
+        }
+    }
+
+    /// Counts `outcome` (`ok` or an error label) unless already counted.
+    pub(crate) fn count(&mut self, outcome: &str) {
+        if std::mem::replace(&mut self.counted, true) {
+            return;
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        self.metrics.queries.with_label_values(&[outcome]).inc();
+        self.metrics
+            .duration
+            .with_label_values(&[outcome])
+            .observe(elapsed);
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.count("cancelled");
     }
 }

@@ -27,7 +27,7 @@ ensure_cargo() {
 }
 
 # librdkafka is built from source by rdkafka: it needs a C toolchain, make,
-# perl and zlib headers.
+# perl and zlib headers. The tests also use psql.
 ensure_system_packages() {
     local missing=()
     command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -36,6 +36,8 @@ ensure_system_packages() {
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    # The Postgres wire tests talk to hoso with the real psql.
+    command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     if [ ${#missing[@]} -gt 0 ]; then
         if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
             log "installing ${missing[*]}"

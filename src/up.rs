@@ -140,6 +140,10 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             .context("the query role needs the processor's tables")?;
         let executor =
             QueryExecutor::new(source, &config.query, QueryMetrics::new(&registry)?).await?;
+        if !config.query.postgres_listen.is_empty() {
+            background
+                .push(postgres(&config.query.postgres_listen, executor.clone(), &cancel).await?);
+        }
         app = app.merge(hoso_query::http::router(executor));
     }
 
@@ -247,6 +251,38 @@ fn topic_dir(config: &Config) -> String {
             }
         })
         .collect()
+}
+
+/// The Postgres wire protocol on `listen`, stopped by `cancel`. The port is
+/// tried first so that a taken one fails the start, with its name.
+async fn postgres(
+    listen: &str,
+    executor: QueryExecutor,
+    cancel: &CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    require_loopback(listen).await?;
+    let addr = tokio::net::lookup_host(listen)
+        .await
+        .with_context(|| format!("query.postgres_listen {listen:?} is not an address"))?
+        .next()
+        .with_context(|| format!("query.postgres_listen {listen:?} is not an address"))?;
+    drop(
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (query.postgres_listen)"))?,
+    );
+    let login = hoso_query::pg::PgLogin {
+        user: "hoso".into(),
+        password: "hoso".into(),
+    };
+    info!("Postgres wire protocol: psql postgresql://hoso:hoso@{addr}/hoso");
+    let cancel = cancel.clone();
+    Ok(tokio::spawn(async move {
+        let stop = async move { cancel.cancelled().await };
+        if let Err(e) = hoso_query::pg::serve(executor, addr, login, stop).await {
+            tracing::error!(error = %e, %addr, "the Postgres wire protocol stopped");
+        }
+    }))
 }
 
 /// Contract: with no auth configured, hoso binds only to loopback. hoso has

@@ -24,6 +24,10 @@ pub struct QueryConfig {
     /// An open filing is at risk (`at_risk`, `backlog`) when its effective
     /// due is at most this many working hours away.
     pub at_risk_working_hours: u32,
+    /// Where the Postgres wire protocol listens (psql, Grafana, DBeaver);
+    /// empty turns it off. Without configured credentials, loopback only,
+    /// user `hoso`, password `hoso`.
+    pub postgres_listen: String,
     /// The calendar of the working-day functions and the catalogue of the
     /// `procedures` table (set from the `calendar` and `procedures`
     /// sections).
@@ -40,6 +44,7 @@ impl Default for QueryConfig {
             max_result_rows: 1_000_000,
             max_concurrent_queries: 64,
             at_risk_working_hours: 8,
+            postgres_listen: "127.0.0.1:5433".into(),
             due_rules: DueRules::vietnam(),
         }
     }

@@ -16,12 +16,16 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::TableReference;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use futures::StreamExt;
 use hoso_model::tables::TableSource;
 use hoso_model::views::{self, ViewOptions};
@@ -97,6 +101,9 @@ impl QueryExecutor {
         for (name, sql) in views::all(options).into_iter().chain(views::system()) {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
+        // What psql's \d, Grafana's query builder and DBeaver's browser ask.
+        setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider)
+            .map_err(|e| QueryError::Internal(format!("pg_catalog: {e}")))?;
         Ok(QueryExecutor {
             ctx,
             source,
@@ -130,9 +137,26 @@ impl QueryExecutor {
     /// the row cap, a failing plan) end the stream. Dropping the stream
     /// cancels the query and frees its slot.
     pub async fn execute_stream(&self, sql: &str) -> Result<QueryStream, QueryError> {
+        self.stream_of(Input::Sql(sql)).await
+    }
+
+    /// [`QueryExecutor::execute_stream`] for a statement a protocol adapter
+    /// has planned itself (the Postgres extended protocol: parameters bound
+    /// by the client). The plan is checked as a SQL statement's is.
+    pub async fn execute_plan_stream(&self, plan: LogicalPlan) -> Result<QueryStream, QueryError> {
+        self.stream_of(Input::Plan(plan)).await
+    }
+
+    /// The session the adapters plan against: hoso's catalog, views and
+    /// functions.
+    pub fn session_context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    async fn stream_of(&self, input: Input<'_>) -> Result<QueryStream, QueryError> {
         let mut tally = Tally::start(&self.metrics);
         let budget = Budget::new(self.timeout, self.max_rows);
-        match self.start(sql, budget).await {
+        match self.start(input, budget).await {
             Ok((schema, batches, slot)) => {
                 Ok(QueryStream::new(schema, batches, slot, budget, tally))
             }
@@ -146,31 +170,51 @@ impl QueryExecutor {
     /// A slot, then the checked plan, started, all before the deadline.
     async fn start(
         &self,
-        sql: &str,
+        input: Input<'_>,
         budget: Budget,
     ) -> Result<(SchemaRef, SendableRecordBatchStream, Slot), QueryError> {
         let slot = self.slots.acquire(budget.deadline).await?;
-        match tokio::time::timeout_at(budget.deadline, self.plan(sql)).await {
+        match tokio::time::timeout_at(budget.deadline, self.plan(input)).await {
             Ok(Ok((schema, batches))) => Ok((schema, batches, slot)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(QueryError::Timeout(budget.timeout)),
         }
     }
 
-    async fn plan(&self, sql: &str) -> Result<(SchemaRef, SendableRecordBatchStream), QueryError> {
+    async fn plan(
+        &self,
+        input: Input<'_>,
+    ) -> Result<(SchemaRef, SendableRecordBatchStream), QueryError> {
         let mut state = self.ctx.state();
         // One snapshot for the whole query: every scan of every table and
         // view in it sees the same instant.
         state
             .config_mut()
             .set_extension(Arc::new(self.source.snapshot()));
-        let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(sql, &dialect)?;
-        check_read_only(&statement, sql)?;
-        for table in state.resolve_table_references(&statement)? {
-            check_not_a_file(&table)?;
-        }
-        let plan = state.statement_to_plan(statement).await?;
+        let plan = match input {
+            Input::Sql(sql) => {
+                let dialect = state.config().options().sql_parser.dialect;
+                let statement = state.sql_to_statement(sql, &dialect)?;
+                check_read_only(&statement, sql)?;
+                for table in state.resolve_table_references(&statement)? {
+                    check_not_a_file(&table)?;
+                }
+                state.statement_to_plan(statement).await?
+            }
+            Input::Plan(plan) => {
+                let mut tables = Vec::new();
+                plan.apply(|node| {
+                    if let LogicalPlan::TableScan(scan) = node {
+                        tables.push(scan.table_name.clone());
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })?;
+                for table in &tables {
+                    check_not_a_file(table)?;
+                }
+                plan
+            }
+        };
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -181,6 +225,12 @@ impl QueryExecutor {
         let schema = Arc::new(df.schema().as_arrow().clone());
         Ok((schema, df.execute_stream().await?))
     }
+}
+
+/// What a query starts from.
+enum Input<'a> {
+    Sql(&'a str),
+    Plan(LogicalPlan),
 }
 
 /// Only queries, `EXPLAIN` of a query and `SHOW` pass.

@@ -5,7 +5,8 @@
 //! DataFusion; [`executor`] is the one place a SQL text becomes rows, with
 //! the read-only policy, the `slots` that bound concurrent queries, and
 //! the timeout and row cap that [`stream`] keeps while rows flow; [`http`]
-//! is a thin adapter over it that sends each [`format`] as rows come.
+//! is a thin adapter over it that sends each [`format`] as rows come, and
+//! [`pg`] another, for the Postgres wire protocol.
 //! [`udf`] adds the working-day functions.
 
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod executor;
 pub mod format;
 pub mod http;
 pub mod metrics;
+pub mod pg;
 mod slots;
 pub mod stream;
 pub mod udf;

@@ -159,6 +159,8 @@ pub fn test_config(brokers: &str, topic: &str) -> Config {
     config.processor.group_id = format!("hoso-e2e-{topic}");
     config.processor.dead_letter_topic = format!("{topic}-dlq");
     config.ingest.ack_timeout_ms = 5_000;
+    // Tests run side by side: a test that wants the Postgres port sets one.
+    config.query.postgres_listen = String::new();
     config
 }
 

@@ -12,5 +12,6 @@ mod import;
 mod kpi_views;
 mod late_data;
 mod pipeline;
+mod postgres;
 mod replay;
 mod system_tables;

@@ -1,0 +1,171 @@
+//! The Postgres wire protocol with the real psql: the same answers as
+//! HTTP, the same refusals, and psql's own catalog commands.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Broker, Hoso, free_port, test_config, topic, wait_for};
+
+fn received(f: &str, commune: &str, channel: &str) -> Value {
+    json!({
+        "event_id": format!("{f}-1"), "filing_id": f, "seq": 1, "type": "received",
+        "occurred_at": "2026-07-06T09:00:00+07:00", "province_code": "91",
+        "commune_code": commune, "procedure_code": "1.001193", "channel": channel
+    })
+}
+
+/// Runs `sql` with psql as user hoso; stdout (unaligned, `|`-separated,
+/// no header) or stderr.
+fn psql(port: u16, password: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "hoso",
+            "-d",
+            "hoso",
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql is installed (deploy/local.sh installs postgresql-client)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_gets_what_http_gets_and_can_write_nothing() {
+    let broker = Broker::start();
+    let topic = topic("postgres");
+    let mut config = test_config(&broker.addr, &topic);
+    let port = free_port();
+    config.query.postgres_listen = format!("127.0.0.1:{port}");
+    let hoso = Hoso::start(config).await;
+    hoso.wait_ready().await;
+
+    let events: Vec<Value> = vec![
+        received("P1", "30292", "online"),
+        received("P2", "30292", "in_person"),
+        received("P3", "30301", "in_person"),
+    ];
+    let body: String = events.iter().map(|e| format!("{e}\n")).collect();
+    let (status, answer, _) = hoso.post_events(body).await;
+    assert_eq!(status, 202, "{answer}");
+    let volume = "SELECT commune_code, received, received_online FROM daily_volume \
+                  ORDER BY commune_code";
+    let folded = wait_for(Duration::from_secs(30), || async {
+        hoso.sql(volume).await.len() == 2
+    })
+    .await;
+    assert!(folded);
+
+    // The same rows as HTTP.
+    let http = hoso.sql(volume).await;
+    let via_http: Vec<String> = http
+        .iter()
+        .map(|r| {
+            format!(
+                "{}|{}|{}",
+                r["commune_code"].as_str().unwrap(),
+                r["received"],
+                r["received_online"]
+            )
+        })
+        .collect();
+    let port_sql = |sql: &str| psql(port, "hoso", sql);
+    assert_eq!(port_sql(volume).unwrap(), via_http.join("\n"));
+    assert_eq!(via_http, vec!["30292|2|1", "30301|1|0"]);
+    // Views, UDFs, the catalog table, dates and doubles come through.
+    assert_eq!(
+        port_sql("SELECT is_working_day(DATE '2026-02-17'), working_days_between(DATE '2026-04-29', DATE '2026-05-04')").unwrap(),
+        "f|1"
+    );
+    assert_eq!(
+        port_sql("SELECT round(online_share, 3) FROM kpi_province_daily").unwrap(),
+        "0.333"
+    );
+    // psql's own catalog commands work on hoso's tables.
+    let tables = port_sql("\\dt").unwrap_or_else(|e| panic!("\\dt: {e}"));
+    assert!(tables.contains("filings"), "{tables}");
+
+    // Nothing can be written or changed, and each refusal says why.
+    for bad in [
+        "CREATE TABLE x (a INT)",
+        "INSERT INTO filings (filing_id) VALUES ('x')",
+        "DROP VIEW daily_volume",
+        "SET datafusion.execution.target_partitions = 1",
+        "COPY filings TO '/tmp/x.csv'",
+    ] {
+        let err = port_sql(bad).unwrap_err();
+        assert!(err.contains("read-only"), "{bad}: {err}");
+    }
+    // What a client may set for itself is accepted, and changes no one else.
+    assert_eq!(port_sql("SET application_name = 'planner'").unwrap(), "SET");
+    assert_eq!(port_sql("SELECT COUNT(*) FROM filings").unwrap(), "3");
+    // The extended protocol (parameters, binary results), as drivers use it.
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=hoso password=hoso dbname=hoso"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("a driver connects");
+    let conn = tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT commune_code, received, received_online FROM daily_volume \
+             WHERE commune_code = $1",
+            &[&"30292"],
+        )
+        .await
+        .expect("a parameterised query");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (
+            rows[0].get::<_, String>(0),
+            rows[0].get::<_, i64>(1),
+            rows[0].get::<_, i64>(2)
+        ),
+        ("30292".to_string(), 2, 1)
+    );
+    let share: f64 = client
+        .query_one("SELECT online_share FROM kpi_province_daily", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!((share - 1.0 / 3.0).abs() < 1e-9, "{share}");
+    let err = client
+        .execute("INSERT INTO filings (filing_id) VALUES ($1)", &[&"x"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("25006"),
+        "{err:?}"
+    );
+    drop(client);
+    let _ = conn.await;
+
+    // A wrong password is refused.
+    let err = psql(port, "wrong", "SELECT 1").unwrap_err();
+    assert!(
+        err.to_lowercase()
+            .contains("password authentication failed"),
+        "{err}"
+    );
+    hoso.stop().await;
+}

@@ -420,11 +420,6 @@ impl PartitionTables {
         })
     }
 
-    /// The newest event time folded per commune.
-    pub fn commune_clocks(&self) -> &CommuneClock {
-        &self.clocks
-    }
-
     /// The same tables with the commune clocks of a checkpoint.
     pub fn with_clocks(mut self, clocks: CommuneClock) -> Self {
         self.clocks = clocks;

@@ -17,6 +17,7 @@ use hoso_model::calendar::{
 use hoso_model::catalogue::{Catalogue, DueRules};
 use hoso_processor::ProcessorConfig;
 use hoso_query::QueryConfig;
+use hoso_query::auth::{Auth, AuthConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,9 @@ pub struct Config {
     pub query: QueryConfig,
     pub calendar: CalendarConfig,
     pub procedures: ProceduresConfig,
+    /// Tokens and their roles, for SQL on every protocol and for ingest;
+    /// none means local mode (loopback only, `hoso`/`hoso`).
+    pub auth: AuthConfig,
     /// The calendar and the catalogue these sections name, read by
     /// [`Config::load`]; the components get their copies from it.
     #[serde(skip)]
@@ -154,6 +158,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             calendar: CalendarConfig::default(),
             procedures: ProceduresConfig::default(),
+            auth: AuthConfig::default(),
             due_rules: DueRules::vietnam(),
         }
     }
@@ -229,6 +234,7 @@ impl Config {
         if let Some(v) = &flags.data_dir {
             config.data_dir = v.clone();
         }
+        Auth::new(&config.auth).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         config.due_rules = DueRules::new(
             Arc::new(config.procedures.build()?),
             Arc::new(config.calendar.build()?),
@@ -247,8 +253,8 @@ impl Config {
         self.query.due_rules = self.due_rules.clone();
     }
 
-    /// The effective configuration as TOML (`hoso config print`). There are
-    /// no secrets in it yet; when there are, they are masked here.
+    /// The effective configuration as TOML (`hoso config print`). It holds
+    /// no secret: tokens are kept only as their SHA-256.
     pub fn to_toml(&self) -> anyhow::Result<String> {
         Ok(toml::to_string_pretty(self)?)
     }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use hoso_ingest::{BrokerHealth, IngestMetrics, IngestState, Publisher};
 use hoso_model::health::Readiness;
 use hoso_processor::{ConsumeMode, LiveTables, ProcessorMetrics};
+use hoso_query::auth::{Auth, LOCAL_PASSWORD, LOCAL_USER};
 use hoso_query::{QueryExecutor, QueryMetrics};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -88,7 +89,10 @@ pub struct Running {
 }
 
 pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
-    require_loopback(&config.http.listen).await?;
+    let auth = Auth::new(&config.auth).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if auth.is_local() {
+        require_loopback(&config.http.listen).await?;
+    }
     let cancel = CancellationToken::new();
     // The state itself is in memory and re-folded from Kafka at start;
     // the directory is where checkpoints are kept.
@@ -126,7 +130,12 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             metrics: IngestMetrics::new(&registry)?,
             due_rules: config.due_rules.clone(),
         };
-        app = app.merge(hoso_ingest::router(Arc::new(state)));
+        app = app.merge(
+            hoso_ingest::router(Arc::new(state)).layer(axum::middleware::from_fn_with_state(
+                auth.clone(),
+                ingest_auth,
+            )),
+        );
         publisher = Some(p);
     }
 
@@ -141,10 +150,17 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         let executor =
             QueryExecutor::new(source, &config.query, QueryMetrics::new(&registry)?).await?;
         if !config.query.postgres_listen.is_empty() {
-            background
-                .push(postgres(&config.query.postgres_listen, executor.clone(), &cancel).await?);
+            background.push(
+                postgres(
+                    &config.query.postgres_listen,
+                    executor.clone(),
+                    auth.clone(),
+                    &cancel,
+                )
+                .await?,
+            );
         }
-        app = app.merge(hoso_query::http::router(executor));
+        app = app.merge(hoso_query::http::router(executor, auth.clone()));
     }
 
     // The topic first, then the processor: a consumer subscribed to a
@@ -258,9 +274,12 @@ fn topic_dir(config: &Config) -> String {
 async fn postgres(
     listen: &str,
     executor: QueryExecutor,
+    auth: Auth,
     cancel: &CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
-    require_loopback(listen).await?;
+    if auth.is_local() {
+        require_loopback(listen).await?;
+    }
     let addr = tokio::net::lookup_host(listen)
         .await
         .with_context(|| format!("query.postgres_listen {listen:?} is not an address"))?
@@ -271,22 +290,51 @@ async fn postgres(
             .await
             .with_context(|| format!("cannot listen on {addr} (query.postgres_listen)"))?,
     );
-    let login = hoso_query::pg::PgLogin {
-        user: "hoso".into(),
-        password: "hoso".into(),
-    };
-    info!("Postgres wire protocol: psql postgresql://hoso:hoso@{addr}/hoso");
+    if auth.is_local() {
+        info!(
+            "Postgres wire protocol: psql postgresql://{LOCAL_USER}:{LOCAL_PASSWORD}@{addr}/hoso \
+             (local mode: no [auth] tokens configured)"
+        );
+    } else {
+        info!("Postgres wire protocol on {addr}: user and token of an [auth] entry");
+    }
     let cancel = cancel.clone();
     Ok(tokio::spawn(async move {
         let stop = async move { cancel.cancelled().await };
-        if let Err(e) = hoso_query::pg::serve(executor, addr, login, stop).await {
+        if let Err(e) = hoso_query::pg::serve(executor, addr, auth, stop).await {
             tracing::error!(error = %e, %addr, "the Postgres wire protocol stopped");
         }
     }))
 }
 
-/// Contract: with no auth configured, hoso binds only to loopback. hoso has
-/// no authentication yet, so any other address is refused, saying why.
+/// Ingest takes events from `admin` and `ingest` tokens; in local mode from
+/// anyone on loopback.
+async fn ingest_auth(
+    axum::extract::State(auth): axum::extract::State<Auth>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let caller = match hoso_query::http::caller_of(&auth, request.headers()) {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
+    if !caller.role.may_ingest() {
+        let message = format!(
+            "user {:?} has the role {}, which may not publish events (admin or ingest may)",
+            caller.user, caller.role
+        );
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({ "error": message })),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Contract: with no auth configured, hoso binds only to loopback; any
+/// other address is refused, saying why.
 async fn require_loopback(listen: &str) -> anyhow::Result<()> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(listen)
         .await
@@ -295,7 +343,7 @@ async fn require_loopback(listen: &str) -> anyhow::Result<()> {
     if let Some(open) = addrs.iter().find(|a| !a.ip().is_loopback()) {
         anyhow::bail!(
             "refusing to listen on {open}: without configured credentials hoso serves loopback \
-             addresses only (127.0.0.1, ::1); put an authenticating proxy in front to expose it"
+             addresses only (127.0.0.1, ::1); add [[auth.tokens]] (see `hoso token`) to expose it"
         );
     }
     Ok(())

@@ -5,6 +5,10 @@
 //! Arrow batches at plan time (no copy, no rebuild); a view is a DataFusion
 //! view over them, defined once by `hoso_model::views`. The procedure
 //! catalogue is one more (static) table, `procedures`.
+//!
+//! Province scoping lives here, in the scans: a `province:<code>` caller's
+//! [`Scope`] filters every base table, so views, joins and every protocol
+//! see the same subset.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,7 +31,15 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 use hoso_model::catalogue::{Catalogue, Deadline, Procedure};
 use hoso_model::schema;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter::FilterExecBuilder;
 use hoso_model::tables::{TableSource, TablesSnapshot};
+
+use crate::auth::{Caller, Role};
+use crate::query_log::{self, QueryLog};
 
 /// Which of the source's tables a [`LiveTable`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +66,21 @@ impl LiveKind {
         }
     }
 
+    /// How a `province:<code>` caller sees it.
+    fn scoping(self) -> Scoping {
+        match self {
+            LiveKind::Filings
+            | LiveKind::DailyPartials
+            | LiveKind::Restatements
+            | LiveKind::CommuneClocks => Scoping::ByProvinceCode,
+            // A refused event's province is not known: any of them may
+            // belong to another province.
+            LiveKind::Rejects => Scoping::Hidden,
+            // The pipeline's own rows (offsets, lag), of no province.
+            LiveKind::Partitions => Scoping::Shared,
+        }
+    }
+
     fn batches(self, snap: TablesSnapshot) -> Vec<RecordBatch> {
         match self {
             LiveKind::Filings => snap.filings,
@@ -64,6 +91,48 @@ impl LiveKind {
             LiveKind::CommuneClocks => snap.commune_clocks,
         }
     }
+}
+
+/// How a province-scoped caller sees a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scoping {
+    /// Only rows whose `province_code` is the caller's.
+    ByProvinceCode,
+    /// No rows.
+    Hidden,
+    /// Every row: they belong to no province.
+    Shared,
+}
+
+/// What one query's caller may see. The executor puts it on each query's
+/// session; every scan of a base table applies it, so no view, join or
+/// protocol can reach rows outside it.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// Only this province's rows exist (`province:<code>`).
+    pub province: Option<String>,
+    /// Only this user's rows of `system.queries` (all for `admin`).
+    pub own_queries: Option<Arc<str>>,
+}
+
+impl Scope {
+    pub fn of(caller: &Caller) -> Scope {
+        Scope {
+            province: caller.role.province().map(str::to_string),
+            own_queries: (caller.role != Role::Admin).then(|| caller.user.clone()),
+        }
+    }
+}
+
+/// The caller's scope, which the executor always sets: a scan without one
+/// did not come through the executor and reads nothing.
+fn scope_of(state: &dyn Session) -> Result<Arc<Scope>> {
+    state.config().get_extension::<Scope>().ok_or_else(|| {
+        DataFusionError::Internal(
+            "a table was scanned without its caller's scope; queries run through the executor"
+                .into(),
+        )
+    })
 }
 
 /// A table whose rows are whatever the source published last.
@@ -96,6 +165,55 @@ impl TableProvider for LiveTable {
         projection: Option<&Vec<usize>>,
         _filters: &[Expr],
         _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let scope = scope_of(state)?;
+        let table = self.kind.schema();
+        let Some(province) = scope.province.as_deref() else {
+            return self.scan_all(state, projection);
+        };
+        match self.kind.scoping() {
+            Scoping::Shared => self.scan_all(state, projection),
+            Scoping::Hidden => {
+                let schema = match projection {
+                    Some(p) => Arc::new(table.project(p)?),
+                    None => table,
+                };
+                Ok(Arc::new(EmptyExec::new(schema)))
+            }
+            Scoping::ByProvinceCode => {
+                // Read the province column too, keep the caller's rows,
+                // then give the plan exactly the columns it asked for.
+                let column = table.index_of("province_code")?;
+                let (read, keep) = match projection {
+                    Some(p) if !p.contains(&column) => {
+                        let mut read = p.clone();
+                        read.push(column);
+                        (Some(read), Some((0..p.len()).collect::<Vec<_>>()))
+                    }
+                    other => (other.cloned(), None),
+                };
+                let input = self.scan_all(state, read.as_ref())?;
+                let predicate = Arc::new(BinaryExpr::new(
+                    col("province_code", &input.schema())?,
+                    Operator::Eq,
+                    lit(ScalarValue::Utf8(Some(province.to_string()))),
+                ));
+                Ok(Arc::new(
+                    FilterExecBuilder::new(predicate, input)
+                        .apply_projection(keep)?
+                        .build()?,
+                ))
+            }
+        }
+    }
+}
+
+impl LiveTable {
+    /// Every row of the snapshot, hot and cold.
+    fn scan_all(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // The query's snapshot when the executor took one, else a fresh one.
         let snapshot = match state.config().get_extension::<TablesSnapshot>() {
@@ -195,9 +313,11 @@ impl HosoSchema {
     }
 
     /// The `system` schema: how far the processor is, per partition and
-    /// per commune (its views are defined by `hoso_model::views::system`).
-    pub fn system(source: Arc<dyn TableSource>) -> Self {
+    /// per commune (its views are defined by `hoso_model::views::system`),
+    /// and the recent queries.
+    pub fn system(source: Arc<dyn TableSource>, log: QueryLog) -> Self {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
+        tables.insert("queries", Arc::new(QueriesTable { log }));
         for (name, kind) in [
             ("partitions", LiveKind::Partitions),
             ("commune_clocks", LiveKind::CommuneClocks),
@@ -212,6 +332,42 @@ impl HosoSchema {
             tables,
             views: RwLock::new(HashMap::new()),
         }
+    }
+}
+
+/// `system.queries`: the executor's log, as its caller may see it.
+#[derive(Debug)]
+struct QueriesTable {
+    log: QueryLog,
+}
+
+impl std::fmt::Debug for QueryLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueryLog")
+    }
+}
+
+#[async_trait]
+impl TableProvider for QueriesTable {
+    fn schema(&self) -> SchemaRef {
+        query_log::schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let scope = scope_of(state)?;
+        let batch = self.log.batch(scope.own_queries.as_deref());
+        MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())
+            .map(|e| e as Arc<dyn ExecutionPlan>)
     }
 }
 

@@ -25,9 +25,12 @@ pub struct QueryConfig {
     /// due is at most this many working hours away.
     pub at_risk_working_hours: u32,
     /// Where the Postgres wire protocol listens (psql, Grafana, DBeaver);
-    /// empty turns it off. Without configured credentials, loopback only,
-    /// user `hoso`, password `hoso`.
+    /// empty turns it off. The user and token of an `[[auth.tokens]]`
+    /// entry log in; in local mode, loopback only, `hoso`/`hoso`.
     pub postgres_listen: String,
+    /// Where Arrow Flight SQL listens (ADBC, JDBC, DBeaver); empty turns it
+    /// off. Logins as on the Postgres wire.
+    pub flight_listen: String,
     /// The calendar of the working-day functions and the catalogue of the
     /// `procedures` table (set from the `calendar` and `procedures`
     /// sections).
@@ -45,6 +48,7 @@ impl Default for QueryConfig {
             max_concurrent_queries: 64,
             at_risk_working_hours: 8,
             postgres_listen: "127.0.0.1:5433".into(),
+            flight_listen: "127.0.0.1:50051".into(),
             due_rules: DueRules::vietnam(),
         }
     }

@@ -4,6 +4,7 @@
 //! [`QueryExecutor::execute`], which collects that stream), so one policy
 //! holds everywhere: read-only, a slot among `max_concurrent_queries`, the
 //! timeout over the whole query, the row cap as rows flow, the memory pool.
+//! Each query runs as its [`Caller`], whose [`Scope`] every scan applies.
 //! The read-only policy is checked twice, before anything runs: on the
 //! parsed statement, for a message that says what was refused and why, and
 //! on the logical plan with DataFusion's `SQLOptions`, so nothing that plans
@@ -30,10 +31,12 @@ use futures::StreamExt;
 use hoso_model::tables::TableSource;
 use hoso_model::views::{self, ViewOptions};
 
-use crate::catalog::HosoSchema;
+use crate::auth::Caller;
+use crate::catalog::{HosoSchema, Scope};
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::metrics::{QueryMetrics, Tally};
+use crate::query_log::QueryLog;
 use crate::slots::{Slot, Slots};
 use crate::stream::{Budget, QueryStream};
 
@@ -68,6 +71,8 @@ pub struct QueryExecutor {
     slots: Slots,
     /// Where each query's outcome is counted.
     metrics: QueryMetrics,
+    /// `system.queries`.
+    log: QueryLog,
 }
 
 impl QueryExecutor {
@@ -89,7 +94,11 @@ impl QueryExecutor {
         let catalog = MemoryCatalogProvider::new();
         let schema = HosoSchema::new(source.clone(), &config.due_rules.catalogue)?;
         catalog.register_schema(SCHEMA, Arc::new(schema))?;
-        catalog.register_schema("system", Arc::new(HosoSchema::system(source.clone())))?;
+        let log = QueryLog::default();
+        catalog.register_schema(
+            "system",
+            Arc::new(HosoSchema::system(source.clone(), log.clone())),
+        )?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         // Working days of the configured calendar, for deadline arithmetic.
         for f in crate::udf::calendar_functions(config.due_rules.calendar.clone()) {
@@ -115,13 +124,14 @@ impl QueryExecutor {
                 metrics.running.clone(),
             ),
             metrics,
+            log,
         })
     }
 
     /// Runs one read-only statement and collects its rows, within the
     /// timeout and the row cap. Dropping the future cancels the query.
-    pub async fn execute(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        let mut stream = self.execute_stream(sql).await?;
+    pub async fn execute(&self, caller: &Caller, sql: &str) -> Result<QueryOutput, QueryError> {
+        let mut stream = self.execute_stream(caller, sql).await?;
         let schema = stream.schema();
         let mut batches = Vec::new();
         while let Some(batch) = stream.next().await {
@@ -136,15 +146,28 @@ impl QueryExecutor {
     /// their errors come before any row. Errors while rows flow (the timeout,
     /// the row cap, a failing plan) end the stream. Dropping the stream
     /// cancels the query and frees its slot.
-    pub async fn execute_stream(&self, sql: &str) -> Result<QueryStream, QueryError> {
-        self.stream_of(Input::Sql(sql)).await
+    ///
+    /// `caller` decides what the query sees: a `province:<code>` caller's
+    /// scans hold only that province's rows.
+    pub async fn execute_stream(
+        &self,
+        caller: &Caller,
+        sql: &str,
+    ) -> Result<QueryStream, QueryError> {
+        self.stream_of(caller, sql, Input::Sql(sql)).await
     }
 
     /// [`QueryExecutor::execute_stream`] for a statement a protocol adapter
     /// has planned itself (the Postgres extended protocol: parameters bound
-    /// by the client). The plan is checked as a SQL statement's is.
-    pub async fn execute_plan_stream(&self, plan: LogicalPlan) -> Result<QueryStream, QueryError> {
-        self.stream_of(Input::Plan(plan)).await
+    /// by the client). The plan is checked as a SQL statement's is; `sql`
+    /// is its text, for `system.queries`.
+    pub async fn execute_plan_stream(
+        &self,
+        caller: &Caller,
+        sql: &str,
+        plan: LogicalPlan,
+    ) -> Result<QueryStream, QueryError> {
+        self.stream_of(caller, sql, Input::Plan(plan)).await
     }
 
     /// The session the adapters plan against: hoso's catalog, views and
@@ -153,15 +176,25 @@ impl QueryExecutor {
         &self.ctx
     }
 
-    async fn stream_of(&self, input: Input<'_>) -> Result<QueryStream, QueryError> {
-        let mut tally = Tally::start(&self.metrics);
+    async fn stream_of(
+        &self,
+        caller: &Caller,
+        sql: &str,
+        input: Input<'_>,
+    ) -> Result<QueryStream, QueryError> {
+        let mut tally = Tally::start(&self.metrics, &self.log, caller, sql);
         let budget = Budget::new(self.timeout, self.max_rows);
-        match self.start(input, budget).await {
+        let started = if caller.role.may_query() {
+            self.start(caller, input, budget).await
+        } else {
+            Err(may_not_query(caller))
+        };
+        match started {
             Ok((schema, batches, slot)) => {
                 Ok(QueryStream::new(schema, batches, slot, budget, tally))
             }
             Err(e) => {
-                tally.count(e.label());
+                tally.count(e.label(), Some(&e));
                 Err(e)
             }
         }
@@ -170,11 +203,12 @@ impl QueryExecutor {
     /// A slot, then the checked plan, started, all before the deadline.
     async fn start(
         &self,
+        caller: &Caller,
         input: Input<'_>,
         budget: Budget,
     ) -> Result<(SchemaRef, SendableRecordBatchStream, Slot), QueryError> {
         let slot = self.slots.acquire(budget.deadline).await?;
-        match tokio::time::timeout_at(budget.deadline, self.plan(input)).await {
+        match tokio::time::timeout_at(budget.deadline, self.plan(caller, input)).await {
             Ok(Ok((schema, batches))) => Ok((schema, batches, slot)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(QueryError::Timeout(budget.timeout)),
@@ -183,14 +217,48 @@ impl QueryExecutor {
 
     async fn plan(
         &self,
+        caller: &Caller,
         input: Input<'_>,
     ) -> Result<(SchemaRef, SendableRecordBatchStream), QueryError> {
+        let (state, plan) = self.checked_plan(caller, input).await?;
+        let df = DataFrame::new(state, plan);
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        Ok((schema, df.execute_stream().await?))
+    }
+
+    /// The columns `sql` would answer with, for protocols that describe a
+    /// result before fetching it (Flight SQL's `GetFlightInfo`, prepared
+    /// statements). Every check of [`QueryExecutor::execute_stream`] but
+    /// the slot applies; nothing runs.
+    pub async fn describe(&self, caller: &Caller, sql: &str) -> Result<SchemaRef, QueryError> {
+        if !caller.role.may_query() {
+            return Err(may_not_query(caller));
+        }
+        let planned = tokio::time::timeout(self.timeout, self.checked_plan(caller, Input::Sql(sql)));
+        match planned.await {
+            Ok(Ok((_, plan))) => Ok(Arc::new(plan.schema().as_arrow().clone())),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(QueryError::Timeout(self.timeout)),
+        }
+    }
+
+    /// The logical plan of `input` as `caller`, on a session state carrying
+    /// the query's snapshot and scope, past the read-only checks.
+    async fn checked_plan(
+        &self,
+        caller: &Caller,
+        input: Input<'_>,
+    ) -> Result<(datafusion::execution::SessionState, LogicalPlan), QueryError> {
         let mut state = self.ctx.state();
         // One snapshot for the whole query: every scan of every table and
         // view in it sees the same instant.
         state
             .config_mut()
             .set_extension(Arc::new(self.source.snapshot()));
+        // What the caller may see; every scan of a base table applies it.
+        state
+            .config_mut()
+            .set_extension(Arc::new(Scope::of(caller)));
         let plan = match input {
             Input::Sql(sql) => {
                 let dialect = state.config().options().sql_parser.dialect;
@@ -221,10 +289,15 @@ impl QueryExecutor {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| QueryError::Refused(format!("refused: hoso's SQL is read-only ({e})")))?;
-        let df = DataFrame::new(state, plan);
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        Ok((schema, df.execute_stream().await?))
+        Ok((state, plan))
     }
+}
+
+fn may_not_query(caller: &Caller) -> QueryError {
+    QueryError::Refused(format!(
+        "refused: user {:?} has the role {}, which may not run SQL",
+        caller.user, caller.role
+    ))
 }
 
 /// What a query starts from.

@@ -1,4 +1,5 @@
-//! `POST /v1/sql`: the body is the SQL text; `?format=json` (default, an
+//! `POST /v1/sql`: the body is the SQL text, the caller's token in
+//! `Authorization: Bearer` (none needed in local mode); `?format=json` (default, an
 //! array of objects), `csv` (with a header), `arrow` (IPC stream) or
 //! `parquet`.
 //!
@@ -19,12 +20,13 @@
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
+use crate::auth::{Auth, AuthError, Caller, Protocol};
 use crate::error::QueryError;
 use crate::executor::QueryExecutor;
 use crate::format::{Encoder, Format};
@@ -43,18 +45,56 @@ struct SqlParams {
     format: Option<String>,
 }
 
+#[derive(Clone)]
+struct SqlState {
+    executor: QueryExecutor,
+    auth: Auth,
+}
+
 /// The SQL routes, to merge into a server.
-pub fn router(executor: QueryExecutor) -> Router {
+pub fn router(executor: QueryExecutor, auth: Auth) -> Router {
     Router::new()
         .route("/v1/sql", post(sql))
-        .with_state(executor)
+        .with_state(SqlState { executor, auth })
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if any; any
+/// other header is an error.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| AuthError::Invalid)?;
+    match text.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),
+        _ => Err(AuthError::Invalid),
+    }
+}
+
+/// The caller of a request, or the 401 that answers it.
+pub fn caller_of(auth: &Auth, headers: &HeaderMap) -> Result<Caller, Response> {
+    bearer_token(headers)
+        .and_then(|token| auth.bearer(token, Protocol::Http))
+        .map_err(|e| {
+            let mut resp = error(StatusCode::UNAUTHORIZED, &e.to_string());
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hoso\""),
+            );
+            resp
+        })
 }
 
 async fn sql(
-    State(executor): State<QueryExecutor>,
+    State(state): State<SqlState>,
     Query(params): Query<SqlParams>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let caller = match caller_of(&state.auth, &headers) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
     let format = match Format::parse(params.format.as_deref()) {
         Ok(f) => f,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
@@ -71,7 +111,7 @@ async fn sql(
             "the request body is empty: send the SQL text as the body",
         );
     }
-    let rows = match executor.execute_stream(text).await {
+    let rows = match state.executor.execute_stream(&caller, text).await {
         Ok(rows) => rows,
         Err(e) => return query_error(&e),
     };

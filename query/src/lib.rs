@@ -9,6 +9,7 @@
 //! [`pg`] another, for the Postgres wire protocol.
 //! [`udf`] adds the working-day functions.
 
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod error;
@@ -17,10 +18,12 @@ pub mod format;
 pub mod http;
 pub mod metrics;
 pub mod pg;
+pub mod query_log;
 mod slots;
 pub mod stream;
 pub mod udf;
 
+pub use auth::{Auth, Caller, Protocol, Role};
 pub use config::QueryConfig;
 pub use error::QueryError;
 pub use executor::QueryExecutor;

@@ -1,7 +1,10 @@
 //! The query side's Prometheus metrics.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
+use crate::auth::Caller;
+use crate::error::QueryError;
+use crate::query_log::{QueryLog, QueryRecord};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 #[derive(Clone)]
@@ -46,11 +49,15 @@ impl QueryMetrics {
     }
 }
 
-/// One query's outcome, counted exactly once: by [`Tally::count`], or as
-/// `cancelled` if the query is dropped first (its caller went away while it
-/// waited for a slot, planned or streamed).
+/// One query's outcome, counted exactly once, in the metrics and in
+/// `system.queries`: by [`Tally::count`], or as `cancelled` if the query is
+/// dropped first (its caller went away while it waited for a slot, planned
+/// or streamed).
 pub(crate) struct Tally {
     metrics: QueryMetrics,
+    log: QueryLog,
+    /// The row `system.queries` gets; its outcome is filled in at the end.
+    record: Option<QueryRecord>,
     /// When the query arrived.
     started: Instant,
     /// Whether the outcome is counted already.
@@ -58,16 +65,34 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn start(metrics: &QueryMetrics) -> Self {
+    pub(crate) fn start(metrics: &QueryMetrics, log: &QueryLog, caller: &Caller, sql: &str) -> Self {
         Tally {
             metrics: metrics.clone(),
+            log: log.clone(),
+            record: Some(QueryRecord {
+                id: log.next_id(),
+                caller: caller.clone(),
+                sql: sql.to_string(),
+                started_at: SystemTime::now(),
+                duration_s: 0.0,
+                rows: 0,
+                outcome: "cancelled",
+                error: None,
+            }),
             started: Instant::now(),
             counted: false,
         }
     }
 
+    /// Rows sent so far.
+    pub(crate) fn add_rows(&mut self, rows: usize) {
+        if let Some(r) = &mut self.record {
+            r.rows += rows as u64;
+        }
+    }
+
     /// Counts `outcome` (`ok` or an error label) unless already counted.
-    pub(crate) fn count(&mut self, outcome: &str) {
+    pub(crate) fn count(&mut self, outcome: &'static str, error: Option<&QueryError>) {
         if std::mem::replace(&mut self.counted, true) {
             return;
         }
@@ -77,11 +102,18 @@ impl Tally {
             .duration
             .with_label_values(&[outcome])
             .observe(elapsed);
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        record.duration_s = elapsed;
+        record.outcome = outcome;
+        record.error = error.map(|e| e.to_string());
+        self.log.push(record);
     }
 }
 
 impl Drop for Tally {
     fn drop(&mut self) {
-        self.count("cancelled");
+        self.count("cancelled", None);
     }
 }

@@ -27,10 +27,11 @@ use datafusion_postgres::hooks::{HookClient, QueryHook};
 use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::{Sink, StreamExt, stream};
-use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
-use pgwire::api::auth::{
-    AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
-};
+use futures::SinkExt;
+use pgwire::api::auth::{self, DefaultServerParameterProvider, StartupHandler};
+use pgwire::api::{PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
+use pgwire::messages::PgWireFrontendMessage;
+use pgwire::messages::startup::Authentication;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{QueryResponse, Response};
@@ -41,16 +42,25 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::types::format::FormatOptions;
 use tracing::{info, warn};
 
+use crate::auth::{Auth, Caller, Protocol, Role};
 use crate::error::QueryError;
 use crate::executor::QueryExecutor;
 use crate::stream::QueryStream;
 
-/// Who may connect. Until tokens exist (auth is its own piece of work),
-/// one user and password, loopback only.
-#[derive(Clone, Debug)]
-pub struct PgLogin {
-    pub user: String,
-    pub password: String,
+/// Where the login puts the caller's role, in the connection's metadata
+/// (next to the `user` the client sent).
+const ROLE_KEY: &str = "hoso.role";
+
+/// The caller of an authenticated connection.
+fn caller_of(metadata: &std::collections::HashMap<String, String>) -> PgWireResult<Caller> {
+    let user = metadata.get(pgwire::api::METADATA_USER);
+    let role = metadata.get(ROLE_KEY).and_then(|r| Role::parse(r).ok());
+    match (user, role) {
+        (Some(user), Some(role)) => Ok(Caller::new(user, role, Protocol::Postgres)),
+        _ => Err(pg_error(&QueryError::Refused(
+            "refused: the connection is not authenticated".into(),
+        ))),
+    }
 }
 
 /// The settings a client may `SET` for its own connection; the crate keeps
@@ -176,9 +186,17 @@ impl QueryHook for Policy {
         if !is_read(statement) {
             return Some(Err(refused(statement)));
         }
+        let caller = match caller_of(client.metadata()) {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         Some(
-            match self.executor.execute_stream(&statement.to_string()).await {
+            match self
+                .executor
+                .execute_stream(&caller, &statement.to_string())
+                .await
+            {
                 Ok(stream) => respond(stream, &Format::UnifiedText, options),
                 Err(e) => Err(pg_error(&e)),
             },
@@ -265,41 +283,80 @@ impl ExtendedQueryHandler for Extended {
             .clone()
             .replace_params_with_values(&params)
             .map_err(|e| pg_error(&QueryError::from(e)))?;
+        let caller = caller_of(client.metadata())?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-        match self.executor.execute_plan_stream(plan).await {
+        match self
+            .executor
+            .execute_plan_stream(&caller, &statement.to_string(), plan)
+            .await
+        {
             Ok(stream) => respond(stream, &portal.result_column_format, options),
             Err(e) => Err(pg_error(&e)),
         }
     }
 }
 
-/// The login: one user and password, compared by pgwire's cleartext
-/// handshake.
-#[derive(Debug)]
-struct Login(PgLogin);
+/// The login: pgwire's cleartext password message, checked against the
+/// configured tokens (the password is the token; `hoso`/`hoso` in local
+/// mode). The caller's role goes into the connection's metadata.
+struct Login {
+    auth: Auth,
+    parameters: DefaultServerParameterProvider,
+    keys: RandomPidSecretKeyGenerator,
+}
 
 #[async_trait]
-impl AuthSource for Login {
-    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        if login.user() == Some(self.0.user.as_str()) {
-            Ok(Password::new(None, self.0.password.as_bytes().to_vec()))
-        } else {
-            Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "FATAL".into(),
-                "28P01".into(),
-                format!(
-                    "password authentication failed for user {:?}",
-                    login.user().unwrap_or("")
-                ),
-            ))))
+impl StartupHandler for Login {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                auth::protocol_negotiation(client, startup).await?;
+                auth::save_startup_parameters_to_metadata(client, startup);
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::CleartextPassword,
+                    ))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
+                let pwd = pwd.into_password()?;
+                let user = client
+                    .metadata()
+                    .get(pgwire::api::METADATA_USER)
+                    .cloned()
+                    .unwrap_or_default();
+                match self.auth.password(&user, &pwd.password, Protocol::Postgres) {
+                    Ok(caller) => {
+                        client
+                            .metadata_mut()
+                            .insert(ROLE_KEY.into(), caller.role.to_string());
+                        let (pid, secret) = self.keys.generate(client);
+                        client.set_pid_and_secret_key(pid, secret);
+                        auth::finish_authentication(client, &self.parameters).await?;
+                    }
+                    Err(_) => return Err(PgWireError::InvalidPassword(user)),
+                }
+            }
+            _ => {}
         }
+        Ok(())
     }
 }
 
 struct Handlers {
     simple: Arc<DfSessionService>,
     extended: Arc<Extended>,
-    startup: Arc<CleartextPasswordAuthStartupHandler<Login, DefaultServerParameterProvider>>,
+    startup: Arc<Login>,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -320,7 +377,7 @@ impl PgWireServerHandlers for Handlers {
 pub async fn serve(
     executor: QueryExecutor,
     listen: std::net::SocketAddr,
-    login: PgLogin,
+    auth: Auth,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let ctx = Arc::new(executor.session_context().clone());
@@ -338,10 +395,11 @@ pub async fn serve(
             inner: service,
             executor,
         }),
-        startup: Arc::new(CleartextPasswordAuthStartupHandler::new(
-            Login(login),
-            DefaultServerParameterProvider::default(),
-        )),
+        startup: Arc::new(Login {
+            auth,
+            parameters: DefaultServerParameterProvider::default(),
+            keys: RandomPidSecretKeyGenerator::default(),
+        }),
     });
     let opts = datafusion_postgres::ServerOptions::new()
         .with_host(listen.ip().to_string())

@@ -92,14 +92,14 @@ impl QueryStream {
     }
 
     /// Ends the query: frees what it held and counts its outcome.
-    fn end(&mut self, outcome: &str) {
+    fn end(&mut self, outcome: &'static str, error: Option<&QueryError>) {
         self.running = None;
-        self.tally.count(outcome);
+        self.tally.count(outcome, error);
     }
 
     /// Ends the query with `error`, which is the stream's last item.
     fn fail(&mut self, error: QueryError) -> Poll<Option<Result<RecordBatch, QueryError>>> {
-        self.end(error.label());
+        self.end(error.label(), Some(&error));
         Poll::Ready(Some(Err(error)))
     }
 }
@@ -120,7 +120,7 @@ impl Stream for QueryStream {
         match running.batches.as_mut().poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => {
-                this.end("ok");
+                this.end("ok", None);
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(e))) => this.fail(e.into()),
@@ -129,6 +129,7 @@ impl Stream for QueryStream {
                 if this.rows > this.budget.max_rows {
                     return this.fail(QueryError::TooManyRows(this.budget.max_rows));
                 }
+                this.tally.add_rows(batch.num_rows());
                 Poll::Ready(Some(Ok(batch)))
             }
         }

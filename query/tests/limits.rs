@@ -31,7 +31,7 @@ async fn the_row_cap_holds_while_rows_stream() {
     // The stream yields rows up to the cap, then the error, then nothing.
     let mut rows = server
         .executor
-        .execute_stream("SELECT value FROM generate_series(1, 20000)")
+        .execute_stream(&common::admin(), "SELECT value FROM generate_series(1, 20000)")
         .await
         .unwrap();
     let mut yielded = 0;
@@ -90,12 +90,12 @@ async fn past_the_concurrency_limit_a_query_waits_for_a_slot() {
     })
     .await;
     let ex = &server.executor;
-    let first = ex.execute_stream(SILENT).await.unwrap();
-    let second = ex.execute_stream(SILENT).await.unwrap();
+    let first = ex.execute_stream(&common::admin(), SILENT).await.unwrap();
+    let second = ex.execute_stream(&common::admin(), SILENT).await.unwrap();
     assert_eq!(server.metrics.running.get(), 2);
     let third = tokio::spawn({
         let ex = ex.clone();
-        async move { ex.execute("SELECT 42 AS answer").await }
+        async move { ex.execute(&common::admin(), "SELECT 42 AS answer").await }
     });
     common::eventually("the third query waits", || {
         server.metrics.waiting.get() == 1
@@ -120,7 +120,7 @@ async fn a_query_that_finds_no_slot_in_time_gets_503_with_retry_after() {
     })
     .await;
     // Holds the only slot; never polled, so its own timeout never fires.
-    let held = server.executor.execute_stream(SILENT).await.unwrap();
+    let held = server.executor.execute_stream(&common::admin(), SILENT).await.unwrap();
     let resp = server.post("json", "SELECT 1").await;
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()[reqwest::header::RETRY_AFTER], "1");
@@ -145,7 +145,7 @@ async fn dropping_the_stream_stops_the_plan() {
     })
     .await;
     let before = alive_tasks();
-    let mut rows = server.executor.execute_stream(SILENT).await.unwrap();
+    let mut rows = server.executor.execute_stream(&common::admin(), SILENT).await.unwrap();
     let polling = tokio::spawn(async move { rows.next().await.map(|r| r.is_ok()) });
     common::eventually("the plan spawned its tasks", || alive_tasks() > before + 1).await;
     polling.abort();

@@ -7,7 +7,11 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use hoso_model::schema;
 use hoso_model::tables::{TableSource, TablesSnapshot};
-use hoso_query::{QueryConfig, QueryError, QueryExecutor, QueryMetrics};
+use hoso_query::{Caller, Protocol, QueryConfig, QueryError, QueryExecutor, QueryMetrics, Role};
+
+fn admin() -> Caller {
+    Caller::new("test", Role::Admin, Protocol::Http)
+}
 
 struct Fixed(TablesSnapshot);
 
@@ -226,7 +230,7 @@ async fn the_procedure_catalogue_is_a_table() {
 
 async fn rows(ex: &QueryExecutor, sql: &str) -> String {
     let out = ex
-        .execute(sql)
+        .execute(&admin(), sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     arrow::util::pretty::pretty_format_batches(&out.batches)
@@ -301,7 +305,7 @@ async fn every_write_or_session_change_is_refused() {
         "UPDATE filings SET status = 'x'",
     ];
     for sql in refused {
-        match ex.execute(sql).await {
+        match ex.execute(&admin(), sql).await {
             Err(QueryError::Refused(msg)) => {
                 assert!(
                     msg.contains("read-only") || msg.contains("not allowed"),
@@ -319,12 +323,12 @@ async fn every_write_or_session_change_is_refused() {
     );
     // Reads pass, including EXPLAIN.
     assert!(
-        ex.execute("EXPLAIN SELECT * FROM daily_volume")
+        ex.execute(&admin(), "EXPLAIN SELECT * FROM daily_volume")
             .await
             .is_ok()
     );
     assert!(
-        ex.execute("WITH x AS (SELECT 1 AS a) SELECT a FROM x")
+        ex.execute(&admin(), "WITH x AS (SELECT 1 AS a) SELECT a FROM x")
             .await
             .is_ok()
     );
@@ -339,7 +343,7 @@ async fn mistakes_are_the_caller_s_and_say_what_is_wrong() {
         ("SELECT * FROM no_such_table", "no_such_table"),
         ("SELECT 1; SELECT 2", "single"),
     ] {
-        match ex.execute(sql).await {
+        match ex.execute(&admin(), sql).await {
             Err(e @ QueryError::Invalid(_)) => {
                 assert!(e.is_user_error());
                 assert!(e.to_string().contains(fragment), "{sql}: {e}");
@@ -353,7 +357,7 @@ async fn mistakes_are_the_caller_s_and_say_what_is_wrong() {
 async fn a_query_past_its_timeout_is_cancelled() {
     let ex = executor(50).await;
     let slow = "SELECT count(*) FROM generate_series(1, 5000000000) a";
-    match ex.execute(slow).await {
+    match ex.execute(&admin(), slow).await {
         Err(e @ QueryError::Timeout(_)) => assert!(e.to_string().contains("50 ms"), "{e}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -367,11 +371,11 @@ async fn results_and_memory_are_capped() {
     })
     .await;
     assert!(
-        ex.execute("SELECT * FROM generate_series(1, 1000)")
+        ex.execute(&admin(), "SELECT * FROM generate_series(1, 1000)")
             .await
             .is_ok()
     );
-    match ex.execute("SELECT * FROM generate_series(1, 1001)").await {
+    match ex.execute(&admin(), "SELECT * FROM generate_series(1, 1001)").await {
         Err(e @ QueryError::TooManyRows(1000)) => assert!(e.to_string().contains("LIMIT"), "{e}"),
         other => panic!("expected the row cap, got {other:?}"),
     }
@@ -382,14 +386,14 @@ async fn results_and_memory_are_capped() {
     })
     .await;
     let big = "SELECT v, count(*) FROM (SELECT value % 500000 AS v FROM generate_series(1, 2000000)) GROUP BY v ORDER BY v";
-    match ex.execute(big).await {
+    match ex.execute(&admin(), big).await {
         Err(e @ QueryError::Exhausted(_)) => assert!(e.is_retryable()),
         other => panic!(
             "expected the memory limit, got {:?}",
             other.map(|o| o.num_rows())
         ),
     }
-    assert!(ex.execute("SELECT 1").await.is_ok());
+    assert!(ex.execute(&admin(), "SELECT 1").await.is_ok());
 }
 
 /// A source whose tables change on every snapshot, like a busy processor.
@@ -476,7 +480,7 @@ async fn working_day_functions_follow_the_vietnamese_calendar() {
     );
     // Wrong arguments are the caller's mistake, in words.
     let err = ex
-        .execute("SELECT add_working_days(DATE '2025-04-29', 'x')")
+        .execute(&admin(), "SELECT add_working_days(DATE '2025-04-29', 'x')")
         .await
         .unwrap_err();
     assert!(matches!(err, QueryError::Invalid(_)), "{err}");

@@ -89,6 +89,7 @@ fn spawn_up(brokers: &str, topic: &str, data_dir: &PathBuf, log: &PathBuf) -> Pr
         .env("HOSO_PROCESSOR__GROUP_ID", format!("crash-{topic}"))
         // The Postgres port is not under test; other processes may hold 5433.
         .env("HOSO_QUERY__POSTGRES_LISTEN", "")
+        .env("HOSO_QUERY__FLIGHT_LISTEN", "")
         .stdout(Stdio::from(out.try_clone().unwrap()))
         .stderr(Stdio::from(out))
         .spawn()

@@ -161,6 +161,7 @@ pub fn test_config(brokers: &str, topic: &str) -> Config {
     config.ingest.ack_timeout_ms = 5_000;
     // Tests run side by side: a test that wants the Postgres port sets one.
     config.query.postgres_listen = String::new();
+    config.query.flight_listen = String::new();
     config
 }
 

@@ -8,7 +8,7 @@
 use hoso_model::calendar::Calendar;
 use hoso_model::time::format_utc_ms;
 use hoso_processor::{LiveTables, PartitionTables};
-use hoso_query::{QueryConfig, QueryExecutor, QueryMetrics};
+use hoso_query::{Caller, Protocol, QueryConfig, QueryExecutor, QueryMetrics, Role};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
@@ -71,7 +71,7 @@ async fn executor_over(events: &[String]) -> QueryExecutor {
 
 async fn table(ex: &QueryExecutor, sql: &str) -> String {
     let out = ex
-        .execute(sql)
+        .execute(&Caller::new("test", Role::Admin, Protocol::Http), sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     arrow::util::pretty::pretty_format_batches(&out.batches)

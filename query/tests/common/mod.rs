@@ -8,7 +8,7 @@ use std::time::Duration;
 use arrow::array::{Date32Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use hoso_model::schema;
 use hoso_model::tables::{TableSource, TablesSnapshot};
-use hoso_query::{QueryConfig, QueryExecutor, QueryMetrics};
+use hoso_query::{Auth, Caller, Protocol, QueryConfig, QueryExecutor, QueryMetrics, Role};
 
 struct Fixed(TablesSnapshot);
 
@@ -48,6 +48,11 @@ impl Server {
     }
 }
 
+/// The caller of the tests that call the executor directly.
+pub fn admin() -> Caller {
+    Caller::new("test", Role::Admin, Protocol::Http)
+}
+
 /// One partition's daily counts on two days and two communes, one day with
 /// nothing ended (so `on_time_rate` is NULL there).
 fn snapshot() -> TablesSnapshot {
@@ -80,7 +85,7 @@ pub async fn serve(config: QueryConfig) -> Server {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = hoso_query::http::router(executor.clone());
+    let app = hoso_query::http::router(executor.clone(), Auth::local());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Server {
         base,

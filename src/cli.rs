@@ -92,6 +92,17 @@ pub enum Command {
         #[command(flatten)]
         args: GenArgs,
     },
+    /// Make a new access token for `[[auth.tokens]]`: prints the token
+    /// (give it to its user; it is not stored) and the entry to add to the
+    /// configuration (which keeps only its SHA-256).
+    Token {
+        /// The name it logs in as (Postgres user, Flight SQL user).
+        #[arg(long)]
+        user: String,
+        /// admin, planner, province:<code> or ingest.
+        #[arg(long)]
+        role: String,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -156,6 +167,10 @@ pub struct DemoArgs {
     /// Seed of the generator.
     #[arg(long, default_value_t = 766)]
     pub seed: u64,
+    /// Token of an `admin` or `ingest` entry of `[auth]`, when tokens are
+    /// configured (local mode needs none).
+    #[arg(long, env = "HOSO_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -38,6 +38,8 @@ pub struct DemoOptions {
     /// Compressed live filings per second.
     pub live_rate_per_s: u32,
     pub seed: u64,
+    /// The bearer token ingest wants, when tokens are configured.
+    pub token: Option<String>,
 }
 
 pub fn now_ms() -> i64 {
@@ -97,7 +99,7 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> anyhow::Result
             if count == 0 {
                 break;
             }
-            send(&client, &url, body, &cancel).await?;
+            send(&client, &url, opts.token.as_deref(), body, &cancel).await?;
             if cancel.is_cancelled() {
                 return Ok(());
             }
@@ -128,18 +130,28 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> anyhow::Result
 async fn send(
     client: &reqwest::Client,
     url: &str,
+    token: Option<&str>,
     body: Vec<u8>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     loop {
-        let resp = client
-            .post(url)
+        let mut request = client.post(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let resp = request
             .header("content-type", "application/x-ndjson")
             .body(body.clone())
             .send()
             .await;
         match resp {
             Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+                let text = r.text().await.unwrap_or_default();
+                anyhow::bail!(
+                    "ingest refused the demo's login ({text}); pass an admin or ingest token with --token or HOSO_TOKEN"
+                );
+            }
             Ok(r) if r.status().as_u16() == 422 => {
                 let text = r.text().await.unwrap_or_default();
                 anyhow::bail!("ingest refused demo events (a generator bug): {text}");
@@ -167,6 +179,7 @@ mod tests {
             filings_per_day: 20,
             live_rate_per_s: 5,
             seed,
+            token: None,
         }
     }
 

@@ -51,6 +51,7 @@ fn demo_options(url: String, a: &DemoArgs) -> DemoOptions {
         filings_per_day: a.filings_per_day,
         live_rate_per_s: a.live_rate_per_s,
         seed: a.seed,
+        token: a.token.clone(),
     }
 }
 
@@ -88,6 +89,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hoso::replay::run(load(config_file, common)?, from.as_deref(), cancel).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Token { user, role } => {
+            let token = hoso_query::auth::new_token().map_err(|e| anyhow::anyhow!(e))?;
+            let entry = hoso_query::auth::TokenConfig {
+                user: user.clone(),
+                role: role.clone(),
+                sha256: hoso_query::auth::token_sha256(&token),
+            };
+            // The same checks as at start: a bad role or name fails here.
+            hoso_query::Auth::new(&hoso_query::auth::AuthConfig {
+                tokens: vec![entry.clone()],
+            })
+            .map_err(|e| anyhow::anyhow!(e))?;
+            eprintln!("token for {user} (shown once; hoso keeps only its SHA-256):");
+            println!("{token}");
+            eprintln!("\nadd to the configuration file:\n");
+            eprintln!(
+                "[[auth.tokens]]\nuser = {:?}\nrole = {:?}\nsha256 = {:?}",
+                entry.user, entry.role, entry.sha256
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Config {
             action: ConfigAction::Print { common },
         } => {
@@ -96,6 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     let config = load(config_file, common)?;
+    let local = config.auth.tokens.is_empty();
+    let query = config.query.clone();
     let running = up::start(config, roles).await?;
     let addr = running.addr;
     if roles.query {
@@ -103,6 +127,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         println!(
             "  curl -XPOST {addr}/v1/sql --data 'SELECT * FROM online_share ORDER BY day DESC LIMIT 5'"
         );
+        if local {
+            println!(
+                "hoso: local mode (no [auth] tokens): loopback only, user hoso, password hoso, as admin"
+            );
+            if !query.postgres_listen.is_empty() {
+                println!(
+                    "  psql postgresql://hoso:hoso@{}/hoso",
+                    query.postgres_listen
+                );
+            }
+            if !query.flight_listen.is_empty() {
+                println!(
+                    "  Flight SQL grpc://{} (user hoso, password hoso)",
+                    query.flight_listen
+                );
+            }
+        } else {
+            println!(
+                "hoso: SQL needs a token (HTTP: Authorization: Bearer; Postgres and Flight SQL: user and token)"
+            );
+        }
     }
     if roles.ingest {
         println!("hoso: ingest at http://{addr}/v1/events");

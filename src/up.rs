@@ -130,12 +130,9 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             metrics: IngestMetrics::new(&registry)?,
             due_rules: config.due_rules.clone(),
         };
-        app = app.merge(
-            hoso_ingest::router(Arc::new(state)).layer(axum::middleware::from_fn_with_state(
-                auth.clone(),
-                ingest_auth,
-            )),
-        );
+        app = app.merge(hoso_ingest::router(Arc::new(state)).layer(
+            axum::middleware::from_fn_with_state(auth.clone(), ingest_auth),
+        ));
         publisher = Some(p);
     }
 
@@ -317,7 +314,7 @@ async fn ingest_auth(
     use axum::response::IntoResponse;
     let caller = match hoso_query::http::caller_of(&auth, request.headers()) {
         Ok(c) => c,
-        Err(refused) => return refused,
+        Err(e) => return hoso_query::http::unauthorized(e),
     };
     if !caller.role.may_ingest() {
         let message = format!(

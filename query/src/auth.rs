@@ -166,7 +166,9 @@ impl Auth {
                 ));
             }
             if !users.insert(t.user.as_str()) {
-                return Err(format!("{at}: the user appears twice; each token names its own user"));
+                return Err(format!(
+                    "{at}: the user appears twice; each token names its own user"
+                ));
             }
             let role = Role::parse(&t.role).map_err(|e| format!("{at}: {e}"))?;
             let hash = parse_hash(&t.sha256).ok_or_else(|| {
@@ -307,7 +309,14 @@ mod tests {
         for text in ["admin", "planner", "ingest", "province:91", "province:01"] {
             assert_eq!(Role::parse(text).unwrap().to_string(), text);
         }
-        for bad in ["", "Admin", "province:", "province:9", "province:911", "province:ab"] {
+        for bad in [
+            "",
+            "Admin",
+            "province:",
+            "province:9",
+            "province:911",
+            "province:ab",
+        ] {
             assert!(Role::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Role::parse("province:91").unwrap().province(), Some("91"));

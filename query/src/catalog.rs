@@ -18,6 +18,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
@@ -27,15 +28,14 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter::FilterExecBuilder;
 use datafusion::physical_plan::union::UnionExec;
 use hoso_model::catalogue::{Catalogue, Deadline, Procedure};
 use hoso_model::schema;
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::Operator;
-use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
-use datafusion::physical_plan::empty::EmptyExec;
-use datafusion::physical_plan::filter::FilterExecBuilder;
 use hoso_model::tables::{TableSource, TablesSnapshot};
 
 use crate::auth::{Caller, Role};
@@ -240,7 +240,7 @@ impl LiveTable {
         }
         // Closed filings past the hot horizon: the same rows, in Parquet.
         let cold = cold_scan(&cold, self.kind.schema(), projection, n)?;
-        Ok(UnionExec::try_new(vec![exec, cold])?)
+        UnionExec::try_new(vec![exec, cold])
     }
 }
 

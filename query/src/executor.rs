@@ -234,7 +234,8 @@ impl QueryExecutor {
         if !caller.role.may_query() {
             return Err(may_not_query(caller));
         }
-        let planned = tokio::time::timeout(self.timeout, self.checked_plan(caller, Input::Sql(sql)));
+        let planned =
+            tokio::time::timeout(self.timeout, self.checked_plan(caller, Input::Sql(sql)));
         match planned.await {
             Ok(Ok((_, plan))) => Ok(Arc::new(plan.schema().as_arrow().clone())),
             Ok(Err(e)) => Err(e),

@@ -71,18 +71,19 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     }
 }
 
-/// The caller of a request, or the 401 that answers it.
-pub fn caller_of(auth: &Auth, headers: &HeaderMap) -> Result<Caller, Response> {
-    bearer_token(headers)
-        .and_then(|token| auth.bearer(token, Protocol::Http))
-        .map_err(|e| {
-            let mut resp = error(StatusCode::UNAUTHORIZED, &e.to_string());
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"hoso\""),
-            );
-            resp
-        })
+/// The caller of a request, from its bearer token.
+pub fn caller_of(auth: &Auth, headers: &HeaderMap) -> Result<Caller, AuthError> {
+    bearer_token(headers).and_then(|token| auth.bearer(token, Protocol::Http))
+}
+
+/// The 401 that answers a request without a valid token.
+pub fn unauthorized(e: AuthError) -> Response {
+    let mut resp = error(StatusCode::UNAUTHORIZED, &e.to_string());
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"hoso\""),
+    );
+    resp
 }
 
 async fn sql(
@@ -93,7 +94,7 @@ async fn sql(
 ) -> Response {
     let caller = match caller_of(&state.auth, &headers) {
         Ok(c) => c,
-        Err(resp) => return resp,
+        Err(e) => return unauthorized(e),
     };
     let format = match Format::parse(params.format.as_deref()) {
         Ok(f) => f,

@@ -65,7 +65,12 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn start(metrics: &QueryMetrics, log: &QueryLog, caller: &Caller, sql: &str) -> Self {
+    pub(crate) fn start(
+        metrics: &QueryMetrics,
+        log: &QueryLog,
+        caller: &Caller,
+        sql: &str,
+    ) -> Self {
         Tally {
             metrics: metrics.clone(),
             log: log.clone(),

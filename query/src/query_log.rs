@@ -106,7 +106,8 @@ impl QueryLog {
                 rows.iter().map(|r| r.duration_s * 1000.0),
             )),
             Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|r| i64::try_from(r.rows).unwrap_or(i64::MAX)),
+                rows.iter()
+                    .map(|r| i64::try_from(r.rows).unwrap_or(i64::MAX)),
             )),
             text(&|r| r.outcome.to_string()),
             Arc::new(StringArray::from_iter(

@@ -87,7 +87,11 @@ fn content_type(resp: &reqwest::Response) -> String {
 async fn every_format_carries_the_same_rows() {
     let server = common::serve(QueryConfig::default()).await;
     for sql in [MIXED, VIEW] {
-        let want = server.executor.execute(&common::admin(), sql).await.unwrap();
+        let want = server
+            .executor
+            .execute(&common::admin(), sql)
+            .await
+            .unwrap();
         let want_json = json_of(&want.batches);
         assert!(want.num_rows() > 0, "{sql}");
 

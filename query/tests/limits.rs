@@ -31,7 +31,10 @@ async fn the_row_cap_holds_while_rows_stream() {
     // The stream yields rows up to the cap, then the error, then nothing.
     let mut rows = server
         .executor
-        .execute_stream(&common::admin(), "SELECT value FROM generate_series(1, 20000)")
+        .execute_stream(
+            &common::admin(),
+            "SELECT value FROM generate_series(1, 20000)",
+        )
         .await
         .unwrap();
     let mut yielded = 0;
@@ -120,7 +123,11 @@ async fn a_query_that_finds_no_slot_in_time_gets_503_with_retry_after() {
     })
     .await;
     // Holds the only slot; never polled, so its own timeout never fires.
-    let held = server.executor.execute_stream(&common::admin(), SILENT).await.unwrap();
+    let held = server
+        .executor
+        .execute_stream(&common::admin(), SILENT)
+        .await
+        .unwrap();
     let resp = server.post("json", "SELECT 1").await;
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()[reqwest::header::RETRY_AFTER], "1");
@@ -145,7 +152,11 @@ async fn dropping_the_stream_stops_the_plan() {
     })
     .await;
     let before = alive_tasks();
-    let mut rows = server.executor.execute_stream(&common::admin(), SILENT).await.unwrap();
+    let mut rows = server
+        .executor
+        .execute_stream(&common::admin(), SILENT)
+        .await
+        .unwrap();
     let polling = tokio::spawn(async move { rows.next().await.map(|r| r.is_ok()) });
     common::eventually("the plan spawned its tasks", || alive_tasks() > before + 1).await;
     polling.abort();

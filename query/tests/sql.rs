@@ -375,7 +375,10 @@ async fn results_and_memory_are_capped() {
             .await
             .is_ok()
     );
-    match ex.execute(&admin(), "SELECT * FROM generate_series(1, 1001)").await {
+    match ex
+        .execute(&admin(), "SELECT * FROM generate_series(1, 1001)")
+        .await
+    {
         Err(e @ QueryError::TooManyRows(1000)) => assert!(e.to_string().contains("LIMIT"), "{e}"),
         other => panic!("expected the row cap, got {other:?}"),
     }

@@ -234,6 +234,19 @@ impl Hoso {
         (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
+    /// Runs SQL with `token` as the bearer: (status, body text).
+    pub async fn sql_as(&self, token: &str, sql: &str) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}/v1/sql?format=json", self.base))
+            .bearer_auth(token)
+            .body(sql.to_string())
+            .send()
+            .await
+            .expect("SQL answers");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
     /// Runs SQL that must succeed; the rows as JSON objects.
     pub async fn sql(&self, sql: &str) -> Vec<Value> {
         let (status, text) = self.sql_raw(sql, "json").await;
@@ -377,4 +390,38 @@ pub fn read_messages(brokers: &str, topic: &str) -> Vec<Read> {
 /// A unique topic name per test.
 pub fn topic(name: &str) -> String {
     format!("e2e-{name}-{}", free_port())
+}
+
+/// Runs `sql` with the real psql as `user`, unaligned and without headers
+/// (`-A -t`), plus `extra` options: stdout, or stderr on failure.
+pub fn psql(
+    port: u16,
+    user: &str,
+    password: &str,
+    extra: &[&str],
+    sql: &str,
+) -> Result<String, String> {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            user,
+            "-d",
+            "hoso",
+        ])
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+        .args(extra)
+        .args(["-c", sql])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql is installed (deploy/local.sh installs postgresql-client)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
 }

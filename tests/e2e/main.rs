@@ -1,9 +1,11 @@
 //! End-to-end tests: a real Kafka-protocol broker (Tansu, started per test
 //! on a free port) and the real hoso server, started in-process on port 0.
 
+mod auth;
 mod bad_input;
 mod broker_restart;
 mod cold;
+mod concurrency;
 mod crash;
 mod dead_letters;
 mod generator;
@@ -13,5 +15,6 @@ mod kpi_views;
 mod late_data;
 mod pipeline;
 mod postgres;
+mod query_suite;
 mod replay;
 mod system_tables;

@@ -1,12 +1,12 @@
 //! The Postgres wire protocol with the real psql: the same answers as
 //! HTTP, the same refusals, and psql's own catalog commands.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Broker, Hoso, free_port, test_config, topic, wait_for};
+use crate::harness::{self, Broker, Hoso, free_port, test_config, topic, wait_for};
+use crate::query_suite::{SUITE, http_rows};
 
 fn received(f: &str, commune: &str, channel: &str) -> Value {
     json!({
@@ -16,36 +16,27 @@ fn received(f: &str, commune: &str, channel: &str) -> Value {
     })
 }
 
-/// Runs `sql` with psql as user hoso; stdout (unaligned, `|`-separated,
+/// Runs `sql` with psql as user hoso: stdout (unaligned, `|`-separated,
 /// no header) or stderr.
 fn psql(port: u16, password: &str, sql: &str) -> Result<String, String> {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "hoso",
-            "-d",
-            "hoso",
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .env("PGPASSWORD", password)
-        .env("PGCONNECT_TIMEOUT", "10")
-        .output()
-        .expect("psql is installed (deploy/local.sh installs postgresql-client)");
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+    harness::psql(port, "hoso", password, &[], sql)
+}
+
+/// `sql`'s rows through psql, each as its values' text (the suite's form:
+/// NULL as `NULL`, booleans as `t`/`f`).
+fn psql_rows(port: u16, sql: &str) -> Vec<Vec<String>> {
+    let out = harness::psql(
+        port,
+        "hoso",
+        "hoso",
+        &["-F", "\u{1f}", "-P", "null=NULL"],
+        sql,
+    )
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\u{1f}').map(str::to_string).collect())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,6 +78,12 @@ async fn psql_gets_what_http_gets_and_can_write_nothing() {
             )
         })
         .collect();
+    // The whole suite, row for row, value for value.
+    for sql in SUITE {
+        let want = http_rows(&hoso, sql).await;
+        assert!(!want.is_empty(), "{sql} answers no rows: a weak test");
+        assert_eq!(psql_rows(port, sql), want, "{sql}");
+    }
     let port_sql = |sql: &str| psql(port, "hoso", sql);
     assert_eq!(port_sql(volume).unwrap(), via_http.join("\n"));
     assert_eq!(via_http, vec!["30292|2|1", "30301|1|0"]);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{self, Broker, Hoso, free_port, test_config, topic, wait_for};
-use crate::query_suite::{SUITE, http_rows};
+use crate::query_suite::{FORBIDDEN, SUITE, http_rows, is_refusal};
 
 fn received(f: &str, commune: &str, channel: &str) -> Value {
     json!({
@@ -105,6 +105,9 @@ async fn psql_gets_what_http_gets_and_can_write_nothing() {
     let mut config = test_config(&broker.addr, &topic);
     let port = free_port();
     config.query.postgres_listen = format!("127.0.0.1:{port}");
+    // Long enough for every query below on a slow machine, short enough to
+    // see one cancelled.
+    config.query.timeout_ms = 10_000;
     let hoso = Hoso::start(config).await;
     hoso.wait_ready().await;
 
@@ -169,16 +172,18 @@ async fn psql_gets_what_http_gets_and_can_write_nothing() {
     assert!(tables.contains("filings"), "{tables}");
 
     // Nothing can be written or changed, and each refusal says why.
-    for bad in [
-        "CREATE TABLE x (a INT)",
-        "INSERT INTO filings (filing_id) VALUES ('x')",
-        "DROP VIEW daily_volume",
-        "SET datafusion.execution.target_partitions = 1",
-        "COPY filings TO '/tmp/x.csv'",
-    ] {
+    // The same on HTTP (400) as on the Postgres wire.
+    for bad in FORBIDDEN {
         let err = port_sql(bad).unwrap_err();
-        assert!(err.contains("read-only"), "{bad}: {err}");
+        // Postgres has no CREATE EXTERNAL TABLE: its parser stops at it,
+        // as a real Postgres server would.
+        let postgres_syntax = bad.starts_with("CREATE EXTERNAL") && err.contains("parser error");
+        assert!(is_refusal(&err) || postgres_syntax, "{bad}: {err}");
+        let (status, body) = hoso.sql_raw(bad, "json").await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(is_refusal(&body), "{bad}: {body}");
     }
+    assert!(!std::path::Path::new("/tmp/hoso-x.csv").exists());
     // What a client may set for itself is accepted, and changes no one else.
     assert_eq!(port_sql("SET application_name = 'planner'").unwrap(), "SET");
     assert_eq!(port_sql("SELECT COUNT(*) FROM filings").unwrap(), "3");
@@ -225,6 +230,11 @@ async fn psql_gets_what_http_gets_and_can_write_nothing() {
     drop(client);
     let _ = conn.await;
 
+    // A query past the timeout is cancelled with SQLSTATE 57014, and the
+    // server goes on serving.
+    let err = port_sql("SELECT count(*) FROM generate_series(1, 10000000000000)").unwrap_err();
+    assert!(err.contains("timeout"), "{err}");
+    assert_eq!(port_sql("SELECT 1").unwrap(), "1");
     // A wrong password is refused.
     let err = psql(port, "wrong", "SELECT 1").unwrap_err();
     assert!(

@@ -29,6 +29,31 @@ pub const SUITE: &[&str] = &[
     "SELECT NULL AS nothing, CAST(NULL AS BIGINT) AS no_number, 'hồ sơ' AS text",
 ];
 
+/// What no caller may run, on any protocol: writes, DDL, session changes
+/// of the server, files and URLs read or written. Each refusal says
+/// "read-only" or "not allowed".
+pub const FORBIDDEN: &[&str] = &[
+    "INSERT INTO filings (filing_id) VALUES ('x')",
+    "UPDATE filings SET status = 'x'",
+    "DELETE FROM filings",
+    "CREATE TABLE t (a INT)",
+    "CREATE TABLE t AS SELECT 1",
+    "CREATE VIEW v AS SELECT 1",
+    "DROP VIEW daily_volume",
+    "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+    "COPY filings TO '/tmp/hoso-x.csv'",
+    "COPY (SELECT 1) TO '/tmp/hoso-x.csv'",
+    "SET datafusion.execution.target_partitions = 1",
+    "EXPLAIN INSERT INTO filings (filing_id) VALUES ('x')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM 'https://example.org/data.parquet'",
+];
+
+/// Whether an error message is a policy refusal.
+pub fn is_refusal(message: &str) -> bool {
+    message.contains("read-only") || message.contains("not allowed")
+}
+
 /// A JSON value (HTTP's answer) in the suite's text form.
 pub fn text_of(v: &Value) -> String {
     match v {

@@ -17,6 +17,7 @@ use hoso_model::calendar::{
 use hoso_model::catalogue::{Catalogue, DueRules};
 use hoso_processor::ProcessorConfig;
 use hoso_query::QueryConfig;
+use hoso_query::alerts::AlertingConfig;
 use hoso_query::auth::{Auth, AuthConfig};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub struct Config {
     /// Tokens and their roles, for SQL on every protocol and for ingest;
     /// none means local mode (loopback only, `hoso`/`hoso`).
     pub auth: AuthConfig,
+    /// SQL alert rules and where their alerts go.
+    pub alerting: AlertingConfig,
     /// The calendar and the catalogue these sections name, read by
     /// [`Config::load`]; the components get their copies from it.
     #[serde(skip)]
@@ -159,6 +162,7 @@ impl Default for Config {
             calendar: CalendarConfig::default(),
             procedures: ProceduresConfig::default(),
             auth: AuthConfig::default(),
+            alerting: AlertingConfig::default(),
             due_rules: DueRules::vietnam(),
         }
     }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use hoso_ingest::{BrokerHealth, IngestMetrics, IngestState, Publisher};
 use hoso_model::health::Readiness;
 use hoso_processor::{ConsumeMode, LiveTables, ProcessorMetrics};
+use hoso_query::alerts::engine::{AlertMetrics, Engine};
 use hoso_query::auth::{Auth, LOCAL_PASSWORD, LOCAL_USER};
 use hoso_query::{QueryExecutor, QueryMetrics};
 use tokio::task::JoinHandle;
@@ -157,7 +158,24 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                 .await?,
             );
         }
-        app = app.merge(hoso_query::http::router(executor, auth.clone()));
+        app = app.merge(hoso_query::http::router(executor.clone(), auth.clone()));
+        app = app.merge(hoso_query::alerts::http::router(
+            executor.alerts().clone(),
+            auth.clone(),
+        ));
+        if !config.alerting.rules.is_empty() {
+            let engine = Engine::new(
+                &config.alerting,
+                executor.clone(),
+                executor.alerts().clone(),
+                AlertMetrics::new(&registry)?,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
+            let stop = cancel.clone();
+            background.push(tokio::spawn(
+                engine.run(async move { stop.cancelled().await }),
+            ));
+        }
     }
 
     // The topic first, then the processor: a consumer subscribed to a

@@ -89,6 +89,8 @@ pub enum Protocol {
     Http,
     Postgres,
     FlightSql,
+    /// hoso's own queries: alert rules.
+    Internal,
 }
 
 impl Protocol {
@@ -97,6 +99,7 @@ impl Protocol {
             Protocol::Http => "http",
             Protocol::Postgres => "postgres",
             Protocol::FlightSql => "flight_sql",
+            Protocol::Internal => "internal",
         }
     }
 }

@@ -126,7 +126,7 @@ impl Scope {
 
 /// The caller's scope, which the executor always sets: a scan without one
 /// did not come through the executor and reads nothing.
-fn scope_of(state: &dyn Session) -> Result<Arc<Scope>> {
+pub(crate) fn scope_of(state: &dyn Session) -> Result<Arc<Scope>> {
     state.config().get_extension::<Scope>().ok_or_else(|| {
         DataFusionError::Internal(
             "a table was scanned without its caller's scope; queries run through the executor"
@@ -290,9 +290,15 @@ impl std::fmt::Debug for HosoSchema {
 }
 
 impl HosoSchema {
-    /// The live tables of `source` and the `procedures` of `catalogue`.
-    pub fn new(source: Arc<dyn TableSource>, catalogue: &Catalogue) -> Result<Self> {
+    /// The live tables of `source`, the `procedures` of `catalogue`, and
+    /// `extra` tables kept elsewhere (`alerts`).
+    pub fn new(
+        source: Arc<dyn TableSource>,
+        catalogue: &Catalogue,
+        extra: Vec<(&'static str, Arc<dyn TableProvider>)>,
+    ) -> Result<Self> {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
+        tables.extend(extra);
         tables.insert(schema::PROCEDURES, Arc::new(procedures_table(catalogue)?));
         for (name, kind) in [
             (schema::FILINGS, LiveKind::Filings),
@@ -317,7 +323,10 @@ impl HosoSchema {
     /// and the recent queries.
     pub fn system(source: Arc<dyn TableSource>, log: QueryLog) -> Self {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
-        tables.insert("queries", Arc::new(QueriesTable { log }));
+        let queries = ComputedTable::new(query_log::schema(), move |scope| {
+            log.batch(scope.own_queries.as_deref())
+        });
+        tables.insert("queries", Arc::new(queries));
         for (name, kind) in [
             ("partitions", LiveKind::Partitions),
             ("commune_clocks", LiveKind::CommuneClocks),
@@ -335,22 +344,35 @@ impl HosoSchema {
     }
 }
 
-/// `system.queries`: the executor's log, as its caller may see it.
-#[derive(Debug)]
-struct QueriesTable {
-    log: QueryLog,
+/// A table computed at each scan for the caller's [`Scope`], from state
+/// kept outside the snapshot (`system.queries`, `alerts`).
+pub struct ComputedTable {
+    schema: SchemaRef,
+    rows: Box<dyn Fn(&Scope) -> RecordBatch + Send + Sync>,
 }
 
-impl std::fmt::Debug for QueryLog {
+impl ComputedTable {
+    pub fn new(
+        schema: SchemaRef,
+        rows: impl Fn(&Scope) -> RecordBatch + Send + Sync + 'static,
+    ) -> Self {
+        ComputedTable {
+            schema,
+            rows: Box::new(rows),
+        }
+    }
+}
+
+impl std::fmt::Debug for ComputedTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("QueryLog")
+        f.write_str("ComputedTable")
     }
 }
 
 #[async_trait]
-impl TableProvider for QueriesTable {
+impl TableProvider for ComputedTable {
     fn schema(&self) -> SchemaRef {
-        query_log::schema()
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -364,8 +386,7 @@ impl TableProvider for QueriesTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let scope = scope_of(state)?;
-        let batch = self.log.batch(scope.own_queries.as_deref());
+        let batch = (self.rows)(&*scope_of(state)?);
         MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())
             .map(|e| e as Arc<dyn ExecutionPlan>)
     }

@@ -31,6 +31,8 @@ use futures::StreamExt;
 use hoso_model::tables::TableSource;
 use hoso_model::views::{self, ViewOptions};
 
+use crate::alerts::AlertBook;
+use crate::alerts::table::table as alerts_table;
 use crate::auth::Caller;
 use crate::catalog::{HosoSchema, Scope};
 use crate::config::QueryConfig;
@@ -73,6 +75,8 @@ pub struct QueryExecutor {
     metrics: QueryMetrics,
     /// `system.queries`.
     log: QueryLog,
+    /// The alerts the `alerts` table shows; an alerting engine writes them.
+    alerts: AlertBook,
 }
 
 impl QueryExecutor {
@@ -92,7 +96,12 @@ impl QueryExecutor {
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         let catalog = MemoryCatalogProvider::new();
-        let schema = HosoSchema::new(source.clone(), &config.due_rules.catalogue)?;
+        let alerts = AlertBook::default();
+        let schema = HosoSchema::new(
+            source.clone(),
+            &config.due_rules.catalogue,
+            vec![("alerts", Arc::new(alerts_table(alerts.clone())))],
+        )?;
         catalog.register_schema(SCHEMA, Arc::new(schema))?;
         let log = QueryLog::default();
         catalog.register_schema(
@@ -125,6 +134,7 @@ impl QueryExecutor {
             ),
             metrics,
             log,
+            alerts,
         })
     }
 
@@ -168,6 +178,11 @@ impl QueryExecutor {
         plan: LogicalPlan,
     ) -> Result<QueryStream, QueryError> {
         self.stream_of(caller, sql, Input::Plan(plan)).await
+    }
+
+    /// The alerts of the `alerts` table, for the engine that keeps them.
+    pub fn alerts(&self) -> &AlertBook {
+        &self.alerts
     }
 
     /// The session the adapters plan against: hoso's catalog, views and

@@ -9,6 +9,7 @@
 //! [`pg`] another, for the Postgres wire protocol.
 //! [`udf`] adds the working-day functions.
 
+pub mod alerts;
 pub mod auth;
 pub mod catalog;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The `hoso` binary's library: configuration, wiring and shutdown. Kept as
 //! a library so the end-to-end tests start the real server in-process.
 
+pub mod alert_topic;
 pub mod cli;
 pub mod config;
 pub mod demo;

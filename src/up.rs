@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use crate::alert_topic::AlertTopic;
 use crate::config::Config;
 use crate::{ops, topic};
 
@@ -171,10 +172,19 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                 AlertMetrics::new(&registry)?,
             )
             .map_err(|e| anyhow::anyhow!(e))?;
-            let stop = cancel.clone();
-            background.push(tokio::spawn(
-                engine.run(async move { stop.cancelled().await }),
-            ));
+            let topic = config.alerting.kafka_topic.clone();
+            let engine = if topic.is_empty() {
+                engine
+            } else {
+                engine.with_sink(Box::new(AlertTopic::new(&config.kafka.brokers, &topic)?))
+            };
+            let (stop, kafka) = (cancel.clone(), config.kafka.clone());
+            background.push(tokio::spawn(async move {
+                if !topic.is_empty() && !topic::ensure_named(&kafka, &topic, &stop).await {
+                    return;
+                }
+                engine.run(async move { stop.cancelled().await }).await
+            }));
         }
     }
 

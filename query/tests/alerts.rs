@@ -60,6 +60,7 @@ async fn rules_fire_after_their_for_and_reach_sql_the_api_and_alertmanager() {
     let config = AlertingConfig {
         evaluation_interval_ms: 15_000,
         alertmanager_url: url,
+        kafka_topic: String::new(),
         rules: vec![
             rule("ManyReceived", RECEIVED, 60),
             rule("Broken", "SELECT 1 AS not_a_value", 0),

@@ -162,6 +162,8 @@ pub fn test_config(brokers: &str, topic: &str) -> Config {
     // Tests run side by side: a test that wants the Postgres port sets one.
     config.query.postgres_listen = String::new();
     config.query.flight_listen = String::new();
+    // A test that wants alerts in Kafka names its topic.
+    config.alerting.kafka_topic = String::new();
     config
 }
 

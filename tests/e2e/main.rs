@@ -1,6 +1,7 @@
 //! End-to-end tests: a real Kafka-protocol broker (Tansu, started per test
 //! on a free port) and the real hoso server, started in-process on port 0.
 
+mod alerts;
 mod auth;
 mod bad_input;
 mod broker_restart;

@@ -51,6 +51,8 @@ pub struct Engine {
     book: AlertBook,
     interval: Duration,
     webhook: Option<Webhook>,
+    /// Where every state change goes too (the Kafka topic `alerts`).
+    sinks: Vec<Box<dyn AlertSink>>,
     metrics: AlertMetrics,
     caller: Caller,
 }
@@ -81,9 +83,16 @@ impl Engine {
             book,
             interval: Duration::from_millis(config.evaluation_interval_ms.max(100)),
             webhook: Webhook::new(&config.alertmanager_url, config.evaluation_interval_ms)?,
+            sinks: Vec::new(),
             metrics,
             caller: Caller::new("alerting", Role::Admin, Protocol::Internal),
         })
+    }
+
+    /// Also hands every state change to `sink`.
+    pub fn with_sink(mut self, sink: Box<dyn AlertSink>) -> Self {
+        self.sinks.push(sink);
+        self
     }
 
     /// Evaluates every `interval` until `stop`.
@@ -144,6 +153,11 @@ impl Engine {
                 .collect();
             w.send(now, &firing, &resolved).await;
         }
+        if !changes.is_empty() {
+            for sink in &self.sinks {
+                sink.deliver(&changes).await;
+            }
+        }
         changes
     }
 
@@ -160,6 +174,30 @@ impl Engine {
             }
         });
     }
+}
+
+/// A receiver of state changes, in the order they happened. Delivery
+/// failures are the sink's to log; evaluation goes on.
+#[async_trait::async_trait]
+pub trait AlertSink: Send + Sync {
+    async fn deliver(&self, changes: &[Transition]);
+}
+
+/// A state change as JSON: what the Kafka topic `alerts` carries.
+pub fn change_json(t: &Transition) -> serde_json::Value {
+    let a = &t.alert;
+    serde_json::json!({
+        "rule": a.rule,
+        "state": a.state,
+        "previous_state": t.from,
+        "severity": a.severity,
+        "summary": a.summary,
+        "value": a.value,
+        "labels": a.labels,
+        "active_at": hoso_model::time::format_utc_ms(a.active_at),
+        "fired_at": a.fired_at.map(hoso_model::time::format_utc_ms),
+        "resolved_at": a.resolved_at.map(hoso_model::time::format_utc_ms),
+    })
 }
 
 /// A rule's answer as (labels, value): `value` is the numeric column,

@@ -28,6 +28,9 @@ pub struct AlertingConfig {
     /// Alertmanager's base URL (`http://127.0.0.1:9093`), or any receiver
     /// of its `POST /api/v2/alerts`; empty sends nowhere.
     pub alertmanager_url: String,
+    /// The Kafka topic every state change is written to (created when
+    /// missing); empty writes none.
+    pub kafka_topic: String,
     pub rules: Vec<RuleConfig>,
 }
 
@@ -36,6 +39,7 @@ impl Default for AlertingConfig {
         AlertingConfig {
             evaluation_interval_ms: 15_000,
             alertmanager_url: String::new(),
+            kafka_topic: "alerts".into(),
             rules: default_rules(),
         }
     }

@@ -11,6 +11,7 @@ use hoso_model::health::Readiness;
 use hoso_processor::{ConsumeMode, LiveTables, ProcessorMetrics};
 use hoso_query::alerts::engine::{AlertMetrics, Engine};
 use hoso_query::auth::{Auth, LOCAL_PASSWORD, LOCAL_USER};
+use hoso_query::kpi_metrics::KpiGauges;
 use hoso_query::{QueryExecutor, QueryMetrics};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -164,6 +165,16 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             executor.alerts().clone(),
             auth.clone(),
         ));
+        if config.query.kpi_metrics_interval_ms > 0 {
+            let gauges = KpiGauges::new(&registry)?;
+            let interval = Duration::from_millis(config.query.kpi_metrics_interval_ms);
+            let stop = cancel.clone();
+            background.push(tokio::spawn(gauges.run(
+                executor.clone(),
+                interval,
+                async move { stop.cancelled().await },
+            )));
+        }
         if !config.alerting.rules.is_empty() {
             let engine = Engine::new(
                 &config.alerting,

@@ -31,6 +31,9 @@ pub struct QueryConfig {
     /// Where Arrow Flight SQL listens (ADBC, JDBC, DBeaver); empty turns it
     /// off. Logins as on the Postgres wire.
     pub flight_listen: String,
+    /// How often the per-province KPI gauges on `/metrics` are refreshed
+    /// (`hoso_kpi_*`); 0 turns them off.
+    pub kpi_metrics_interval_ms: u64,
     /// The calendar of the working-day functions and the catalogue of the
     /// `procedures` table (set from the `calendar` and `procedures`
     /// sections).
@@ -49,6 +52,7 @@ impl Default for QueryConfig {
             at_risk_working_hours: 8,
             postgres_listen: "127.0.0.1:5433".into(),
             flight_listen: "127.0.0.1:50051".into(),
+            kpi_metrics_interval_ms: 15_000,
             due_rules: DueRules::vietnam(),
         }
     }

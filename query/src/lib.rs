@@ -17,6 +17,7 @@ pub mod error;
 pub mod executor;
 pub mod format;
 pub mod http;
+pub mod kpi_metrics;
 pub mod metrics;
 pub mod pg;
 pub mod query_log;

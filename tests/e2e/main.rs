@@ -6,6 +6,7 @@ mod broker_restart;
 mod cold;
 mod crash;
 mod dead_letters;
+mod flight_sql;
 mod generator;
 mod harness;
 mod import;

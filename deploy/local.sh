@@ -49,6 +49,15 @@ ensure_system_packages() {
     fi
 }
 
+# The Flight SQL tests talk to hoso with the real ADBC driver, from Python.
+ensure_python_adbc() {
+    command -v python3 >/dev/null 2>&1 || { log "python3 (with pip) is required by the Flight SQL tests"; exit 1; }
+    if ! python3 -c 'import adbc_driver_flightsql.dbapi, pyarrow' >/dev/null 2>&1; then
+        log "installing adbc-driver-flightsql and pyarrow (pip3)"
+        python3 -m pip install --quiet adbc-driver-flightsql pyarrow
+    fi
+}
+
 ensure_tansu() {
     if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q " $TANSU_VERSION"; then
         return
@@ -107,6 +116,7 @@ case "${1:-}" in
         shift
         ensure_cargo
         ensure_system_packages
+        ensure_python_adbc
         ensure_tansu
         log "running every test (the end-to-end tests start their own Tansu on free ports)"
         cargo test --workspace --all-targets "$@"

@@ -160,6 +160,17 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                 .await?,
             );
         }
+        if !config.query.flight_listen.is_empty() {
+            background.push(
+                flight(
+                    &config.query.flight_listen,
+                    executor.clone(),
+                    auth.clone(),
+                    &cancel,
+                )
+                .await?,
+            );
+        }
         app = app.merge(hoso_query::http::router(executor.clone(), auth.clone()));
         app = app.merge(hoso_query::alerts::http::router(
             executor.alerts().clone(),
@@ -341,6 +352,51 @@ async fn postgres(
             tracing::error!(error = %e, %addr, "the Postgres wire protocol stopped");
         }
     }))
+}
+
+/// Arrow Flight SQL on `listen`, stopped by `cancel`; like [`postgres`],
+/// the port is tried first.
+async fn flight(
+    listen: &str,
+    executor: QueryExecutor,
+    auth: Auth,
+    cancel: &CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let addr = protocol_addr(listen, "query.flight_listen", &auth).await?;
+    if auth.is_local() {
+        info!(
+            "Arrow Flight SQL: grpc://{addr} user {LOCAL_USER} password {LOCAL_PASSWORD} \
+             (local mode: no [auth] tokens configured)"
+        );
+    } else {
+        info!("Arrow Flight SQL on grpc://{addr}: user and token of an [auth] entry");
+    }
+    let cancel = cancel.clone();
+    Ok(tokio::spawn(async move {
+        let stop = async move { cancel.cancelled().await };
+        if let Err(e) = hoso_query::flight::serve(executor, addr, auth, stop).await {
+            tracing::error!(error = %e, %addr, "Arrow Flight SQL stopped");
+        }
+    }))
+}
+
+/// The address of a protocol's `listen` setting (`key`), loopback only in
+/// local mode, checked free so that a taken port fails the start.
+async fn protocol_addr(listen: &str, key: &str, auth: &Auth) -> anyhow::Result<SocketAddr> {
+    if auth.is_local() {
+        require_loopback(listen).await?;
+    }
+    let addr = tokio::net::lookup_host(listen)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .with_context(|| format!("{key} {listen:?} is not an address"))?;
+    drop(
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} ({key})"))?,
+    );
+    Ok(addr)
 }
 
 /// Ingest takes events from `admin` and `ingest` tokens; in local mode from

@@ -6,7 +6,8 @@
 //! the read-only policy, the `slots` that bound concurrent queries, and
 //! the timeout and row cap that [`stream`] keeps while rows flow; [`http`]
 //! is a thin adapter over it that sends each [`format`] as rows come, and
-//! [`pg`] another, for the Postgres wire protocol.
+//! [`pg`] another, for the Postgres wire protocol, and [`flight`] a third,
+//! for Arrow Flight SQL (ADBC, JDBC, DBeaver).
 //! [`udf`] adds the working-day functions.
 
 pub mod alerts;
@@ -15,6 +16,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod flight;
 pub mod format;
 pub mod http;
 pub mod kpi_metrics;

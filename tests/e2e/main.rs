@@ -9,6 +9,7 @@ mod cold;
 mod concurrency;
 mod crash;
 mod dead_letters;
+mod flight_sql;
 mod generator;
 mod harness;
 mod import;

@@ -27,7 +27,7 @@ ensure_cargo() {
 }
 
 # librdkafka is built from source by rdkafka: it needs a C toolchain, make,
-# perl and zlib headers. The tests also use psql.
+# perl and zlib headers. The tests also use psql and promtool.
 ensure_system_packages() {
     local missing=()
     command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -38,10 +38,12 @@ ensure_system_packages() {
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     # The Postgres wire tests talk to hoso with the real psql.
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+    # promtool checks the Prometheus rules and /metrics.
+    command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
     if [ ${#missing[@]} -gt 0 ]; then
         if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
             log "installing ${missing[*]}"
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
         else
             log "please install: ${missing[*]}"
             exit 1

@@ -17,6 +17,7 @@ mod kpi_views;
 mod late_data;
 mod pipeline;
 mod postgres;
+mod promtool;
 mod query_suite;
 mod replay;
 mod system_tables;

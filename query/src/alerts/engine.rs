@@ -75,6 +75,9 @@ impl Engine {
                     rule.name
                 ));
             }
+            // Exported at 0 from the start, so that rate() and increase()
+            // see the first failure.
+            metrics.failures.with_label_values(&[&rule.name]);
             states.push(RuleState::new(rule));
         }
         book.with(|rules| *rules = states);

@@ -254,6 +254,7 @@ impl Config {
         self.processor.brokers = self.kafka.brokers.clone();
         self.processor.topic = self.kafka.topic.clone();
         self.processor.due_rules = self.due_rules.clone();
+        self.processor.at_risk_working_hours = self.query.at_risk_working_hours;
         self.query.due_rules = self.due_rules.clone();
     }
 

@@ -173,7 +173,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         }
         app = app.merge(hoso_query::http::router(executor.clone(), auth.clone()));
         app = app.merge(hoso_query::alerts::http::router(
-            executor.alerts().clone(),
+            executor.clone(),
             auth.clone(),
         ));
         if config.query.kpi_metrics_interval_ms > 0 {

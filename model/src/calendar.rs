@@ -233,6 +233,48 @@ impl Calendar {
         }
     }
 
+    /// The earliest instant from which at most `window_ms` of working time
+    /// is left before `due_ms`: when a filing due then becomes at risk.
+    /// Working time left is constant across a gap (a night, a weekend), so
+    /// the instant is the end of a working window when the window's limit
+    /// falls on a window's start. `due_ms` itself when `window_ms` <= 0.
+    pub fn at_risk_from(&self, due_ms: i64, window_ms: i64) -> i64 {
+        if window_ms <= 0 || self.working_ms_per_day() == 0 {
+            return due_ms;
+        }
+        let mut left = window_ms;
+        let mut day = local_day(due_ms);
+        let mut t = due_ms;
+        // Ten years of days off in a row would be a broken calendar.
+        for _ in 0..3660 {
+            let midnight = i64::from(day) * DAY_MS - LOCAL_OFFSET_MS;
+            if self.is_working_day(day) {
+                for (s, e) in self.hours.iter().rev() {
+                    let (ws, we) = (
+                        midnight + i64::from(*s) * 60_000,
+                        midnight + i64::from(*e) * 60_000,
+                    );
+                    let end = t.min(we);
+                    if end <= ws {
+                        continue;
+                    }
+                    if left == 0 {
+                        // The window used up exactly; back to the end of
+                        // the working window before it.
+                        return end;
+                    }
+                    if left < end - ws {
+                        return end - left;
+                    }
+                    left -= end - ws;
+                }
+            }
+            day -= 1;
+            t = midnight;
+        }
+        due_ms.saturating_sub(window_ms)
+    }
+
     fn rule(&self, day: i32) -> bool {
         match self.days.get(&day) {
             Some(k) => !k.is_day_off(),

@@ -197,6 +197,16 @@ pub struct FilingState {
     extra: Option<Box<Extra>>,
 }
 
+/// The part of a filing's state its deadline alerts follow (see
+/// `hoso_processor::deadlines`): when it is due, whether a supplement
+/// request stopped its clock, whether it is over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deadline {
+    pub effective_due_at: Option<i64>,
+    pub pause_started_at: Option<i64>,
+    pub closed: bool,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Extra {
     /// Supplement requests and receipts, sorted by `seq`.
@@ -541,6 +551,19 @@ impl FilingState {
         } else {
             Outcome::OnTime
         })
+    }
+
+    /// What decides when the filing is at risk or overdue.
+    pub fn deadline(&self) -> Deadline {
+        let (paused_ms, pause_started_at) = match self.extra {
+            Some(_) => self.pauses(),
+            None => (0, None),
+        };
+        Deadline {
+            effective_due_at: self.due_at().map(|d| d + paused_ms),
+            pause_started_at,
+            closed: self.is_closed(),
+        }
     }
 
     /// Not closed and past its effective due at `now_ms`; a pending

@@ -102,6 +102,21 @@ pub fn procedures() -> SchemaRef {
     S.clone()
 }
 
+/// `filing_alerts`: per partition, the open filings at risk or overdue
+/// now, kept by the processor's deadline timers (`urgency` is `at_risk`
+/// or `overdue`; `since` is when it became so).
+pub fn filing_alerts() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("partition", DataType::Int32, false),
+        Field::new("filing_id", DataType::Utf8, false),
+        Field::new("province_code", DataType::Utf8, false),
+        Field::new("commune_code", DataType::Utf8, false),
+        Field::new("urgency", DataType::Utf8, false),
+        Field::new("since", ts(), false),
+        Field::new("effective_due_at", ts(), false),
+    ]))
+}
+
 /// `system.commune_clocks`: per partition, the newest event time folded
 /// for each commune (`system.completeness` takes the newest over them).
 pub fn commune_clocks() -> SchemaRef {

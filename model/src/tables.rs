@@ -27,6 +27,8 @@ pub struct TablesSnapshot {
     pub partitions: Vec<PartitionStatus>,
     /// Batches of [`crate::schema::commune_clocks`].
     pub commune_clocks: Vec<RecordBatch>,
+    /// Batches of [`crate::schema::filing_alerts`].
+    pub filing_alerts: Vec<RecordBatch>,
 }
 
 /// Where one Kafka partition's tables are (`system.partitions`).

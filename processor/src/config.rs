@@ -39,6 +39,10 @@ pub struct ProcessorConfig {
     /// `procedures` sections).
     #[serde(skip)]
     pub due_rules: DueRules,
+    /// An open filing is at risk when at most this many working hours are
+    /// left (set from `query.at_risk_working_hours`, which the views use).
+    #[serde(skip)]
+    pub at_risk_working_hours: u32,
     /// How often folded changes are re-encoded and made visible to SQL:
     /// the freshness floor, and the price of encoding paid per interval.
     pub publish_interval_ms: u64,
@@ -100,6 +104,7 @@ impl Default for ProcessorConfig {
             cold_dir: None,
             checkpoint_dir: None,
             due_rules: DueRules::vietnam(),
+            at_risk_working_hours: 8,
         }
     }
 }
@@ -116,6 +121,7 @@ impl ProcessorConfig {
             cold_dir: self.cold_dir.as_deref().map(std::sync::Arc::from),
             cold_after_days: i32::try_from(self.cold_after_days).unwrap_or(i32::MAX),
             due_rules: self.due_rules.clone(),
+            at_risk_working_hours: self.at_risk_working_hours,
         }
     }
 }

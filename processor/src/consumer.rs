@@ -545,6 +545,7 @@ impl Loop {
 
     fn publish(&mut self) {
         let started = Instant::now();
+        let now = crate::partition::now_ms();
         let mut any = false;
         for (p, tables) in self.parts.iter_mut() {
             // Once a day of event time: closed filings past the horizon
@@ -564,6 +565,9 @@ impl Loop {
                     error!(partition = p, error = %e, "cannot write cold files; the filings stay in memory")
                 }
             }
+            // Filings whose deadline timers came due since the last
+            // publish turn at risk or overdue, folded events or not.
+            tables.tick_deadlines(now);
             if tables.has_changes() {
                 self.live.publish(*p, tables.publish());
                 let label = p.to_string();

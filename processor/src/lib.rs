@@ -21,6 +21,7 @@ pub mod config;
 pub mod consumer;
 pub mod daily;
 pub mod dead_letters;
+pub mod deadlines;
 mod encode;
 pub mod live;
 pub mod metrics;

@@ -104,6 +104,7 @@ impl TableSource for LiveTables {
             snap.restatements.extend(p.restatements.iter().cloned());
             snap.cold_filings.extend(p.cold_files.iter().cloned());
             snap.commune_clocks.extend(p.commune_clocks.iter().cloned());
+            snap.filing_alerts.extend(p.filing_alerts.iter().cloned());
             let lag = inner.lag.get(&p.status.partition);
             snap.partitions.push(PartitionStatus {
                 high_watermark: lag.map(|l| l.0),

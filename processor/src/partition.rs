@@ -12,6 +12,7 @@ use hoso_model::{Applied, Contribution, decode_event_with};
 use crate::cold::{ColdError, ColdTier};
 use crate::completeness::CommuneClock;
 use crate::daily::{DailyAggregates, DayCounts, DayKey};
+use crate::deadlines::Deadlines;
 use crate::rejects::{Reject, RejectLog};
 use crate::restatements::RestatementLog;
 use crate::store::FilingStore;
@@ -53,6 +54,8 @@ pub struct Settings {
     pub cold_after_days: i32,
     /// Due dates of `received` events that come without one.
     pub due_rules: DueRules,
+    /// The at-risk window of the deadline timers, in working hours.
+    pub at_risk_working_hours: u32,
 }
 
 impl Default for Settings {
@@ -64,6 +67,7 @@ impl Default for Settings {
             cold_dir: None,
             cold_after_days: 7,
             due_rules: DueRules::vietnam(),
+            at_risk_working_hours: 8,
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct PublishedPartition {
     /// are the live tables' to fill).
     pub status: PartitionStatus,
     pub commune_clocks: Option<RecordBatch>,
+    /// The open filings at risk or overdue ([`crate::deadlines`]).
+    pub filing_alerts: Option<RecordBatch>,
 }
 
 pub struct PartitionTables {
@@ -110,6 +116,9 @@ pub struct PartitionTables {
     pub(crate) cold: ColdTier,
     /// Newest event time folded per commune.
     pub(crate) clocks: CommuneClock,
+    /// Which open filings are at risk or overdue (derived from `filings`,
+    /// rebuilt on restore, not checkpointed).
+    deadlines: Deadlines,
     /// Event time the partition has reached (UTC ms, `i64::MIN` before
     /// any event): what closes days.
     watermark_ms: i64,
@@ -142,6 +151,10 @@ impl PartitionTables {
             restatements: RestatementLog::new(settings.restatements_retained),
             cold: ColdTier::new(partition, None, settings.cold_after_days),
             clocks: CommuneClock::new(),
+            deadlines: Deadlines::new(
+                settings.due_rules.calendar.clone(),
+                settings.at_risk_working_hours,
+            ),
             settings,
             watermark_ms: i64::MIN,
             closed_changes: Vec::new(),
@@ -160,8 +173,37 @@ impl PartitionTables {
         self.restatements.set_retain(settings.restatements_retained);
         self.cold
             .configure(settings.cold_dir.clone(), settings.cold_after_days);
+        // The timers follow the calendar and window of these settings,
+        // over every filing held (after a restore: the checkpoint's).
+        self.deadlines = Deadlines::new(
+            settings.due_rules.calendar.clone(),
+            settings.at_risk_working_hours,
+        );
+        let now = now_ms();
+        for (id, state) in self.filings.rows() {
+            let deadline = state.deadline();
+            if deadline.effective_due_at.is_some() && !deadline.closed {
+                let id = String::from_utf8_lossy(id);
+                self.deadlines
+                    .observe(&id, deadline, state.province(), state.commune(), now);
+            }
+        }
         self.settings = settings;
         self
+    }
+
+    /// Moves the deadline timers to `now_ms`; the alerts are published with
+    /// the next publish when they changed.
+    pub fn tick_deadlines(&mut self, now_ms: i64) {
+        self.deadlines.tick(now_ms);
+        if self.deadlines.take_changed() {
+            self.changed = true;
+        }
+    }
+
+    /// The filings at risk or overdue now.
+    pub fn deadlines(&self) -> &Deadlines {
+        &self.deadlines
     }
 
     /// Decodes and folds the message at `offset`. `timestamp_ms` is the
@@ -230,6 +272,16 @@ impl PartitionTables {
                 self.reject(reject)
             }
             Applied::Folded => {
+                if r.deadline_before != r.deadline_after {
+                    let (province, commune) = (r.after.province, r.after.commune);
+                    self.deadlines.observe(
+                        &event.filing_id,
+                        r.deadline_after,
+                        province,
+                        commune,
+                        now_ms(),
+                    );
+                }
                 let closed = closed_keys(&r.before, &r.after, closed_before);
                 if closed.is_empty() {
                     self.daily.update(&r.before, &r.after);
@@ -417,6 +469,7 @@ impl PartitionTables {
                 ..PartitionStatus::default()
             },
             commune_clocks: Some(self.clocks.batch(self.partition)),
+            filing_alerts: Some(self.deadlines.batch(self.partition)),
         })
     }
 
@@ -474,7 +527,7 @@ fn closed_keys(before: &Contribution, after: &Contribution, closed_before: i32) 
     keys
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -10,6 +10,7 @@
 
 use arrow_array::RecordBatch;
 use hashbrown::HashTable;
+use hoso_model::fold::Deadline;
 use hoso_model::{Applied, Contribution, Event, FilingState, Interner};
 
 use crate::encode::encode_filings;
@@ -68,6 +69,9 @@ pub struct StoreApply {
     /// The filing's contribution to the daily aggregates before and after.
     pub before: Contribution,
     pub after: Contribution,
+    /// What its deadline alerts follow, before and after.
+    pub deadline_before: Deadline,
+    pub deadline_after: Deadline,
 }
 
 pub struct FilingStore {
@@ -121,6 +125,7 @@ impl FilingStore {
         let chunk = &mut self.chunks[row >> 16];
         let state = &mut chunk.states[row & (CHUNK_ROWS - 1)];
         let before = state.contribution();
+        let deadline_before = state.deadline();
         let applied = state.apply(ev, &mut self.procedures);
         if applied == Applied::Folded {
             chunk.dirty = true;
@@ -129,6 +134,8 @@ impl FilingStore {
             applied,
             before,
             after: state.contribution(),
+            deadline_before,
+            deadline_after: state.deadline(),
         }
     }
 

@@ -52,6 +52,8 @@ pub enum LiveKind {
     Partitions,
     /// `system.commune_clocks`.
     CommuneClocks,
+    /// `filing_alerts`.
+    FilingAlerts,
 }
 
 impl LiveKind {
@@ -63,6 +65,7 @@ impl LiveKind {
             LiveKind::Restatements => schema::restatements(),
             LiveKind::Partitions => schema::partitions(),
             LiveKind::CommuneClocks => schema::commune_clocks(),
+            LiveKind::FilingAlerts => schema::filing_alerts(),
         }
     }
 
@@ -72,7 +75,8 @@ impl LiveKind {
             LiveKind::Filings
             | LiveKind::DailyPartials
             | LiveKind::Restatements
-            | LiveKind::CommuneClocks => Scoping::ByProvinceCode,
+            | LiveKind::CommuneClocks
+            | LiveKind::FilingAlerts => Scoping::ByProvinceCode,
             // A refused event's province is not known: any of them may
             // belong to another province.
             LiveKind::Rejects => Scoping::Hidden,
@@ -89,6 +93,7 @@ impl LiveKind {
             LiveKind::Restatements => snap.restatements,
             LiveKind::Partitions => vec![hoso_model::tables::partitions_batch(&snap.partitions)],
             LiveKind::CommuneClocks => snap.commune_clocks,
+            LiveKind::FilingAlerts => snap.filing_alerts,
         }
     }
 }
@@ -305,6 +310,7 @@ impl HosoSchema {
             (schema::DAILY_PARTIALS, LiveKind::DailyPartials),
             (schema::REJECTS, LiveKind::Rejects),
             (schema::RESTATEMENTS, LiveKind::Restatements),
+            ("filing_alerts", LiveKind::FilingAlerts),
         ] {
             let table = LiveTable {
                 kind,

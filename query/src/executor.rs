@@ -32,7 +32,7 @@ use hoso_model::tables::TableSource;
 use hoso_model::views::{self, ViewOptions};
 
 use crate::alerts::AlertBook;
-use crate::alerts::table::table as alerts_table;
+use crate::alerts::table::{VIEW_SQL as ALERTS_VIEW, rule_table as rule_alerts};
 use crate::auth::Caller;
 use crate::catalog::{HosoSchema, Scope};
 use crate::config::QueryConfig;
@@ -100,7 +100,7 @@ impl QueryExecutor {
         let schema = HosoSchema::new(
             source.clone(),
             &config.due_rules.catalogue,
-            vec![("alerts", Arc::new(alerts_table(alerts.clone())))],
+            vec![("rule_alerts", Arc::new(rule_alerts(alerts.clone())))],
         )?;
         catalog.register_schema(SCHEMA, Arc::new(schema))?;
         let log = QueryLog::default();
@@ -119,6 +119,8 @@ impl QueryExecutor {
         for (name, sql) in views::all(options).into_iter().chain(views::system()) {
             ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?;
         }
+        ctx.sql(&format!("CREATE VIEW alerts AS {ALERTS_VIEW}"))
+            .await?;
         // What psql's \d, Grafana's query builder and DBeaver's browser ask.
         setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider)
             .map_err(|e| QueryError::Internal(format!("pg_catalog: {e}")))?;

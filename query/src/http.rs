@@ -198,7 +198,7 @@ pub fn status_of(e: &QueryError) -> StatusCode {
 }
 
 /// An error response; one that a later retry may pass says when to retry.
-fn query_error(e: &QueryError) -> Response {
+pub fn query_error(e: &QueryError) -> Response {
     let mut resp = error(status_of(e), &e.to_string());
     if e.is_retryable() {
         resp.headers_mut().insert(

@@ -4,10 +4,22 @@
 
 use std::time::Duration;
 
+use hoso_model::time::format_utc_ms;
 use hoso_query::alerts::rules::RuleConfig;
 use serde_json::{Value, json};
 
-use crate::harness::{Broker, Hoso, read_topic, test_config, topic, wait_for};
+use crate::harness::{Broker, Hoso, now_ms, read_topic, test_config, topic, wait_for};
+
+/// `GET /api/alerts` (local mode: no token).
+async fn api_alerts(hoso: &Hoso) -> Value {
+    let r = hoso
+        .http
+        .get(format!("{}/api/alerts", hoso.base))
+        .send()
+        .await
+        .expect("the alerts API answers");
+    r.json().await.expect("JSON")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breaching_commune_fires_in_the_api_the_table_and_kafka() {
@@ -29,13 +41,17 @@ async fn a_breaching_commune_fires_in_the_api_the_table_and_kafka() {
     let hoso = Hoso::start(config).await;
     hoso.wait_ready().await;
 
+    // Due in two months: no filing is at risk or overdue, only the rule
+    // fires.
+    let now = now_ms();
     let body: String = [("B1", "30292"), ("B2", "30292"), ("B3", "30301")]
         .iter()
         .map(|(f, commune)| {
             let e = json!({
                 "event_id": format!("{f}-1"), "filing_id": f, "seq": 1, "type": "received",
                 "occurred_at": "2026-07-06T09:00:00+07:00", "province_code": "91",
-                "commune_code": commune, "procedure_code": "1.001193", "channel": "online"
+                "commune_code": commune, "procedure_code": "1.001193", "channel": "online",
+                "due_at": format_utc_ms(now + 60 * 86_400_000)
             });
             format!("{e}\n")
         })
@@ -43,15 +59,7 @@ async fn a_breaching_commune_fires_in_the_api_the_table_and_kafka() {
     let (status, answer, _) = hoso.post_events(body).await;
     assert_eq!(status, 202, "{answer}");
 
-    let api = || async {
-        let r = hoso
-            .http
-            .get(format!("{}/api/alerts", hoso.base))
-            .send()
-            .await
-            .unwrap();
-        r.json::<Value>().await.unwrap()
-    };
+    let api = || api_alerts(&hoso);
     let fired = wait_for(Duration::from_secs(30), || async {
         api().await["alerts"]
             .as_array()
@@ -94,5 +102,88 @@ async fn a_breaching_commune_fires_in_the_api_the_table_and_kafka() {
     assert_eq!(change["state"], "firing");
     assert_eq!(change["previous_state"], Value::Null);
     assert_eq!(change["labels"]["commune_code"], "30292");
+    hoso.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filings_past_or_near_their_due_fire_and_clear_when_resolved() {
+    let broker = Broker::start();
+    let topic = topic("filing-alerts");
+    let config = test_config(&broker.addr, &topic);
+    let hoso = Hoso::start(config).await;
+    hoso.wait_ready().await;
+
+    let now = now_ms();
+    let received = |f: &str, due_ms: i64| {
+        json!({
+            "event_id": format!("{f}-1"), "filing_id": f, "seq": 1, "type": "received",
+            "occurred_at": format_utc_ms(now - 30 * 86_400_000), "province_code": "91",
+            "commune_code": "30292", "procedure_code": "1.001193", "channel": "in_person",
+            "due_at": format_utc_ms(due_ms)
+        })
+    };
+    let body: String = [
+        // Past its due a week ago.
+        received("LATE", now - 7 * 86_400_000),
+        // Due in two hours: within 8 working hours whatever the day.
+        received("SOON", now + 2 * 3_600_000),
+        // Due in two months: neither.
+        received("FINE", now + 60 * 86_400_000),
+    ]
+    .iter()
+    .map(|e| format!("{e}\n"))
+    .collect();
+    let (status, answer, _) = hoso.post_events(body).await;
+    assert_eq!(status, 202, "{answer}");
+
+    let rows = || async {
+        hoso.sql(
+            "SELECT rule, state, severity, filing_id, commune_code FROM alerts ORDER BY filing_id",
+        )
+        .await
+    };
+    let fired = wait_for(Duration::from_secs(30), || async {
+        rows().await.len() == 2
+    })
+    .await;
+    assert!(fired, "{:?}", rows().await);
+    assert_eq!(
+        rows().await,
+        vec![
+            json!({"rule": "FilingOverdue", "state": "firing", "severity": "critical",
+                   "filing_id": "LATE", "commune_code": "30292"}),
+            json!({"rule": "FilingAtRisk", "state": "firing", "severity": "warning",
+                   "filing_id": "SOON", "commune_code": "30292"}),
+        ]
+    );
+    let api = api_alerts(&hoso).await;
+    let first = &api["alerts"][0];
+    assert_eq!(first["rule"], "FilingOverdue", "critical first: {api}");
+    assert_eq!(first["filing_id"], "LATE");
+    assert_eq!(first["labels"]["filing_id"], "LATE");
+    assert!(first["value"].as_f64().unwrap() < 0.0, "hours left: {api}");
+    // The same as the views say.
+    assert_eq!(
+        hoso.sql("SELECT filing_id FROM overdue").await,
+        vec![json!({"filing_id": "LATE"})]
+    );
+    assert_eq!(
+        hoso.sql("SELECT filing_id FROM at_risk").await,
+        vec![json!({"filing_id": "SOON"})]
+    );
+
+    // Resolved: its alert ends.
+    let resolved = json!({
+        "event_id": "LATE-2", "filing_id": "LATE", "seq": 2, "type": "resolved",
+        "occurred_at": format_utc_ms(now), "province_code": "91", "commune_code": "30292"
+    });
+    let (status, answer, _) = hoso.post_events(format!("{resolved}\n")).await;
+    assert_eq!(status, 202, "{answer}");
+    let cleared = wait_for(Duration::from_secs(30), || async {
+        rows().await.len() == 1
+    })
+    .await;
+    assert!(cleared, "{:?}", rows().await);
+    assert_eq!(rows().await[0]["filing_id"], "SOON");
     hoso.stop().await;
 }

@@ -427,3 +427,11 @@ pub fn psql(
         Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
 }
+
+/// The wall clock, UTC milliseconds: for events dated relative to now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hoso_model::time::format_utc_ms;
 use serde_json::json;
 
-use crate::harness::{Broker, Hoso, test_config, topic, wait_for};
+use crate::harness::{Broker, Hoso, now_ms, test_config, topic, wait_for};
 
 const RULES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -70,10 +70,7 @@ async fn rules_and_metrics_pass_promtool_and_agree() {
     hoso.wait_ready().await;
     // One filing long overdue, one received and resolved an hour ago (so
     // that today's and the 7-day rates exist).
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     let event = |f: &str, seq: u32, kind: &str, at: String| {
         json!({
             "event_id": format!("{f}-{seq}"), "filing_id": f, "seq": seq, "type": kind,

@@ -264,3 +264,60 @@ fn working_hours_must_be_windows_of_a_day() {
         t("2026-05-04T17:00:00+07:00")
     );
 }
+
+#[test]
+fn at_risk_from_is_when_the_working_time_left_first_fits_the_window() {
+    let c = Calendar::vietnam();
+    let hour = 3_600_000;
+    // Due Tuesday 2025-07-08 10:00; 8 working hours before is Monday
+    // 10:00 (Monday 10:00-11:30, 13:00-17:00, Tuesday 07:30-10:00 = 8 h).
+    assert_eq!(
+        c.at_risk_from(t("2025-07-08T10:00:00+07:00"), 8 * hour),
+        t("2025-07-07T10:00:00+07:00")
+    );
+    // Due Monday 2025-07-07 09:30: two hours of Monday, then back over the
+    // weekend: Friday afternoon (4 h) and Friday 09:30-11:30.
+    assert_eq!(
+        c.at_risk_from(t("2025-07-07T09:30:00+07:00"), 8 * hour),
+        t("2025-07-04T09:30:00+07:00")
+    );
+    // Due Wednesday 2025-09-03 09:30, after National Day (1-2 September
+    // 2025 off): two hours of Wednesday, then back to Friday 29 August.
+    assert_eq!(
+        c.at_risk_from(t("2025-09-03T09:30:00+07:00"), 4 * hour),
+        t("2025-08-29T15:00:00+07:00")
+    );
+    // A window used up exactly at a window's start: at risk from the end
+    // of the working window before it (nothing is worked in between).
+    assert_eq!(
+        c.at_risk_from(t("2025-07-07T11:30:00+07:00"), 4 * hour),
+        t("2025-07-04T17:00:00+07:00")
+    );
+    assert_eq!(
+        c.at_risk_from(t("2025-07-07T11:30:00+07:00"), 0),
+        t("2025-07-07T11:30:00+07:00")
+    );
+}
+
+#[test]
+fn at_risk_from_agrees_with_working_ms_between() {
+    // Brute force over a fortnight with a weekend and a holiday, minute by
+    // minute: the instant is the earliest whose working time left fits.
+    let c = Calendar::vietnam();
+    let minute = 60_000;
+    let window = 8 * 3_600_000;
+    let start = t("2025-08-25T00:00:00+07:00");
+    for due in (0..14 * 24 * 4).map(|q| start + 7 * 86_400_000 + q * 15 * minute) {
+        let got = c.at_risk_from(due, window);
+        assert!(
+            c.working_ms_between(got, due) <= window,
+            "due {due}: at {got}"
+        );
+        assert!(
+            c.working_ms_between(got - minute, due) > window,
+            "due {}: at {} is not the earliest",
+            crate::time::format_utc_ms(due),
+            crate::time::format_utc_ms(got)
+        );
+    }
+}

@@ -1,5 +1,7 @@
-//! The SQL table `alerts`: every alert of the book (pending, firing and
-//! the recently resolved), as the caller's scope allows.
+//! The SQL view `alerts`: every alert of the rules (pending, firing and
+//! the recently resolved, table `rule_alerts`) and every open filing at
+//! risk or overdue (the processor's deadline timers, table
+//! `filing_alerts`), in one shape, as the caller's scope allows.
 
 use std::sync::Arc;
 
@@ -11,7 +13,29 @@ use super::AlertBook;
 use super::rules::Alert;
 use crate::catalog::ComputedTable;
 
-/// `alerts`.
+/// `alerts` as one view over both kinds: a filing alert is firing from the
+/// moment its timer came due, `FilingAtRisk` (warning) or `FilingOverdue`
+/// (critical), its value the working hours left (negative once past).
+pub const VIEW_SQL: &str = "SELECT rule, state, severity, summary, value, province_code, \
+       commune_code, filing_id, labels, active_at, fired_at, resolved_at \
+     FROM rule_alerts \
+     UNION ALL \
+     SELECT CASE urgency WHEN 'overdue' THEN 'FilingOverdue' ELSE 'FilingAtRisk' END, \
+       'firing', \
+       CASE urgency WHEN 'overdue' THEN 'critical' ELSE 'warning' END, \
+       concat('filing ', filing_id, \
+         CASE urgency WHEN 'overdue' THEN ' is past its due date ' \
+           ELSE ' is close to its due date ' END, \
+         CAST(effective_due_at AS VARCHAR)), \
+       working_hours_until(now(), effective_due_at), \
+       province_code, commune_code, filing_id, \
+       concat('{\"commune_code\":\"', commune_code, '\",\"filing_id\":\"', \
+         replace(replace(filing_id, '\\', '\\\\'), '\"', '\\\"'), \
+         '\",\"province_code\":\"', province_code, '\"}'), \
+       since AS active_at, since AS fired_at, CASE WHEN false THEN since END AS resolved_at \
+     FROM filing_alerts";
+
+/// `rule_alerts`, and the columns of the `alerts` view.
 pub fn schema() -> SchemaRef {
     let ts = || DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
     Arc::new(Schema::new(vec![
@@ -31,8 +55,9 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
-/// The `alerts` table over `book`, scoped to the caller's province.
-pub fn table(book: AlertBook) -> ComputedTable {
+/// `rule_alerts`: the alerts of the SQL rules in `book`, scoped to the
+/// caller's province.
+pub fn rule_table(book: AlertBook) -> ComputedTable {
     ComputedTable::new(schema(), move |scope| {
         batch(&book.visible(scope.province.as_deref()))
     })

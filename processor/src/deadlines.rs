@@ -1,0 +1,424 @@
+//! Deadline timers: which open filings are at risk or overdue, kept up to
+//! date by the fold and a clock tick, without scanning the filings.
+//!
+//! A filing whose clock runs (open, received with a due date, no supplement
+//! request pending) has one timer in an ordered queue: the instant it
+//! becomes at risk (the working time left fits in the window, see
+//! `Calendar::at_risk_from`), then the instant it becomes overdue (its
+//! effective due has passed). A tick pops the timers that are due and moves
+//! their filings on; the fold re-arms a filing whenever its
+//! [`Deadline`] changes. The rules are the `at_risk` and `overdue` views':
+//! a pending supplement request stops the clock at the request, so a
+//! filing paused before its due is neither, and one paused after it stays
+//! overdue.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use hoso_model::calendar::Calendar;
+use hoso_model::fold::Deadline;
+
+/// How late a filing is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Urgency {
+    AtRisk,
+    Overdue,
+}
+
+impl Urgency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Urgency::AtRisk => "at_risk",
+            Urgency::Overdue => "overdue",
+        }
+    }
+}
+
+/// A filing that is at risk or overdue now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilingAlert {
+    pub urgency: Urgency,
+    /// When it became so (the timer's instant, not the tick's).
+    pub since_ms: i64,
+    pub effective_due_at: i64,
+    pub province: u8,
+    pub commune: u32,
+}
+
+/// A filing being watched: its deadline and where it sits in the queue.
+struct Watched {
+    deadline: Deadline,
+    /// When it becomes at risk.
+    at_risk_at: i64,
+    /// Its entry in the queue, if a timer is still ahead.
+    next: Option<i64>,
+    province: u8,
+    commune: u32,
+}
+
+pub struct Deadlines {
+    calendar: Arc<Calendar>,
+    /// `query.at_risk_working_hours`, in milliseconds.
+    window_ms: i64,
+    watched: HashMap<Arc<str>, Watched>,
+    /// (instant, filing): the next timer of each watched filing.
+    queue: BTreeSet<(i64, Arc<str>)>,
+    /// The filings at risk or overdue now, by id.
+    alerting: BTreeMap<Arc<str>, FilingAlert>,
+    /// `alerting` changed since the last [`Deadlines::take_changed`].
+    changed: bool,
+}
+
+impl Deadlines {
+    pub fn new(calendar: Arc<Calendar>, at_risk_working_hours: u32) -> Self {
+        Deadlines {
+            calendar,
+            window_ms: i64::from(at_risk_working_hours) * 3_600_000,
+            watched: HashMap::new(),
+            queue: BTreeSet::new(),
+            alerting: BTreeMap::new(),
+            changed: false,
+        }
+    }
+
+    /// The filing's deadline is now `deadline` (the fold changed it, or a
+    /// restore found it): re-arms its timer and settles its alert as of
+    /// `now_ms`.
+    pub fn observe(
+        &mut self,
+        filing_id: &str,
+        deadline: Deadline,
+        province: u8,
+        commune: u32,
+        now_ms: i64,
+    ) {
+        let id: Arc<str> = match self.watched.get_key_value(filing_id) {
+            Some((_, w)) if w.deadline == deadline => return,
+            Some((k, _)) => k.clone(),
+            None => match self.alerting.get_key_value(filing_id) {
+                Some((k, _)) => k.clone(),
+                None => filing_id.into(),
+            },
+        };
+        if let Some(w) = self.watched.remove(&id)
+            && let Some(at) = w.next
+        {
+            self.queue.remove(&(at, id.clone()));
+        }
+        let (Some(due), false) = (deadline.effective_due_at, deadline.closed) else {
+            // Closed or never due: no alert.
+            self.set(&id, None);
+            return;
+        };
+        if let Some(paused) = deadline.pause_started_at {
+            // The clock stopped at the request: overdue stays overdue,
+            // anything else waits for the documents.
+            let alert = (paused > due).then(|| FilingAlert {
+                urgency: Urgency::Overdue,
+                since_ms: due.saturating_add(1),
+                effective_due_at: due,
+                province,
+                commune,
+            });
+            self.set(&id, alert);
+            return;
+        }
+        let at_risk_at = self.calendar.at_risk_from(due, self.window_ms);
+        self.watched.insert(
+            id.clone(),
+            Watched {
+                deadline,
+                at_risk_at,
+                next: None,
+                province,
+                commune,
+            },
+        );
+        self.advance(&id, now_ms);
+    }
+
+    /// Moves every filing whose timer is due at `now_ms` on.
+    pub fn tick(&mut self, now_ms: i64) {
+        while let Some((at, _)) = self.queue.first()
+            && *at <= now_ms
+        {
+            let (_, id) = self.queue.pop_first().expect("first exists");
+            if let Some(w) = self.watched.get_mut(&id) {
+                w.next = None;
+            }
+            self.advance(&id, now_ms);
+        }
+    }
+
+    /// Settles a watched filing's alert as of `now_ms` and queues its next
+    /// timer.
+    fn advance(&mut self, id: &Arc<str>, now_ms: i64) {
+        let Some(w) = self.watched.get_mut(id) else {
+            return;
+        };
+        let due = w
+            .deadline
+            .effective_due_at
+            .expect("watched filings are due");
+        let overdue_at = due.saturating_add(1);
+        let (urgency, next) = if now_ms >= overdue_at {
+            (Some((Urgency::Overdue, overdue_at)), None)
+        } else if now_ms >= w.at_risk_at {
+            (Some((Urgency::AtRisk, w.at_risk_at)), Some(overdue_at))
+        } else {
+            (None, Some(w.at_risk_at))
+        };
+        w.next = next;
+        let alert = urgency.map(|(urgency, since_ms)| FilingAlert {
+            urgency,
+            since_ms,
+            effective_due_at: due,
+            province: w.province,
+            commune: w.commune,
+        });
+        if let Some(at) = next {
+            self.queue.insert((at, id.clone()));
+        }
+        self.set(id, alert);
+    }
+
+    fn set(&mut self, id: &Arc<str>, alert: Option<FilingAlert>) {
+        let before = self.alerting.get(id);
+        if before == alert.as_ref() {
+            return;
+        }
+        match alert {
+            Some(a) => {
+                self.alerting.insert(id.clone(), a);
+            }
+            None => {
+                self.alerting.remove(id);
+            }
+        }
+        self.changed = true;
+    }
+
+    /// The filings at risk or overdue now.
+    pub fn alerting(&self) -> impl Iterator<Item = (&str, &FilingAlert)> {
+        self.alerting.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// Whether the alerts changed since the last call.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::replace(&mut self.changed, false)
+    }
+
+    /// Filings with a timer still ahead.
+    pub fn armed(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The alerts as a batch of `hoso_model::schema::filing_alerts`.
+    pub fn batch(&self, partition: i32) -> RecordBatch {
+        let n = self.alerting.len();
+        let ids = StringArray::from_iter_values(self.alerting.keys().map(|k| &**k));
+        let province = StringArray::from_iter_values(
+            self.alerting.values().map(|a| format!("{:02}", a.province)),
+        );
+        let commune = StringArray::from_iter_values(
+            self.alerting.values().map(|a| format!("{:05}", a.commune)),
+        );
+        let urgency =
+            StringArray::from_iter_values(self.alerting.values().map(|a| a.urgency.as_str()));
+        let ts = |f: &dyn Fn(&FilingAlert) -> i64| -> ArrayRef {
+            Arc::new(
+                TimestampMillisecondArray::from_iter_values(self.alerting.values().map(f))
+                    .with_timezone("UTC"),
+            )
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from_value(partition, n)),
+            Arc::new(ids),
+            Arc::new(province),
+            Arc::new(commune),
+            Arc::new(urgency),
+            ts(&|a| a.since_ms),
+            ts(&|a| a.effective_due_at),
+        ];
+        RecordBatch::try_new(hoso_model::schema::filing_alerts(), columns)
+            .expect("columns match the schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoso_model::time::parse_rfc3339_ms;
+
+    fn t(s: &str) -> i64 {
+        parse_rfc3339_ms(s).unwrap()
+    }
+
+    fn due(at: &str) -> Deadline {
+        Deadline {
+            effective_due_at: Some(t(at)),
+            pause_started_at: None,
+            closed: false,
+        }
+    }
+
+    fn deadlines() -> Deadlines {
+        Deadlines::new(Arc::new(Calendar::vietnam()), 8)
+    }
+
+    fn state(d: &Deadlines, id: &str) -> Option<(Urgency, i64)> {
+        d.alerting()
+            .find(|(k, _)| *k == id)
+            .map(|(_, a)| (a.urgency, a.since_ms))
+    }
+
+    #[test]
+    fn a_filing_crosses_at_risk_then_overdue_by_the_clock() {
+        let mut d = deadlines();
+        // Due Tuesday 10:00; 8 working hours before is Monday 10:00.
+        d.observe(
+            "F",
+            due("2025-07-08T10:00:00+07:00"),
+            91,
+            30292,
+            t("2025-07-07T08:00:00+07:00"),
+        );
+        assert_eq!(state(&d, "F"), None);
+        assert_eq!(d.armed(), 1);
+        d.tick(t("2025-07-07T09:59:59+07:00"));
+        assert_eq!(state(&d, "F"), None);
+        assert!(!d.take_changed());
+        d.tick(t("2025-07-07T10:00:00+07:00"));
+        assert_eq!(
+            state(&d, "F"),
+            Some((Urgency::AtRisk, t("2025-07-07T10:00:00+07:00")))
+        );
+        assert!(d.take_changed());
+        // A late tick still dates the change by the deadline.
+        d.tick(t("2025-07-08T10:05:00+07:00"));
+        assert_eq!(
+            state(&d, "F"),
+            Some((Urgency::Overdue, t("2025-07-08T10:00:00+07:00") + 1))
+        );
+        assert_eq!(d.armed(), 0, "nothing follows overdue");
+        // Another event that leaves the deadline as it was changes nothing.
+        d.observe(
+            "F",
+            due("2025-07-08T10:00:00+07:00"),
+            91,
+            30292,
+            t("2025-07-08T11:00:00+07:00"),
+        );
+        assert!(d.take_changed());
+        d.observe(
+            "F",
+            due("2025-07-08T10:00:00+07:00"),
+            91,
+            30292,
+            t("2025-07-08T12:00:00+07:00"),
+        );
+        assert!(!d.take_changed());
+        // Resolved: the alert ends.
+        let closed = Deadline {
+            closed: true,
+            ..due("2025-07-08T10:00:00+07:00")
+        };
+        d.observe("F", closed, 91, 30292, t("2025-07-08T13:00:00+07:00"));
+        assert_eq!(state(&d, "F"), None);
+        assert!(d.take_changed());
+    }
+
+    #[test]
+    fn the_window_reaches_over_a_weekend_and_a_holiday() {
+        let mut d = Deadlines::new(Arc::new(Calendar::vietnam()), 4);
+        // Due Wednesday 3 September 2025 09:30; 1-2 September are days off
+        // and 30-31 August a weekend: at risk from Friday 29 August 15:00.
+        d.observe(
+            "H",
+            due("2025-09-03T09:30:00+07:00"),
+            91,
+            30292,
+            t("2025-08-29T08:00:00+07:00"),
+        );
+        d.tick(t("2025-08-29T14:59:00+07:00"));
+        assert_eq!(state(&d, "H"), None);
+        d.tick(t("2025-08-31T10:00:00+07:00"));
+        assert_eq!(
+            state(&d, "H"),
+            Some((Urgency::AtRisk, t("2025-08-29T15:00:00+07:00")))
+        );
+        d.tick(t("2025-09-03T09:30:01+07:00"));
+        assert_eq!(state(&d, "H").map(|s| s.0), Some(Urgency::Overdue));
+    }
+
+    #[test]
+    fn a_supplement_request_stops_the_clock() {
+        let mut d = deadlines();
+        let monday = t("2025-07-07T08:00:00+07:00");
+        d.observe("S", due("2025-07-08T10:00:00+07:00"), 91, 30292, monday);
+        // Monday 09:00 the center asks for documents: no alert while waiting,
+        // whatever the clock says.
+        let paused = Deadline {
+            pause_started_at: Some(t("2025-07-07T09:00:00+07:00")),
+            ..due("2025-07-08T10:00:00+07:00")
+        };
+        d.observe("S", paused, 91, 30292, t("2025-07-07T09:00:00+07:00"));
+        assert_eq!(d.armed(), 0);
+        d.tick(t("2025-07-09T12:00:00+07:00"));
+        assert_eq!(state(&d, "S"), None);
+        // The documents come back after 2 days: the due moves by the pause.
+        let resumed = due("2025-07-10T10:00:00+07:00");
+        d.observe("S", resumed, 91, 30292, t("2025-07-09T09:00:00+07:00"));
+        d.tick(t("2025-07-09T09:59:00+07:00"));
+        assert_eq!(state(&d, "S"), None);
+        d.tick(t("2025-07-09T10:00:00+07:00"));
+        assert_eq!(state(&d, "S").map(|s| s.0), Some(Urgency::AtRisk));
+        // Asked again after its due: it stays overdue while it waits.
+        d.tick(t("2025-07-10T11:00:00+07:00"));
+        let late_pause = Deadline {
+            pause_started_at: Some(t("2025-07-10T11:00:00+07:00")),
+            ..resumed
+        };
+        d.observe("S", late_pause, 91, 30292, t("2025-07-10T11:00:00+07:00"));
+        assert_eq!(
+            state(&d, "S"),
+            Some((Urgency::Overdue, t("2025-07-10T10:00:00+07:00") + 1))
+        );
+    }
+
+    #[test]
+    fn a_filing_first_seen_late_is_overdue_at_once_and_batches_name_it() {
+        let mut d = deadlines();
+        d.observe(
+            "L",
+            due("2025-07-01T17:00:00+07:00"),
+            91,
+            30292,
+            t("2025-07-07T08:00:00+07:00"),
+        );
+        d.observe(
+            "N",
+            Deadline::default(),
+            91,
+            30292,
+            t("2025-07-07T08:00:00+07:00"),
+        );
+        assert_eq!(state(&d, "L").map(|s| s.0), Some(Urgency::Overdue));
+        assert_eq!(state(&d, "N"), None, "no due date, no alert");
+        let b = d.batch(4);
+        assert_eq!(b.num_rows(), 1);
+        let text = |i: usize| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .value(0)
+                .to_string()
+        };
+        assert_eq!(
+            [text(1), text(2), text(3), text(4)],
+            ["L", "91", "30292", "overdue"]
+        );
+    }
+}

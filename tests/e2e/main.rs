@@ -11,6 +11,7 @@ mod crash;
 mod dead_letters;
 mod flight_sql;
 mod generator;
+mod grafana;
 mod harness;
 mod import;
 mod kpi_views;

@@ -34,7 +34,9 @@ impl AlertTopic {
 #[async_trait]
 impl AlertSink for AlertTopic {
     async fn deliver(&self, changes: &[Transition]) {
-        for t in changes {
+        // All in flight at once (filing alerts come by the thousand after
+        // a restart); librdkafka keeps each key's messages in order.
+        let sends = changes.iter().map(|t| async move {
             let key = format!(
                 "{}{}",
                 t.alert.rule,
@@ -45,6 +47,7 @@ impl AlertSink for AlertTopic {
             if let Err((e, _)) = self.producer.send(record, Duration::from_secs(30)).await {
                 warn!(topic = %self.topic, error = %e, rule = %t.alert.rule, "alert not written to Kafka");
             }
-        }
+        });
+        futures::future::join_all(sends).await;
     }
 }

@@ -102,9 +102,15 @@ async fn rules_fire_after_their_for_and_reach_sql_the_api_and_alertmanager() {
     assert_eq!(first["annotations"]["summary"], "00004 received 5");
     assert_eq!(first["startsAt"], "2027-01-15T08:01:00.000Z");
     assert!(first["endsAt"].as_str().unwrap() > first["startsAt"].as_str().unwrap());
-    // Still firing: sent again (Alertmanager expects it), announced once.
+    // Still firing: announced once, sent again only after the resend
+    // delay (Alertmanager expects it before `endsAt`).
     assert!(engine.evaluate(t0 + 75_000).await.is_empty());
-    assert_eq!(received.lock().unwrap().len(), 2);
+    assert_eq!(received.lock().unwrap().len(), 1);
+    assert!(engine.evaluate(t0 + 120_000).await.is_empty());
+    let sent = received.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].as_array().unwrap().len(), 2);
+    assert_eq!(sent[1][0]["startsAt"], "2027-01-15T08:01:00.000Z");
 
     // The SQL table, through the executor: all for the admin, one
     // province for its caller.
@@ -183,6 +189,19 @@ async fn duplicate_or_bad_rules_refuse_to_start() {
     .err()
     .unwrap();
     assert!(e.contains("two rules"), "{e}");
+    let reserved = AlertingConfig {
+        rules: vec![rule("FilingOverdue", RECEIVED, 0)],
+        ..AlertingConfig::default()
+    };
+    let e = Engine::new(
+        &reserved,
+        server.executor.clone(),
+        Default::default(),
+        metrics.clone(),
+    )
+    .err()
+    .unwrap();
+    assert!(e.contains("deadline timers"), "{e}");
     let bad_url = AlertingConfig {
         alertmanager_url: "ftp://x".into(),
         ..AlertingConfig::default()
@@ -214,12 +233,12 @@ async fn the_default_rules_plan_against_the_real_views() {
     )
     .unwrap();
     engine.evaluate(1_800_000_000_000).await;
-    for r in &config.rules {
+    let names = config.rules.iter().map(|r| r.name.as_str());
+    for name in names.chain(hoso_query::alerts::filings::RULES) {
         assert_eq!(
-            metrics.failures.with_label_values(&[&r.name]).get(),
+            metrics.failures.with_label_values(&[name]).get(),
             0,
-            "{} fails",
-            r.name
+            "{name} fails"
         );
     }
 }

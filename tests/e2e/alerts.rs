@@ -1,7 +1,9 @@
 //! Alerting through the whole pipeline: events folded, a rule evaluated on
-//! its schedule, the alert firing in `GET /api/alerts`, in the SQL table
-//! `alerts` and on the Kafka topic.
+//! its schedule or a filing's deadline timer come due, the alert firing in
+//! `GET /api/alerts`, in the SQL table `alerts`, on the Kafka topic and at
+//! an Alertmanager receiver.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hoso_model::time::format_utc_ms;
@@ -9,6 +11,35 @@ use hoso_query::alerts::rules::RuleConfig;
 use serde_json::{Value, json};
 
 use crate::harness::{Broker, Hoso, now_ms, read_topic, test_config, topic, wait_for};
+
+/// A receiver of Alertmanager's `POST /api/v2/alerts` that keeps every
+/// alert it is sent.
+async fn alertmanager() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/api/v2/alerts",
+        axum::routing::post(move |axum::Json(body): axum::Json<Vec<Value>>| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().extend(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// The state changes on an alerts topic, as (key, JSON).
+fn changes(broker: &str, topic: &str) -> Vec<(String, Value)> {
+    read_topic(broker, topic)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::from_str(&v).expect("JSON")))
+        .collect()
+}
 
 /// `GET /api/alerts` (local mode: no token).
 async fn api_alerts(hoso: &Hoso) -> Value {
@@ -109,7 +140,12 @@ async fn a_breaching_commune_fires_in_the_api_the_table_and_kafka() {
 async fn filings_past_or_near_their_due_fire_and_clear_when_resolved() {
     let broker = Broker::start();
     let topic = topic("filing-alerts");
-    let config = test_config(&broker.addr, &topic);
+    let mut config = test_config(&broker.addr, &topic);
+    let alerts_topic = format!("{topic}-alerts");
+    config.alerting.kafka_topic = alerts_topic.clone();
+    config.alerting.evaluation_interval_ms = 200;
+    let (url, alertmanager) = alertmanager().await;
+    config.alerting.alertmanager_url = url;
     let hoso = Hoso::start(config).await;
     hoso.wait_ready().await;
 
@@ -185,5 +221,59 @@ async fn filings_past_or_near_their_due_fire_and_clear_when_resolved() {
     .await;
     assert!(cleared, "{:?}", rows().await);
     assert_eq!(rows().await[0]["filing_id"], "SOON");
+
+    // The changes reached the topic, one message each, each filing's in
+    // order (one key, one partition): LATE began and ended, SOON began.
+    let on_topic = || changes(&broker.addr, &alerts_topic);
+    let all = wait_for(Duration::from_secs(30), || async { on_topic().len() >= 3 }).await;
+    assert!(all, "{:?}", on_topic());
+    let of = |filing: &str| -> Vec<(String, String)> {
+        on_topic()
+            .iter()
+            .filter(|(_, c)| c["labels"]["filing_id"] == filing)
+            .map(|(_, c)| {
+                (
+                    c["rule"].as_str().unwrap().to_string(),
+                    c["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(on_topic().len(), 3, "{:?}", on_topic());
+    assert_eq!(
+        of("LATE"),
+        [
+            ("FilingOverdue".into(), "firing".into()),
+            ("FilingOverdue".into(), "resolved".into())
+        ]
+    );
+    assert_eq!(of("SOON"), [("FilingAtRisk".into(), "firing".into())]);
+    let (key, late) = on_topic()
+        .into_iter()
+        .find(|(_, c)| c["labels"]["filing_id"] == "LATE")
+        .unwrap();
+    assert_eq!(
+        key,
+        r#"FilingOverdue{"commune_code":"30292","filing_id":"LATE","province_code":"91"}"#
+    );
+    assert_eq!(late["severity"], "critical");
+    assert_eq!(late["previous_state"], Value::Null);
+
+    // And Alertmanager heard both begin, and LATE end.
+    let heard = |name: &str, filing: &str, resolved: bool| {
+        alertmanager.lock().unwrap().iter().any(|a| {
+            a["labels"]["alertname"] == name
+                && a["labels"]["filing_id"] == filing
+                && a["labels"]["commune_code"] == "30292"
+                && (a["endsAt"].as_str().unwrap() <= format_utc_ms(now_ms()).as_str()) == resolved
+        })
+    };
+    let ok = wait_for(Duration::from_secs(30), || async {
+        heard("FilingOverdue", "LATE", false)
+            && heard("FilingOverdue", "LATE", true)
+            && heard("FilingAtRisk", "SOON", false)
+    })
+    .await;
+    assert!(ok, "{:?}", alertmanager.lock().unwrap());
     hoso.stop().await;
 }

@@ -1,7 +1,9 @@
 //! Evaluates every rule on a schedule, through the executor, as the
-//! internal admin caller `alerting`; state changes go to the book and the
-//! webhook.
+//! internal admin caller `alerting`, and reads the filing alerts of the
+//! processor's deadline timers; state changes go to the book, the webhook
+//! and the sinks (the Kafka topic `alerts`).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use arrow::array::{Array, Float64Array, StringArray};
@@ -10,7 +12,8 @@ use arrow::datatypes::DataType;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 use tracing::{info, warn};
 
-use super::rules::{Labels, Rule, RuleState, State, Transition};
+use super::filings::{self, FilingWatch};
+use super::rules::{Alert, Labels, Rule, RuleState, State, Transition};
 use super::webhook::Webhook;
 use super::{AlertBook, AlertingConfig};
 use crate::auth::{Caller, Protocol, Role};
@@ -55,6 +58,8 @@ pub struct Engine {
     sinks: Vec<Box<dyn AlertSink>>,
     metrics: AlertMetrics,
     caller: Caller,
+    /// The filing alerts of the previous evaluation.
+    filings: Mutex<FilingWatch>,
 }
 
 impl Engine {
@@ -69,6 +74,12 @@ impl Engine {
         let mut states = Vec::new();
         for c in &config.rules {
             let rule = Rule::new(c)?;
+            if filings::RULES.contains(&rule.name.as_str()) {
+                return Err(format!(
+                    "alerting.rules {:?}: this name is the deadline timers' own alert",
+                    rule.name
+                ));
+            }
             if !names.insert(rule.name.clone()) {
                 return Err(format!(
                     "alerting.rules {:?}: two rules have this name",
@@ -80,6 +91,9 @@ impl Engine {
             metrics.failures.with_label_values(&[&rule.name]);
             states.push(RuleState::new(rule));
         }
+        for name in filings::RULES {
+            metrics.failures.with_label_values(&[name]);
+        }
         book.with(|rules| *rules = states);
         Ok(Engine {
             executor,
@@ -89,6 +103,7 @@ impl Engine {
             sinks: Vec::new(),
             metrics,
             caller: Caller::new("alerting", Role::Admin, Protocol::Internal),
+            filings: Mutex::default(),
         })
     }
 
@@ -144,11 +159,13 @@ impl Engine {
                 value = t.alert.value, "alert {}", t.alert.state.as_str()
             );
         }
+        changes.extend(self.filing_changes(now).await);
         self.count();
         if let Some(w) = &self.webhook {
-            let firing: Vec<_> = self
+            let mut firing: Vec<_> = self
                 .book
                 .with(|rules| rules.iter().flat_map(|r| r.firing().cloned()).collect());
+            firing.extend(self.watch(|w| w.firing().cloned().collect::<Vec<_>>()));
             let resolved: Vec<_> = changes
                 .iter()
                 .filter(|t| t.alert.state == State::Resolved)
@@ -164,8 +181,55 @@ impl Engine {
         changes
     }
 
+    /// What began and ended among the filing alerts since the previous
+    /// evaluation. A failed read changes nothing, like a failed rule.
+    async fn filing_changes(&self, now: i64) -> Vec<Transition> {
+        let rows = match self.executor.execute(&self.caller, filings::SQL).await {
+            Ok(out) => rows_of(&out),
+            Err(e) => Err(e.to_string()),
+        };
+        match rows {
+            Ok(rows) => {
+                let current: Vec<Alert> = rows
+                    .into_iter()
+                    .filter_map(|(labels, value)| filings::alert_of(labels, value, now))
+                    .collect();
+                let changes = self.watch(|w| w.update(now, current));
+                if !changes.is_empty() {
+                    // Filings are many: one line, not one per filing.
+                    let began = changes.iter().filter(|t| t.from.is_none()).count();
+                    info!(
+                        began,
+                        ended = changes.len() - began,
+                        "filing alerts changed"
+                    );
+                }
+                changes
+            }
+            Err(e) => {
+                warn!(error = %e, "reading the filing alerts failed");
+                for name in filings::RULES {
+                    self.metrics.failures.with_label_values(&[name]).inc();
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn watch<R>(&self, f: impl FnOnce(&mut FilingWatch) -> R) -> R {
+        f(&mut self.filings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn count(&self) {
         self.metrics.alerts.reset();
+        self.watch(|w| {
+            for a in w.firing() {
+                self.metrics
+                    .alerts
+                    .with_label_values(&[&a.rule, a.state.as_str()])
+                    .inc();
+            }
+        });
         self.book.with(|rules| {
             for r in rules.iter() {
                 for a in r.alerts().filter(|a| a.state != State::Resolved) {

@@ -1,13 +1,16 @@
 //! Alerting: SQL rules evaluated on a schedule through the executor, their
 //! alerts kept in one [`AlertBook`], and delivered to people's tools.
 //!
-//! [`rules`] is the state machine (pending, firing, resolved); [`engine`]
-//! evaluates the rules and hands state changes to [`webhook`]
-//! (Alertmanager's `POST /api/v2/alerts`); the book is the SQL table
-//! `alerts` ([`table`]) and `GET /api/alerts` ([`http`]). Each reader sees
-//! the caller's province only, as everywhere else.
+//! [`rules`] is the state machine (pending, firing, resolved); [`filings`]
+//! turns the processor's filing alerts (at risk, overdue) into state
+//! changes; [`engine`] evaluates both and hands the changes to [`webhook`]
+//! (Alertmanager's `POST /api/v2/alerts`) and to the Kafka topic `alerts`;
+//! the book and the filing alerts are the SQL view `alerts` ([`table`])
+//! and `GET /api/alerts` ([`http`]). Each reader sees the caller's
+//! province only, as everywhere else.
 
 pub mod engine;
+pub mod filings;
 pub mod http;
 pub mod rules;
 pub mod table;

@@ -1,22 +1,34 @@
 //! Delivery in Alertmanager's format: `POST {url}/api/v2/alerts` with a
-//! JSON array of alerts, as Prometheus sends them. Firing alerts are sent
-//! again at every evaluation with `endsAt` a few intervals ahead (so
-//! Alertmanager resolves them itself if hoso stops); a resolved alert is
-//! sent once with `endsAt` at its resolution.
+//! JSON array of alerts, as Prometheus sends them. A firing alert is sent
+//! when it begins and again every [`RESEND_MS`] (Prometheus's default
+//! resend delay), with `endsAt` four resends ahead, so that Alertmanager
+//! resolves it itself if hoso stops; a resolved alert is sent once with
+//! `endsAt` at its resolution. Filings can make thousands of alerts: they
+//! go in POSTs of at most [`MAX_PER_POST`].
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use hoso_model::time::format_utc_ms;
 use serde_json::{Value, json};
 use tracing::warn;
 
-use super::rules::Alert;
+use super::rules::{Alert, Labels};
+
+/// How often a firing alert is sent again (at least every evaluation).
+pub const RESEND_MS: i64 = 60_000;
+
+/// The most alerts in one POST.
+pub const MAX_PER_POST: usize = 1_000;
 
 pub struct Webhook {
     url: String,
     client: reqwest::Client,
-    /// How long a firing alert holds without being sent again.
-    hold_ms: i64,
+    resend_ms: i64,
+    /// When each firing alert (rule, labels) was last taken by the
+    /// receiver.
+    sent: Mutex<HashMap<(String, Labels), i64>>,
 }
 
 impl Webhook {
@@ -38,31 +50,60 @@ impl Webhook {
         Ok(Some(Webhook {
             url: format!("{base}/api/v2/alerts"),
             client,
-            hold_ms: 4 * i64::try_from(interval_ms.max(15_000)).unwrap_or(i64::MAX / 8),
+            resend_ms: RESEND_MS.max(i64::try_from(interval_ms).unwrap_or(RESEND_MS)),
+            sent: Mutex::default(),
         }))
     }
 
-    /// Sends the firing alerts and the newly resolved ones; a failure is
-    /// logged, and the next evaluation sends the firing ones again.
+    /// Sends the firing alerts that are new or due to be sent again, and
+    /// the newly resolved ones. A failure is logged; the firing alerts of
+    /// a refused POST are sent again at the next evaluation.
     pub async fn send(&self, now: i64, firing: &[Alert], resolved: &[Alert]) {
-        if firing.is_empty() && resolved.is_empty() {
-            return;
-        }
-        let body: Vec<Value> = firing
+        let due: Vec<&Alert> = {
+            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+            // Forget what no longer fires.
+            let live: std::collections::HashSet<(&str, &Labels)> = firing
+                .iter()
+                .map(|a| (a.rule.as_str(), &a.labels))
+                .collect();
+            sent.retain(|(rule, labels), _| live.contains(&(rule.as_str(), labels)));
+            firing
+                .iter()
+                .filter(|a| {
+                    sent.get(&(a.rule.clone(), a.labels.clone()))
+                        .is_none_or(|at| now - at >= self.resend_ms)
+                })
+                .collect()
+        };
+        let ends_at = now + 4 * self.resend_ms;
+        let body: Vec<(Option<&Alert>, Value)> = due
             .iter()
-            .map(|a| payload(a, now + self.hold_ms))
+            .map(|a| (Some(*a), payload(a, ends_at)))
             .chain(
                 resolved
                     .iter()
-                    .map(|a| payload(a, a.resolved_at.unwrap_or(now))),
+                    .map(|a| (None, payload(a, a.resolved_at.unwrap_or(now)))),
             )
             .collect();
-        match self.client.post(&self.url).json(&body).send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => {
-                warn!(url = %self.url, status = %r.status(), "Alertmanager refused the alerts")
+        for chunk in body.chunks(MAX_PER_POST) {
+            let alerts: Vec<&Value> = chunk.iter().map(|(_, v)| v).collect();
+            let taken = match self.client.post(&self.url).json(&alerts).send().await {
+                Ok(r) if r.status().is_success() => true,
+                Ok(r) => {
+                    warn!(url = %self.url, status = %r.status(), "Alertmanager refused the alerts");
+                    false
+                }
+                Err(e) => {
+                    warn!(url = %self.url, error = %e, "cannot reach Alertmanager");
+                    false
+                }
+            };
+            if taken {
+                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                for a in chunk.iter().filter_map(|(a, _)| *a) {
+                    sent.insert((a.rule.clone(), a.labels.clone()), now);
+                }
             }
-            Err(e) => warn!(url = %self.url, error = %e, "cannot reach Alertmanager"),
         }
     }
 }

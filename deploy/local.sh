@@ -40,6 +40,10 @@ ensure_system_packages() {
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     # promtool checks the Prometheus rules and /metrics.
     command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+    # The dashboard's browser test: Debian's Chromium, driven from Node.js.
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     if [ ${#missing[@]} -gt 0 ]; then
         if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
             log "installing ${missing[*]}"
@@ -57,6 +61,18 @@ ensure_python_adbc() {
     if ! python3 -c 'import adbc_driver_flightsql.dbapi, pyarrow' >/dev/null 2>&1; then
         log "installing adbc-driver-flightsql and pyarrow (pip3)"
         python3 -m pip install --quiet adbc-driver-flightsql pyarrow
+    fi
+}
+
+# playwright-core (the exact version of tests/browser/package-lock.json);
+# it drives the system's Chromium and downloads no browser.
+ensure_playwright() {
+    local dir="$ROOT/tests/browser" want have
+    want=$(cd "$dir" && node -p "require('./package-lock.json').packages['node_modules/playwright-core'].version")
+    have=$(cd "$dir" && node -p "require('./node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+    if [ "$want" != "$have" ]; then
+        log "installing playwright-core (npm ci in tests/browser)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     fi
 }
 
@@ -119,6 +135,7 @@ case "${1:-}" in
         ensure_cargo
         ensure_system_packages
         ensure_python_adbc
+        ensure_playwright
         ensure_tansu
         log "running every test (the end-to-end tests start their own Tansu on free ports)"
         cargo test --workspace --all-targets "$@"

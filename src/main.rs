@@ -117,7 +117,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let config = load(config_file, common)?;
+    let mut config = load(config_file, common)?;
+    if let Some(args) = demo_args {
+        // The demo's communes by name, unless a file is configured.
+        if config.query.communes_file.is_empty() && args.communes_csv.is_file() {
+            config.query.communes_file = args.communes_csv.display().to_string();
+        }
+    }
     let local = config.auth.tokens.is_empty();
     let query = config.query.clone();
     let running = up::start(config, roles).await?;

@@ -176,6 +176,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             executor.clone(),
             auth.clone(),
         ));
+        app = app.merge(hoso_query::dashboard::router());
         if config.query.kpi_metrics_interval_ms > 0 {
             let gauges = KpiGauges::new(&registry)?;
             let interval = Duration::from_millis(config.query.kpi_metrics_interval_ms);

@@ -31,6 +31,11 @@ pub struct QueryConfig {
     /// Where Arrow Flight SQL listens (ADBC, JDBC, DBeaver); empty turns it
     /// off. Logins as on the Postgres wire.
     pub flight_listen: String,
+    /// The official names of provinces and communes, as the table
+    /// `communes` (a CSV with the columns of the reference list:
+    /// province_code, province_name, commune_code, commune_name,
+    /// unit_type); empty leaves the table empty.
+    pub communes_file: String,
     /// How often the per-province KPI gauges on `/metrics` are refreshed
     /// (`hoso_kpi_*`); 0 turns them off.
     pub kpi_metrics_interval_ms: u64,
@@ -53,6 +58,7 @@ impl Default for QueryConfig {
             postgres_listen: "127.0.0.1:5433".into(),
             flight_listen: "127.0.0.1:50051".into(),
             kpi_metrics_interval_ms: 15_000,
+            communes_file: String::new(),
             due_rules: DueRules::vietnam(),
         }
     }

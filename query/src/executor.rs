@@ -35,6 +35,7 @@ use crate::alerts::AlertBook;
 use crate::alerts::table::{VIEW_SQL as ALERTS_VIEW, rule_table as rule_alerts};
 use crate::auth::Caller;
 use crate::catalog::{HosoSchema, Scope};
+use crate::communes;
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::metrics::{QueryMetrics, Tally};
@@ -100,7 +101,13 @@ impl QueryExecutor {
         let schema = HosoSchema::new(
             source.clone(),
             &config.due_rules.catalogue,
-            vec![("rule_alerts", Arc::new(rule_alerts(alerts.clone())))],
+            vec![
+                ("rule_alerts", Arc::new(rule_alerts(alerts.clone()))),
+                (
+                    communes::TABLE,
+                    Arc::new(communes_table(&config.communes_file)?),
+                ),
+            ],
         )?;
         catalog.register_schema(SCHEMA, Arc::new(schema))?;
         let log = QueryLog::default();
@@ -384,4 +391,14 @@ fn check_not_a_file(table: &TableReference) -> Result<(), QueryError> {
         )));
     }
     Ok(())
+}
+
+/// The `communes` reference table; a bad file stops the start.
+fn communes_table(path: &str) -> Result<datafusion::datasource::MemTable, QueryError> {
+    // Shown as is at start: the message names the setting and the line.
+    let batch = communes::load(path).map_err(QueryError::Invalid)?;
+    Ok(datafusion::datasource::MemTable::try_new(
+        communes::schema(),
+        vec![vec![batch]],
+    )?)
 }

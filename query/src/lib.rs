@@ -13,7 +13,9 @@
 pub mod alerts;
 pub mod auth;
 pub mod catalog;
+pub mod communes;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod executor;
 pub mod flight;

@@ -11,14 +11,9 @@ use std::path::{Path, PathBuf};
 use super::GenError;
 use super::rng::Rng;
 
-/// The columns of the communes CSV, in order (../shared/reference/communes.csv).
-pub const COLUMNS: [&str; 5] = [
-    "province_code",
-    "province_name",
-    "commune_code",
-    "commune_name",
-    "unit_type",
-];
+/// The columns of the communes CSV, in order (../shared/reference/communes.csv):
+/// the same file makes the SQL table `communes`.
+pub use hoso_query::communes::COLUMNS;
 
 /// Shape (sigma of the log) of the lognormal of daily volumes: with a
 /// median of 300, one commune in a hundred takes about 2,000 a day.

@@ -8,6 +8,7 @@ mod broker_restart;
 mod cold;
 mod concurrency;
 mod crash;
+mod dashboard;
 mod dead_letters;
 mod flight_sql;
 mod generator;

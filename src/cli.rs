@@ -61,6 +61,15 @@ pub enum Command {
         #[command(flatten)]
         demo_args: DemoArgs,
     },
+    /// The end-to-end benchmark: the processor against a bare librdkafka
+    /// consumer on the same pre-filled topic, and HTTP ingest; prints a
+    /// Markdown table of each figure and its target.
+    Bench {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        args: BenchArgs,
+    },
     /// Rebuild every partition's state from the topic into a fresh data
     /// directory (a checkpoint per partition), with a progress bar and a
     /// summary. `hoso up --data-dir DIR` then serves it.
@@ -221,6 +230,28 @@ impl ImportArgs {
             progress: !self.no_progress,
         }
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Messages the benchmark topic holds at least (filled with generated
+    /// events on the first run; `--topic` names it).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub events: u64,
+    /// Events posted to HTTP ingest.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub ingest_events: u64,
+    /// Load events per second while freshness is measured.
+    #[arg(long, default_value_t = 20_000)]
+    pub freshness_rate: u64,
+    /// Seconds freshness is measured for (ten markers a second).
+    #[arg(long, default_value_t = 20)]
+    pub freshness_seconds: u64,
+    #[arg(long, default_value_t = 766)]
+    pub seed: u64,
+    /// Only these parts (consume, ingest, freshness); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

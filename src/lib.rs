@@ -2,6 +2,7 @@
 //! a library so the end-to-end tests start the real server in-process.
 
 pub mod alert_topic;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;

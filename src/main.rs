@@ -85,6 +85,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report.print(&mut std::io::stderr().lock())?;
             return Ok(ExitCode::from(report.exit_code()));
         }
+        Command::Bench { common, args } => {
+            let mut config = load(config_file, common)?;
+            if common.topic.is_none() {
+                config.kafka.topic = "hoso-bench".into();
+                config.propagate();
+            }
+            let opts = hoso::bench::BenchOptions {
+                events: args.events,
+                ingest_events: args.ingest_events,
+                freshness_rate: args.freshness_rate,
+                freshness_seconds: args.freshness_seconds,
+                seed: args.seed,
+                only: args.only.clone(),
+            };
+            println!("{}", hoso::bench::run(opts, config, cancel).await?);
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Replay { common, from } => {
             hoso::replay::run(load(config_file, common)?, from.as_deref(), cancel).await?;
             return Ok(ExitCode::SUCCESS);

@@ -1,0 +1,158 @@
+//! `hoso bench`: the end-to-end benchmark harness. Against a running
+//! broker it measures, in one run, each figure next to what bounds it, and
+//! prints a Markdown table (the README's):
+//!
+//! - [`consume`]: a bare librdkafka consumer and the processor reading the
+//!   same pre-filled topic (at least `--events` messages) to its end; the
+//!   processor's rate as a share of the bare consumer's;
+//! - [`ingest`]: HTTP ingest of batched NDJSON into the broker;
+//! - [`freshness`]: from ingest's 202 to visible in SQL, p50 and p99, in a
+//!   whole `hoso up` under a steady load.
+//!
+//! The machine is shared and noisy, so the bare consumer runs before and
+//! after the processor and the ratio takes their mean.
+
+pub mod consume;
+pub mod freshness;
+pub mod ingest;
+
+use std::fmt::Write as _;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// The topic is filled to at least this many messages.
+    pub events: u64,
+    /// Events posted to HTTP ingest.
+    pub ingest_events: u64,
+    /// Load events per second while freshness is measured, and for how
+    /// long.
+    pub freshness_rate: u64,
+    pub freshness_seconds: u64,
+    pub seed: u64,
+    /// Parts to run (`consume`, `ingest`, `freshness`); all when empty.
+    pub only: Vec<String>,
+}
+
+/// The parts, in the order they run.
+pub const PARTS: [&str; 3] = ["consume", "ingest", "freshness"];
+
+/// One line of the table.
+struct Row {
+    figure: String,
+    measured: String,
+    target: String,
+    ratio: Option<f64>,
+}
+
+pub async fn run(
+    opts: BenchOptions,
+    config: Config,
+    cancel: CancellationToken,
+) -> anyhow::Result<String> {
+    for part in &opts.only {
+        if !PARTS.contains(&part.as_str()) {
+            anyhow::bail!("--only {part:?}: the parts are {}", PARTS.join(", "));
+        }
+    }
+    let wants = |part: &str| opts.only.is_empty() || opts.only.iter().any(|p| p == part);
+    let mut rows = Vec::new();
+    if wants("consume") {
+        let size = consume::prefill(&config, opts.events, opts.seed, &cancel).await?;
+        let (brokers, topic) = (config.kafka.brokers.clone(), config.kafka.topic.clone());
+        eprintln!("bench: {topic} holds {size} messages; bare consumer, processor, bare consumer");
+        let bare =
+            |b: String, t: String| tokio::task::spawn_blocking(move || consume::bare(&b, &t));
+        let first = bare(brokers.clone(), topic.clone()).await??;
+        let processed = consume::processor(&config, first.messages, &cancel).await?;
+        let second = bare(brokers, topic).await??;
+        let limit = (first.per_s() + second.per_s()) / 2.0;
+        rows.push(Row {
+            figure: format!(
+                "bare librdkafka consumer, {} messages ({:.0} bytes each): the limit",
+                first.messages,
+                first.bytes as f64 / first.messages.max(1) as f64
+            ),
+            measured: format!("{:.0} and {:.0} msgs/s", first.per_s(), second.per_s()),
+            target: "-".into(),
+            ratio: None,
+        });
+        rows.push(Row {
+            figure: "processor (decode, fold, publish, checkpoints, cold tier)".into(),
+            measured: format!(
+                "{:.0} msgs/s ({:.1} s)",
+                processed.per_s(),
+                processed.elapsed.as_secs_f64()
+            ),
+            target: ">= 90% of the bare consumer".into(),
+            ratio: Some(processed.per_s() / limit / 0.9),
+        });
+    }
+    if wants("ingest") {
+        let topic = format!("{}-ingest", config.kafka.topic);
+        let run = ingest::run(&config, &topic, opts.ingest_events, opts.seed).await?;
+        rows.push(Row {
+            figure: format!(
+                "HTTP ingest, NDJSON batches of {}, {} clients ({:.0} bytes/event)",
+                ingest::BATCH_EVENTS,
+                ingest::CLIENTS,
+                run.bytes as f64 / run.events.max(1) as f64
+            ),
+            measured: format!("{:.0} events/s ({} events)", run.per_s(), run.events),
+            target: ">= 200,000 events/s".into(),
+            ratio: Some(run.per_s() / 200_000.0),
+        });
+    }
+    if wants("freshness") {
+        let topic = format!("{}-freshness", config.kafka.topic);
+        let f = freshness::run(
+            &config,
+            &topic,
+            opts.freshness_rate,
+            opts.freshness_seconds,
+            opts.seed,
+        )
+        .await?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        rows.push(Row {
+            figure: format!(
+                "freshness, 202 to visible in SQL ({} markers under {:.0} events/s)",
+                f.latencies.len(),
+                f.load_per_s
+            ),
+            measured: format!(
+                "p50 {:.0} ms, p99 {:.0} ms",
+                ms(f.quantile(0.5)),
+                ms(f.quantile(0.99))
+            ),
+            target: "p99 <= 1,000 ms".into(),
+            // Lower is better: the target over the measure.
+            ratio: Some(1000.0 / ms(f.quantile(0.99)).max(1e-3)),
+        });
+    }
+    Ok(table(&rows))
+}
+
+/// The rows as Markdown, with the machine they ran on.
+fn table(rows: &[Row]) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+    let mut out = format!(
+        "hoso {} on {cores} cores, librdkafka {librdkafka}\n\n\
+         | figure | measured | target | share of target (>= 1 meets it) |\n|---|---|---|---|\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for r in rows {
+        let ratio = r.ratio.map_or("-".to_string(), |x| format!("{x:.2}"));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {ratio} |",
+            r.figure, r.measured, r.target
+        );
+    }
+    out
+}

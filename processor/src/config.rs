@@ -46,6 +46,11 @@ pub struct ProcessorConfig {
     /// How often folded changes are re-encoded and made visible to SQL:
     /// the freshness floor, and the price of encoding paid per interval.
     pub publish_interval_ms: u64,
+    /// The longest a fetch waits at the broker for new messages
+    /// (librdkafka's `fetch.wait.max.ms`). Apache Kafka answers as soon as
+    /// one message arrives; a broker that holds the fetch for the whole
+    /// wait (Tansu 0.6 does) adds this to freshness, so it is kept short.
+    pub fetch_wait_max_ms: u64,
     /// librdkafka session timeout: how long a dead processor keeps its
     /// partitions before the group reassigns them.
     pub session_timeout_ms: u64,
@@ -92,6 +97,7 @@ impl Default for ProcessorConfig {
             group_id: "hoso-processor".into(),
             mode: ConsumeMode::Group,
             publish_interval_ms: 100,
+            fetch_wait_max_ms: 50,
             session_timeout_ms: 10_000,
             checkpoint_interval_ms: 10_000,
             checkpoint_every_events: 1_000_000,

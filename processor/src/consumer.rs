@@ -242,6 +242,7 @@ pub fn spawn(
         .set("enable.partition.eof", "true")
         .set("session.timeout.ms", config.session_timeout_ms.to_string())
         .set("statistics.interval.ms", "1000")
+        .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
         .create_with_context(context)
         .map_err(ProcessorError::Create)?;
     if config.mode == ConsumeMode::Group {

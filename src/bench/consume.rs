@@ -62,8 +62,9 @@ pub fn topic_size(brokers: &str, topic: &str) -> anyhow::Result<u64> {
 /// Fills `config.kafka.topic` with generated events (An Giang when the
 /// reference list is at hand) until it holds at least `target` messages;
 /// a topic already that full is used as it is, so runs after the first
-/// skip this. Windows of 10 days follow one another from 2026-01-05, so
-/// the topic's contents depend only on `target` and `seed`.
+/// skip this. Windows follow one another from 2026-01-05: one day first,
+/// then as many days as that day's volume says are still needed (at most
+/// 30), so the contents depend only on `target` and `seed`.
 pub async fn prefill(
     config: &Config,
     target: u64,
@@ -82,6 +83,7 @@ pub async fn prefill(
     }
     let start = crate::cli::parse_date("2026-01-05").expect("a date");
     let mut day = start;
+    let mut days = 1u32;
     let mut size = topic_size(brokers, topic)?;
     if size >= target {
         return Ok(size);
@@ -97,7 +99,7 @@ pub async fn prefill(
         let opts = GenOptions {
             seed,
             start_day: day,
-            days: 10,
+            days,
             communes: source,
             provinces,
             max_communes: None,
@@ -106,13 +108,20 @@ pub async fn prefill(
             destination: Destination::Kafka,
             progress: true,
         };
-        eprintln!("bench: filling {topic}: {size} of {target} messages; generating 10 more days");
+        eprintln!(
+            "bench: filling {topic}: {size} of {target} messages; generating {days} more days"
+        );
         let report = crate::r#gen::run(opts, config, cancel.clone()).await?;
         if let Some(f) = report.failure {
             bail!("generating the benchmark topic failed: {f}");
         }
-        day += 10;
+        if report.sent == 0 {
+            bail!("the generator made no events for the benchmark topic");
+        }
+        day += days as i32;
         size = topic_size(brokers, topic)?;
+        let per_day = (report.sent / u64::from(days)).max(1);
+        days = (target.saturating_sub(size).div_ceil(per_day)).clamp(1, 30) as u32;
     }
     Ok(size)
 }
@@ -123,7 +132,9 @@ struct EndIsNews;
 
 impl ClientContext for EndIsNews {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        let end = matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF);
+        if !end {
             tracing::warn!(%error, reason, "bare consumer");
         }
     }
@@ -133,7 +144,9 @@ impl ConsumerContext for EndIsNews {}
 
 /// A plain consumer: assigned every partition from the beginning, it
 /// counts messages and payload bytes until each partition reports its end.
-pub fn bare(brokers: &str, topic: &str) -> anyhow::Result<Read> {
+/// It fetches with the processor's `fetch_wait_max_ms`: the two differ
+/// only in what they do with a message.
+pub fn bare(brokers: &str, topic: &str, fetch_wait_max_ms: u64) -> anyhow::Result<Read> {
     let consumer: BaseConsumer<EndIsNews> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set(
@@ -142,6 +155,7 @@ pub fn bare(brokers: &str, topic: &str) -> anyhow::Result<Read> {
         )
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string())
         .create_with_context(EndIsNews)?;
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let partitions: Vec<i32> = md

@@ -65,8 +65,9 @@ pub async fn run(
         let size = consume::prefill(&config, opts.events, opts.seed, &cancel).await?;
         let (brokers, topic) = (config.kafka.brokers.clone(), config.kafka.topic.clone());
         eprintln!("bench: {topic} holds {size} messages; bare consumer, processor, bare consumer");
+        let wait = config.processor.fetch_wait_max_ms;
         let bare =
-            |b: String, t: String| tokio::task::spawn_blocking(move || consume::bare(&b, &t));
+            |b: String, t: String| tokio::task::spawn_blocking(move || consume::bare(&b, &t, wait));
         let first = bare(brokers.clone(), topic.clone()).await??;
         let processed = consume::processor(&config, first.messages, &cancel).await?;
         let second = bare(brokers, topic).await??;

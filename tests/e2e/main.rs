@@ -4,6 +4,7 @@
 mod alerts;
 mod auth;
 mod bad_input;
+mod bench;
 mod broker_restart;
 mod cold;
 mod concurrency;

@@ -1,0 +1,60 @@
+//! `hoso bench` end to end on a small scale, so the harness keeps working:
+//! every part runs against a real broker and reports a figure for each row.
+
+use hoso::bench::{self, BenchOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::{Broker, test_config, topic};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_part_of_the_harness_measures_something() {
+    let broker = Broker::start();
+    let topic = topic("bench");
+    let mut config = test_config(&broker.addr, &topic);
+    config.propagate();
+    let opts = BenchOptions {
+        events: 20_000,
+        ingest_events: 10_000,
+        freshness_rate: 1_000,
+        freshness_seconds: 2,
+        seed: 7,
+        only: Vec::new(),
+    };
+    let table = bench::run(opts, config, CancellationToken::new())
+        .await
+        .expect("the harness runs");
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
+    // The header, then bare consumer, processor, ingest, freshness.
+    assert_eq!(rows.len(), 5, "{table}");
+    assert!(rows[1].contains("bare librdkafka consumer"), "{table}");
+    let processor = rows[2];
+    assert!(processor.contains("msgs/s"), "{table}");
+    let ratio: f64 = processor
+        .rsplit('|')
+        .nth(1)
+        .and_then(|c| c.trim().parse().ok())
+        .expect("a ratio");
+    assert!(ratio > 0.0, "{table}");
+    assert!(
+        rows[4].contains("p50") && rows[4].contains("p99"),
+        "{table}"
+    );
+
+    // A part that does not exist is named.
+    let bad = BenchOptions {
+        events: 1,
+        ingest_events: 1,
+        freshness_rate: 1,
+        freshness_seconds: 1,
+        seed: 7,
+        only: vec!["everything".into()],
+    };
+    let e = bench::run(
+        bad,
+        test_config(&broker.addr, &topic),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("consume, ingest, freshness"), "{e}");
+}

@@ -74,22 +74,15 @@ impl KpiGauges {
         interval: Duration,
         stop: impl std::future::Future<Output = ()>,
     ) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                _ = &mut stop => return,
-                _ = tick.tick() => {}
+        crate::schedule::every(interval, stop, |now| {
+            let (gauges, executor) = (&self, &executor);
+            async move {
+                if let Err(e) = gauges.refresh(executor, local_day(now)).await {
+                    warn!(error = %e, "the KPI gauges were not refreshed");
+                }
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
-            if let Err(e) = self.refresh(&executor, local_day(now)).await {
-                warn!(error = %e, "the KPI gauges were not refreshed");
-            }
-        }
+        })
+        .await;
     }
 
     /// Sets every gauge as of `today` (a day number, Vietnam's calendar).

@@ -25,6 +25,7 @@ pub mod kpi_metrics;
 pub mod metrics;
 pub mod pg;
 pub mod query_log;
+pub mod schedule;
 mod slots;
 pub mod stream;
 pub mod udf;

@@ -115,16 +115,11 @@ impl Engine {
 
     /// Evaluates every `interval` until `stop`.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                _ = &mut stop => return,
-                _ = tick.tick() => {}
-            }
-            self.evaluate(now_ms()).await;
-        }
+        let engine = &self;
+        crate::schedule::every(self.interval, stop, |now| async move {
+            engine.evaluate(now).await;
+        })
+        .await;
     }
 
     /// One evaluation of every rule at `now`; returns the state changes.
@@ -314,11 +309,4 @@ pub fn rows_of(out: &QueryOutput) -> Result<Vec<(Labels, f64)>, String> {
         }
     }
     Ok(rows)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

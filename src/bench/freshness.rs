@@ -63,18 +63,7 @@ pub async fn run(
     let running = up::start(config, Roles::UP).await?;
     let base = format!("http://{}", running.addr);
     let client = reqwest::Client::new();
-    let ready = Instant::now();
-    loop {
-        let why = match client.get(format!("{base}/readyz")).send().await {
-            Ok(r) if r.status().is_success() => break,
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(e) => e.to_string(),
-        };
-        if ready.elapsed() > Duration::from_secs(60) {
-            bail!("hoso did not become ready within 60 s: {why}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    super::wait_ready(&client, &base, Duration::from_secs(60)).await?;
 
     // The steady load.
     let loader = {

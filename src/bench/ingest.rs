@@ -88,14 +88,12 @@ pub async fn run(
     let url = format!("http://{}/v1/events", running.addr);
     let client = reqwest::Client::new();
     // Ready once it reaches Kafka.
-    let ready = Instant::now();
-    let readyz = format!("http://{}/readyz", running.addr);
-    while !matches!(client.get(&readyz).send().await, Ok(r) if r.status().is_success()) {
-        if ready.elapsed() > Duration::from_secs(30) {
-            bail!("ingest did not reach Kafka within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    super::wait_ready(
+        &client,
+        &format!("http://{}", running.addr),
+        Duration::from_secs(30),
+    )
+    .await?;
     let queue = Arc::new(Mutex::new(batches.into_iter()));
     let acked = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

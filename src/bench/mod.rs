@@ -138,6 +138,27 @@ pub async fn run(
     Ok(table(&rows))
 }
 
+/// Waits until the server at `base` answers `/readyz` with success; the
+/// error says why it was still not ready after `timeout`.
+pub async fn wait_ready(
+    client: &reqwest::Client,
+    base: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let why = match client.get(format!("{base}/readyz")).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        if started.elapsed() > timeout {
+            anyhow::bail!("hoso was not ready within {} s: {why}", timeout.as_secs());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The rows as Markdown, with the machine they ran on.
 fn table(rows: &[Row]) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -5,6 +5,10 @@
 #                           (durable, under ./data/tansu), then `hoso up --demo`
 #   deploy/local.sh test    install what the tests need, then run every test
 #   deploy/local.sh broker  only start Tansu on 127.0.0.1:9092 (foreground)
+#   deploy/local.sh bench   the README's performance table: a release build,
+#                           DuckDB and chDB, a memory-storage Tansu of its own
+#                           on 127.0.0.1:19092, then `hoso bench` (its flags
+#                           after `bench`)
 #
 # Tansu 0.6.0 is a Kafka-protocol broker; hoso speaks plain Kafka to it, so
 # the same binary runs against Apache Kafka in production.
@@ -61,6 +65,24 @@ ensure_python_adbc() {
     if ! python3 -c 'import adbc_driver_flightsql.dbapi, pyarrow' >/dev/null 2>&1; then
         log "installing adbc-driver-flightsql and pyarrow (pip3)"
         python3 -m pip install --quiet adbc-driver-flightsql pyarrow
+    fi
+}
+
+# DuckDB and chDB, the engines `hoso bench` compares hoso with (its smoke
+# test runs them), at the versions benches/requirements.txt pins.
+ensure_python_engines() {
+    if ! python3 - "$ROOT/benches/requirements.txt" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, want = line.split("==")
+        assert version(name) == want, name
+PY
+    then
+        log "installing DuckDB and chDB (pip3, benches/requirements.txt)"
+        python3 -m pip install --quiet -r "$ROOT/benches/requirements.txt"
     fi
 }
 
@@ -122,6 +144,29 @@ case "${1:-}" in
         cargo build --bin hoso
         "$ROOT/target/debug/hoso" up --demo --brokers "$BROKER" --data-dir "$DATA" "$@"
         ;;
+    bench)
+        shift
+        ensure_cargo
+        ensure_system_packages
+        ensure_tansu
+        ensure_python_engines
+        log "building the release binary (a first release build takes ~30 minutes)"
+        cargo build --release --bin hoso
+        BROKER=127.0.0.1:19092
+        if broker_listening; then
+            log "something already listens on $BROKER; the benchmark needs a broker of its own there"
+            exit 1
+        fi
+        mkdir -p "$DATA/bench"
+        log "starting Tansu with memory storage on $BROKER (log: $DATA/bench/tansu.log)"
+        tansu broker --listener-url "tcp://$BROKER" --advertised-listener-url "tcp://$BROKER" \
+            --storage-engine memory://tansu/ >"$DATA/bench/tansu.log" 2>&1 &
+        TANSU_PID=$!
+        trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
+        for _ in $(seq 1 100); do broker_listening && break; sleep 0.1; done
+        broker_listening || { log "Tansu did not start; see $DATA/bench/tansu.log"; exit 1; }
+        "$ROOT/target/release/hoso" bench --brokers "$BROKER" "$@"
+        ;;
     broker)
         ensure_cargo
         ensure_tansu
@@ -135,6 +180,7 @@ case "${1:-}" in
         ensure_cargo
         ensure_system_packages
         ensure_python_adbc
+        ensure_python_engines
         ensure_playwright
         ensure_tansu
         log "running every test (the end-to-end tests start their own Tansu on free ports)"

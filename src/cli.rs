@@ -249,7 +249,20 @@ pub struct BenchArgs {
     pub freshness_seconds: u64,
     #[arg(long, default_value_t = 766)]
     pub seed: u64,
-    /// Only these parts (consume, ingest, freshness); all by default.
+    /// The province of the province-year (20, Lạng Sơn: about 6M filings a
+    /// year; made-up communes without the reference list).
+    #[arg(long, default_value = "20", value_name = "CODE")]
+    pub year_province: String,
+    /// First day of the province-year.
+    #[arg(long, default_value = "2025-01-01", value_name = "DATE")]
+    pub year_start: String,
+    /// Days of the province-year.
+    #[arg(long, default_value_t = 365)]
+    pub year_days: u32,
+    /// At most this many of the province's communes.
+    #[arg(long, value_name = "N")]
+    pub year_communes: Option<usize>,
+    /// Only these parts (consume, ingest, freshness, year, queries); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }

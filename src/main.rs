@@ -97,6 +97,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 freshness_rate: args.freshness_rate,
                 freshness_seconds: args.freshness_seconds,
                 seed: args.seed,
+                year: hoso::bench::year::YearOptions {
+                    province: args.year_province.clone(),
+                    start_day: hoso::cli::parse_date(&args.year_start).ok_or_else(|| {
+                        anyhow::anyhow!("--year-start {:?}: expected YYYY-MM-DD", args.year_start)
+                    })?,
+                    days: args.year_days,
+                    max_communes: args.year_communes,
+                    seed: args.seed,
+                },
                 only: args.only.clone(),
             };
             println!("{}", hoso::bench::run(opts, config, cancel).await?);

@@ -12,7 +12,7 @@
 //! filing paused before its due is neither, and one paused after it stays
 //! overdue.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray};
@@ -57,6 +57,9 @@ struct Watched {
     commune: u32,
 }
 
+/// Filing ids hash with foldhash: every folded event asks these maps.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub struct Deadlines {
     calendar: Arc<Calendar>,
     /// `query.at_risk_working_hours`, in milliseconds.
@@ -64,8 +67,12 @@ pub struct Deadlines {
     watched: HashMap<Arc<str>, Watched>,
     /// (instant, filing): the next timer of each watched filing.
     queue: BTreeSet<(i64, Arc<str>)>,
-    /// The filings at risk or overdue now, by id.
-    alerting: BTreeMap<Arc<str>, FilingAlert>,
+    /// The filings at risk or overdue now, by id. Asked at every folded
+    /// event whose deadline changed: a replay of past months has every
+    /// open filing here, so a hash map rather than an ordered one.
+    alerting: HashMap<Arc<str>, FilingAlert>,
+    /// The last [`Deadlines::batch`], until `alerting` changes.
+    batch: Option<RecordBatch>,
     /// `alerting` changed since the last [`Deadlines::take_changed`].
     changed: bool,
 }
@@ -75,9 +82,10 @@ impl Deadlines {
         Deadlines {
             calendar,
             window_ms: i64::from(at_risk_working_hours) * 3_600_000,
-            watched: HashMap::new(),
+            watched: HashMap::default(),
             queue: BTreeSet::new(),
-            alerting: BTreeMap::new(),
+            alerting: HashMap::default(),
+            batch: None,
             changed: false,
         }
     }
@@ -197,6 +205,7 @@ impl Deadlines {
             }
         }
         self.changed = true;
+        self.batch = None;
     }
 
     /// The filings at risk or overdue now.
@@ -215,20 +224,23 @@ impl Deadlines {
     }
 
     /// The alerts as a batch of `hoso_model::schema::filing_alerts`.
-    pub fn batch(&self, partition: i32) -> RecordBatch {
-        let n = self.alerting.len();
-        let ids = StringArray::from_iter_values(self.alerting.keys().map(|k| &**k));
-        let province = StringArray::from_iter_values(
-            self.alerting.values().map(|a| format!("{:02}", a.province)),
-        );
-        let commune = StringArray::from_iter_values(
-            self.alerting.values().map(|a| format!("{:05}", a.commune)),
-        );
-        let urgency =
-            StringArray::from_iter_values(self.alerting.values().map(|a| a.urgency.as_str()));
+    /// Sorted by filing id; built again only when the alerts changed.
+    pub fn batch(&mut self, partition: i32) -> RecordBatch {
+        if let Some(b) = &self.batch {
+            return b.clone();
+        }
+        let mut rows: Vec<(&Arc<str>, &FilingAlert)> = self.alerting.iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let n = rows.len();
+        let ids = StringArray::from_iter_values(rows.iter().map(|(k, _)| &***k));
+        let province =
+            StringArray::from_iter_values(rows.iter().map(|(_, a)| format!("{:02}", a.province)));
+        let commune =
+            StringArray::from_iter_values(rows.iter().map(|(_, a)| format!("{:05}", a.commune)));
+        let urgency = StringArray::from_iter_values(rows.iter().map(|(_, a)| a.urgency.as_str()));
         let ts = |f: &dyn Fn(&FilingAlert) -> i64| -> ArrayRef {
             Arc::new(
-                TimestampMillisecondArray::from_iter_values(self.alerting.values().map(f))
+                TimestampMillisecondArray::from_iter_values(rows.iter().map(|(_, a)| f(a)))
                     .with_timezone("UTC"),
             )
         };
@@ -241,8 +253,10 @@ impl Deadlines {
             ts(&|a| a.since_ms),
             ts(&|a| a.effective_due_at),
         ];
-        RecordBatch::try_new(hoso_model::schema::filing_alerts(), columns)
-            .expect("columns match the schema")
+        let batch = RecordBatch::try_new(hoso_model::schema::filing_alerts(), columns)
+            .expect("columns match the schema");
+        self.batch = Some(batch.clone());
+        batch
     }
 }
 

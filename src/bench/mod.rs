@@ -7,14 +7,21 @@
 //!   processor's rate as a share of the bare consumer's;
 //! - [`ingest`]: HTTP ingest of batched NDJSON into the broker;
 //! - [`freshness`]: from ingest's 202 to visible in SQL, p50 and p99, in a
-//!   whole `hoso up` under a steady load.
+//!   whole `hoso up` under a steady load;
+//! - [`year`]: a province-year folded without Kafka: the fold's rate on
+//!   one core, then checkpoints, a crash and recovery: its time and the
+//!   resident memory of the recovered state;
+//! - [`engines`]: the dashboard's and two ad-hoc queries over that year in
+//!   hoso, DuckDB and chDB (on the filings exported to Parquet).
 //!
 //! The machine is shared and noisy, so the bare consumer runs before and
 //! after the processor and the ratio takes their mean.
 
 pub mod consume;
+pub mod engines;
 pub mod freshness;
 pub mod ingest;
+pub mod year;
 
 use std::fmt::Write as _;
 
@@ -34,12 +41,15 @@ pub struct BenchOptions {
     pub freshness_rate: u64,
     pub freshness_seconds: u64,
     pub seed: u64,
-    /// Parts to run (`consume`, `ingest`, `freshness`); all when empty.
+    /// The province-year of the `year` and `queries` parts.
+    pub year: year::YearOptions,
+    /// Parts to run (see [`PARTS`]); all when empty.
     pub only: Vec<String>,
 }
 
-/// The parts, in the order they run.
-pub const PARTS: [&str; 3] = ["consume", "ingest", "freshness"];
+/// The parts, in the order they run. `queries` runs on the year that
+/// `year` folds (folding it when `year` is not asked for).
+pub const PARTS: [&str; 5] = ["consume", "ingest", "freshness", "year", "queries"];
 
 /// One line of the table.
 struct Row {
@@ -135,7 +145,127 @@ pub async fn run(
             ratio: Some(1000.0 / ms(f.quantile(0.99)).max(1e-3)),
         });
     }
+    if wants("year") || wants("queries") {
+        let y = &opts.year;
+        eprintln!(
+            "bench: folding province {} over {} days from {}",
+            y.province,
+            y.days,
+            hoso_model::time::format_day(y.start_day)
+        );
+        let cfg = config.clone();
+        let opts_year = y.clone();
+        let folded = tokio::task::spawn_blocking(move || year::run(&cfg, &opts_year)).await??;
+        if wants("year") {
+            year_rows(&folded, &y.province, &mut rows);
+        }
+        if wants("queries") {
+            eprintln!(
+                "bench: {} filings: exporting to Parquet; hoso, DuckDB and chDB",
+                folded.filings()
+            );
+            let today = y.start_day + y.days as i32 - 1;
+            let queries = engines::queries(&y.province, today);
+            let source: std::sync::Arc<dyn hoso_model::tables::TableSource> = folded.live.clone();
+            let c = engines::compare(&config, source, &queries, &folded.dir).await?;
+            query_rows(&c, &mut rows);
+        }
+    }
     Ok(table(&rows))
+}
+
+fn year_rows(y: &year::Year, province: &str, rows: &mut Vec<Row>) {
+    rows.push(Row {
+        figure: format!(
+            "decode + fold on one core: a province-year ({} events of {} filings, province {province}, {} communes)",
+            y.events,
+            y.filings(),
+            y.communes
+        ),
+        measured: format!(
+            "{:.2}M events/s ({:.1} s, {} cold filings recalled by late events; \
+             moving closed filings to {} cold files and publishing daily: {:.1} s more)",
+            y.fold_per_s() / 1e6,
+            y.fold.as_secs_f64(),
+            y.recalls,
+            y.cold_files,
+            y.cold_and_publish.as_secs_f64()
+        ),
+        target: ">= 3M events/s".into(),
+        ratio: Some(y.fold_per_s() / 3e6),
+    });
+    let mb = |b: u64| b as f64 / 1e6;
+    rows.push(Row {
+        figure: format!(
+            "state of that year after recovery ({} filings in memory, {} in cold Parquet files)",
+            y.hot_filings, y.cold_filings
+        ),
+        measured: format!(
+            "{:.1} bytes of resident memory per filing ({:.0} MB over the {:.0} MB the process held before)",
+            y.rss_per_filing(),
+            mb(y.rss_recovered.saturating_sub(y.rss_start)),
+            mb(y.rss_start)
+        ),
+        target: "<= 64 bytes per filing".into(),
+        ratio: Some(64.0 / y.rss_per_filing().max(1e-9)),
+    });
+    rows.push(Row {
+        figure: "resident memory of the process holding that year".into(),
+        measured: format!("{:.0} MB", mb(y.rss_recovered)),
+        target: "<= 1 GB".into(),
+        ratio: Some(1e9 / (y.rss_recovered.max(1) as f64)),
+    });
+    rows.push(Row {
+        figure: format!(
+            "recovery of that year: restore {} checkpoints ({:.1} MB) and publish",
+            y.tables.len(),
+            mb(y.checkpoint_bytes)
+        ),
+        measured: format!("{:.2} s", y.recovery.as_secs_f64()),
+        target: "<= 10 s".into(),
+        ratio: Some(10.0 / y.recovery.as_secs_f64().max(1e-9)),
+    });
+}
+
+fn query_rows(c: &engines::Comparison, rows: &mut Vec<Row>) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    for t in &c.timed {
+        let (duck, ch) = (t.others[0], t.others[1]);
+        let (factor, source) = match t.kind {
+            engines::Kind::Dashboard => (0.5, "hoso from daily_stats"),
+            engines::Kind::AdHoc => (1.5, "all from raw filings"),
+        };
+        rows.push(Row {
+            figure: format!(
+                "{} ({source}; {} rows; medians of {})",
+                t.name,
+                t.rows,
+                engines::RUNS
+            ),
+            measured: format!(
+                "hoso {:.1} ms, DuckDB {:.1} ms, chDB {:.1} ms: {:.2}x DuckDB, {:.2}x chDB",
+                ms(t.hoso),
+                ms(duck),
+                ms(ch),
+                ms(t.hoso) / ms(duck).max(1e-9),
+                ms(t.hoso) / ms(ch).max(1e-9)
+            ),
+            target: format!("<= {factor}x DuckDB"),
+            ratio: Some(factor * ms(duck) / ms(t.hoso).max(1e-9)),
+        });
+    }
+    rows.push(Row {
+        figure: format!(
+            "(the Parquet export the engines read: {} filings, {:.0} MB; DuckDB {}, chDB {})",
+            c.rows,
+            c.parquet_bytes as f64 / 1e6,
+            c.versions[0],
+            c.versions[1]
+        ),
+        measured: "-".into(),
+        target: "-".into(),
+        ratio: None,
+    });
 }
 
 /// Waits until the server at `base` answers `/readyz` with success; the

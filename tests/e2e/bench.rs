@@ -18,14 +18,16 @@ async fn every_part_of_the_harness_measures_something() {
         freshness_rate: 1_000,
         freshness_seconds: 2,
         seed: 7,
+        year: small_year(),
         only: Vec::new(),
     };
     let table = bench::run(opts, config, CancellationToken::new())
         .await
         .expect("the harness runs");
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
-    // The header, then bare consumer, processor, ingest, freshness.
-    assert_eq!(rows.len(), 5, "{table}");
+    // The header, then bare consumer, processor, ingest, freshness; the
+    // year's fold, state, RSS and recovery; five queries and the export.
+    assert_eq!(rows.len(), 15, "{table}");
     assert!(rows[1].contains("bare librdkafka consumer"), "{table}");
     let processor = rows[2];
     assert!(processor.contains("msgs/s"), "{table}");
@@ -39,6 +41,17 @@ async fn every_part_of_the_harness_measures_something() {
         rows[4].contains("p50") && rows[4].contains("p99"),
         "{table}"
     );
+    assert!(rows[5].contains("decode + fold on one core"), "{table}");
+    assert!(rows[8].contains("recovery of that year"), "{table}");
+    // Each query was answered alike by hoso, DuckDB and chDB (the harness
+    // fails otherwise) and timed in all three.
+    for row in &rows[9..14] {
+        assert!(
+            row.contains("hoso ") && row.contains("DuckDB ") && row.contains("chDB "),
+            "{table}"
+        );
+    }
+    assert!(rows[14].contains("Parquet export"), "{table}");
 
     // A part that does not exist is named.
     let bad = BenchOptions {
@@ -47,6 +60,7 @@ async fn every_part_of_the_harness_measures_something() {
         freshness_rate: 1,
         freshness_seconds: 1,
         seed: 7,
+        year: small_year(),
         only: vec!["everything".into()],
     };
     let e = bench::run(
@@ -56,5 +70,21 @@ async fn every_part_of_the_harness_measures_something() {
     )
     .await
     .unwrap_err();
-    assert!(e.to_string().contains("consume, ingest, freshness"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("consume, ingest, freshness, year, queries"),
+        "{e}"
+    );
+}
+
+/// Three weeks of four communes: a few thousand filings, some of them
+/// past the cold tier's horizon.
+fn small_year() -> bench::year::YearOptions {
+    bench::year::YearOptions {
+        province: "20".into(),
+        start_day: hoso::cli::parse_date("2025-03-03").expect("a date"),
+        days: 21,
+        max_communes: Some(4),
+        seed: 7,
+    }
 }

@@ -76,6 +76,9 @@ pub struct ColdTier {
     /// one (`aging`), so a query still reading an older snapshot finds them.
     garbage: Vec<String>,
     aging: Vec<String>,
+    /// Filings brought back by a late event since start (for `hoso
+    /// bench`; not checkpointed).
+    recalls: u64,
 }
 
 /// The local day a closed filing is filed under, `None` while it is open
@@ -112,6 +115,7 @@ impl ColdTier {
             recalled: Vec::new(),
             garbage: Vec::new(),
             aging: Vec::new(),
+            recalls: 0,
         }
     }
 
@@ -131,6 +135,11 @@ impl ColdTier {
             Some(dir) => self.files.iter().map(|f| dir.join(&f.name)).collect(),
             None => Vec::new(),
         }
+    }
+
+    /// Filings brought back by a late event since start.
+    pub fn recalls(&self) -> u64 {
+        self.recalls
     }
 
     /// Rows held in files.
@@ -294,6 +303,7 @@ impl ColdTier {
             };
             if let Some(at) = rows.iter().position(|(x, _)| x == id) {
                 let (_, state) = rows.swap_remove(at);
+                self.recalls += 1;
                 self.recalled.push(Recalled {
                     file: i,
                     rest: rows,

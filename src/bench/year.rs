@@ -1,0 +1,257 @@
+//! A province-year in the processor's state, without Kafka: the generator's
+//! events for one province over a year are folded straight into the
+//! partitions' tables (split by filing id, as the topic's partitions would
+//! be), with the cold tier and publishing as `hoso up` configures them.
+//! Then each partition is checkpointed, the state dropped and restored from
+//! the checkpoints, as after a crash.
+//!
+//! It measures the fold on one core at scale (only the `fold_message`
+//! calls are timed: decode, validate, fold, daily aggregates), the time to
+//! recover, and the resident memory of the recovered state. The recovered
+//! tables are what [`super::engines`] queries.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hoso_model::checkpoint::CheckpointStore;
+use hoso_processor::checkpoint::{self, FsCheckpointStore};
+use hoso_processor::{LiveTables, PartitionTables};
+
+use crate::config::Config;
+use crate::r#gen::communes::CommuneSource;
+use crate::r#gen::mix::Mix;
+use crate::r#gen::pace::Pace;
+use crate::r#gen::stream::Stream;
+use crate::r#gen::{Destination, GenOptions};
+
+/// Events generated, then folded, at a time.
+const BATCH_EVENTS: usize = 20_000;
+
+/// What to fold.
+#[derive(Clone, Debug)]
+pub struct YearOptions {
+    /// The province (its communes from the reference list when at hand,
+    /// made-up ones otherwise).
+    pub province: String,
+    /// First local day (days since 1970-01-01) and how many.
+    pub start_day: i32,
+    pub days: u32,
+    /// At most this many communes (the smoke test's small scale).
+    pub max_communes: Option<usize>,
+    pub seed: u64,
+}
+
+/// The folded and recovered year.
+pub struct Year {
+    /// Checkpoints and cold files live here; removed on drop.
+    pub dir: PathBuf,
+    pub communes: usize,
+    pub events: u64,
+    /// Rows of `filings` after recovery: in memory and in cold files.
+    pub hot_filings: usize,
+    pub cold_filings: u64,
+    /// The `fold_message` calls only.
+    pub fold: Duration,
+    /// Moving closed filings to cold files and publishing, once a day of
+    /// event time per partition.
+    pub cold_and_publish: Duration,
+    pub checkpoint_bytes: u64,
+    /// Cold filings brought back by a late event during the fold.
+    pub recalls: u64,
+    /// Cold files after the fold.
+    pub cold_files: usize,
+    /// Restore every partition from its checkpoint and publish it: the
+    /// time until SQL can answer again.
+    pub recovery: Duration,
+    /// Resident memory at the start, and with the recovered state held.
+    pub rss_start: u64,
+    pub rss_recovered: u64,
+    /// The recovered tables, published for SQL.
+    pub live: Arc<LiveTables>,
+    /// The recovered state, held as the processor holds it.
+    pub tables: Vec<PartitionTables>,
+}
+
+impl Year {
+    pub fn filings(&self) -> u64 {
+        self.hot_filings as u64 + self.cold_filings
+    }
+
+    pub fn fold_per_s(&self) -> f64 {
+        self.events as f64 / self.fold.as_secs_f64().max(1e-9)
+    }
+
+    /// Resident memory the recovered state added, per filing of the year.
+    /// An upper bound: it also counts what the allocator kept from the
+    /// fold.
+    pub fn rss_per_filing(&self) -> f64 {
+        self.rss_recovered.saturating_sub(self.rss_start) as f64 / self.filings().max(1) as f64
+    }
+}
+
+impl Drop for Year {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The process's resident memory in bytes (Linux; 0 elsewhere).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Folds the year, checkpoints it, drops it and recovers it.
+pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
+    let dir = std::env::temp_dir().join(format!("hoso-bench-year-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut processor = config.processor.clone();
+    processor.cold_dir = Some(dir.join("cold"));
+    let settings = processor.partition_settings();
+    let partitions = config.kafka.partitions.max(1);
+
+    let rss_start = rss_bytes();
+    let source = CommuneSource::default_for(None);
+    let gen_opts = GenOptions {
+        seed: opts.seed,
+        start_day: opts.start_day,
+        days: opts.days,
+        communes: source,
+        provinces: vec![opts.province.clone()],
+        max_communes: opts.max_communes,
+        mix: Mix::default(),
+        pace: Pace::Fast,
+        destination: Destination::Kafka,
+        progress: false,
+    };
+    let world = Arc::new(crate::r#gen::world(&gen_opts)?);
+    let communes = world.communes.len();
+    let mut stream = Stream::new(world, opts.start_day, opts.days);
+
+    let mut tables: Vec<PartitionTables> = (0..partitions)
+        .map(|p| PartitionTables::new(p).with_settings(settings.clone()))
+        .collect();
+    let mut offsets = vec![0i64; tables.len()];
+    let mut bytes = Vec::with_capacity(8 << 20);
+    let mut batch: Vec<(usize, std::ops::Range<usize>, std::ops::Range<usize>, i64)> =
+        Vec::with_capacity(BATCH_EVENTS);
+    let (mut fold, mut cold_and_publish) = (Duration::ZERO, Duration::ZERO);
+    let mut events = 0u64;
+    let mut day = None;
+    let live = LiveTables::new();
+    loop {
+        bytes.clear();
+        batch.clear();
+        while batch.len() < BATCH_EVENTS {
+            let from = bytes.len();
+            let Some(e) = stream.next_into(&mut bytes) else {
+                break;
+            };
+            let p = partition_of(&bytes[e.key.clone()], tables.len());
+            batch.push((p, e.key, from..bytes.len(), e.at));
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let started = Instant::now();
+        for (p, key, event, at) in &batch {
+            tables[*p].fold_message(
+                offsets[*p],
+                Some(&bytes[key.clone()]),
+                &bytes[event.clone()],
+                Some(*at),
+            );
+            offsets[*p] += 1;
+        }
+        fold += started.elapsed();
+        events += batch.len() as u64;
+        // Once a day of event time, as the consumer's publishing would.
+        let last = hoso_model::time::local_day(batch[batch.len() - 1].3);
+        if day != Some(last) {
+            day = Some(last);
+            let started = Instant::now();
+            for t in &mut tables {
+                t.evict_cold()?;
+                live.publish(t.partition(), t.publish());
+            }
+            cold_and_publish += started.elapsed();
+        }
+    }
+    drop(stream);
+
+    let store = FsCheckpointStore::new(dir.join("checkpoints"))?;
+    let mut checkpoint_bytes = 0;
+    let (mut recalls, mut cold_files) = (0, 0);
+    for t in &mut tables {
+        recalls += t.cold().recalls();
+        cold_files += t.cold().files().len();
+        t.evict_cold()?;
+        t.publish();
+        checkpoint::save(&store, t)?;
+        checkpoint_bytes += store.load(t.partition())?.map_or(0, |b| b.len() as u64);
+    }
+    // The crash: nothing of the fold is left but the checkpoints and the
+    // cold files they name.
+    drop(tables);
+    drop(live);
+
+    let live = LiveTables::new();
+    let ids: Vec<i32> = (0..partitions).collect();
+    live.assign(&ids);
+    let started = Instant::now();
+    let (mut hot_filings, mut cold_filings) = (0, 0u64);
+    let mut tables = Vec::with_capacity(ids.len());
+    for &p in &ids {
+        let mut t = checkpoint::restore(&store, p, settings.clone());
+        anyhow::ensure!(
+            t.next_offset() == offsets[p as usize],
+            "partition {p} recovered at offset {} instead of {}",
+            t.next_offset(),
+            offsets[p as usize]
+        );
+        hot_filings += t.filings().len();
+        cold_filings += t.cold().rows();
+        t.mark_end();
+        live.publish(p, t.publish());
+        if t.take_caught_up() {
+            live.mark_caught_up(p);
+        }
+        tables.push(t);
+    }
+    let recovery = started.elapsed();
+    Ok(Year {
+        dir,
+        communes,
+        events,
+        hot_filings,
+        cold_filings,
+        fold,
+        cold_and_publish,
+        checkpoint_bytes,
+        recalls,
+        cold_files,
+        recovery,
+        rss_start,
+        rss_recovered: rss_bytes(),
+        live,
+        tables,
+    })
+}
+
+/// A filing's partition: FNV-1a of its id, so all of a filing's events
+/// meet in one partition, as under the topic's key partitioning.
+fn partition_of(key: &[u8], partitions: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % partitions as u64) as usize
+}

@@ -262,6 +262,10 @@ pub struct BenchArgs {
     /// At most this many of the province's communes.
     #[arg(long, value_name = "N")]
     pub year_communes: Option<usize>,
+    /// Keep the province-year's checkpoints, cold files and Parquet export
+    /// (their directory is printed) instead of deleting them.
+    #[arg(long)]
+    pub year_keep: bool,
     /// Only these parts (consume, ingest, freshness, year, queries); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,

@@ -105,6 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     days: args.year_days,
                     max_communes: args.year_communes,
                     seed: args.seed,
+                    keep: args.year_keep,
                 },
                 only: args.only.clone(),
             };

@@ -117,7 +117,11 @@ pub struct PartitionTables {
     /// Newest event time folded per commune.
     pub(crate) clocks: CommuneClock,
     /// Which open filings are at risk or overdue (derived from `filings`,
-    /// rebuilt on restore, not checkpointed).
+    /// rebuilt on restore, not checkpointed). Until the partition first
+    /// reaches its end, folded events leave the timers alone: reading a
+    /// backlog (a replay of months) would otherwise raise and clear an
+    /// alert for nearly every filing, each one a false alarm judged by
+    /// today's clock. The end rebuilds them from every filing held.
     deadlines: Deadlines,
     /// Event time the partition has reached (UTC ms, `i64::MIN` before
     /// any event): what closes days.
@@ -179,6 +183,13 @@ impl PartitionTables {
             settings.due_rules.calendar.clone(),
             settings.at_risk_working_hours,
         );
+        self.arm_deadlines();
+        self.settings = settings;
+        self
+    }
+
+    /// Arms the deadline timers of every open filing held.
+    fn arm_deadlines(&mut self) {
         let now = now_ms();
         for (id, state) in self.filings.rows() {
             let deadline = state.deadline();
@@ -188,8 +199,6 @@ impl PartitionTables {
                     .observe(&id, deadline, state.province(), state.commune(), now);
             }
         }
-        self.settings = settings;
-        self
     }
 
     /// Moves the deadline timers to `now_ms`; the alerts are published with
@@ -272,7 +281,7 @@ impl PartitionTables {
                 self.reject(reject)
             }
             Applied::Folded => {
-                if r.deadline_before != r.deadline_after {
+                if self.reached_end && r.deadline_before != r.deadline_after {
                     let (province, commune) = (r.after.province, r.after.commune);
                     self.deadlines.observe(
                         &event.filing_id,
@@ -437,6 +446,16 @@ impl PartitionTables {
 
     /// Kafka reported the end of the partition.
     pub fn mark_end(&mut self) {
+        if !self.reached_end {
+            // The backlog is read: the timers restart from the filings as
+            // they are now and follow the fold from here on.
+            self.deadlines = Deadlines::new(
+                self.settings.due_rules.calendar.clone(),
+                self.settings.at_risk_working_hours,
+            );
+            self.arm_deadlines();
+            self.changed = true;
+        }
         self.reached_end = true;
     }
 
@@ -606,6 +625,64 @@ mod tests {
             (0, 1)
         );
         assert!(!t.has_closed_changes(), "drained");
+    }
+
+    #[test]
+    fn deadline_timers_wait_for_the_end_of_the_backlog() {
+        // Due July 3rd 2025: by the wall clock, every open filing here is
+        // overdue.
+        let mut t = PartitionTables::new(0);
+        t.fold_message(
+            0,
+            None,
+            &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
+            None,
+        );
+        t.fold_message(
+            1,
+            None,
+            &ev("F2", 1, "received", "2025-07-01T08:00:00+07:00"),
+            None,
+        );
+        t.fold_message(
+            2,
+            None,
+            &ev("F2", 2, "resolved", "2025-07-02T08:00:00+07:00"),
+            None,
+        );
+        assert_eq!(
+            t.deadlines().alerting().count(),
+            0,
+            "reading the backlog: no alerts"
+        );
+        t.mark_end();
+        let alerting: Vec<&str> = t.deadlines().alerting().map(|(id, _)| id).collect();
+        assert_eq!(
+            alerting,
+            vec!["F1"],
+            "the open one, from the state at the end"
+        );
+        // From now on the fold moves them.
+        t.fold_message(
+            3,
+            None,
+            &ev("F1", 2, "resolved", "2025-07-04T08:00:00+07:00"),
+            None,
+        );
+        t.fold_message(
+            4,
+            None,
+            &ev("F3", 1, "received", "2025-07-04T09:00:00+07:00"),
+            None,
+        );
+        let alerting: Vec<&str> = t.deadlines().alerting().map(|(id, _)| id).collect();
+        assert_eq!(alerting, vec!["F3"]);
+        t.mark_end();
+        assert_eq!(
+            t.deadlines().alerting().count(),
+            1,
+            "a later end changes nothing"
+        );
     }
 
     #[test]

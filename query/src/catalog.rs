@@ -23,6 +23,7 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
@@ -244,33 +245,54 @@ impl LiveTable {
             return Ok(exec);
         }
         // Closed filings past the hot horizon: the same rows, in Parquet.
-        let cold = cold_scan(&cold, self.kind.schema(), projection, n)?;
+        let cold = cold_scan(state, &cold, self.kind.schema(), projection, n)?;
         UnionExec::try_new(vec![exec, cold])
     }
 }
 
 /// A scan of cold files with the table's schema (their extra `state`
-/// column is not read), spread over `partitions` groups.
+/// column is not read), spread over `partitions` groups. Their footers are
+/// kept in the session's metadata cache: a cold file is never changed in
+/// place (a rewrite is a new name), so a cached footer is never stale.
 fn cold_scan(
+    state: &dyn Session,
     paths: &[std::path::PathBuf],
     schema: SchemaRef,
     projection: Option<&Vec<usize>>,
     partitions: usize,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let mut groups: Vec<Vec<PartitionedFile>> =
-        vec![Vec::new(); partitions.min(paths.len()).max(1)];
-    let len = groups.len();
-    for (i, path) in paths.iter().enumerate() {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
         let size = std::fs::metadata(path)
             .map_err(|e| DataFusionError::External(format!("{}: {e}", path.display()).into()))?
             .len();
         // Object-store paths are relative to the file system's root.
         let key = path.to_string_lossy().trim_start_matches('/').to_string();
-        groups[i % len].push(PartitionedFile::new(key, size));
+        files.push(PartitionedFile::new(key, size));
     }
-    let source = Arc::new(ParquetSource::new(schema));
-    let mut builder = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source);
-    for g in groups {
+    // Merged files differ in size by a factor of a thousand: the biggest
+    // first, each to the group with the fewest bytes, so the cores finish
+    // together.
+    files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
+        vec![(0, Vec::new()); partitions.min(paths.len()).max(1)];
+    for f in files {
+        let lightest = groups
+            .iter_mut()
+            .min_by_key(|(bytes, _)| *bytes)
+            .expect("at least one group");
+        lightest.0 += f.object_meta.size;
+        lightest.1.push(f);
+    }
+    let url = ObjectStoreUrl::local_filesystem();
+    let runtime = state.runtime_env();
+    let footers = Arc::new(CachedParquetFileReaderFactory::new(
+        runtime.object_store(&url)?,
+        runtime.cache_manager.get_file_metadata_cache(),
+    ));
+    let source = Arc::new(ParquetSource::new(schema).with_parquet_file_reader_factory(footers));
+    let mut builder = FileScanConfigBuilder::new(url, source);
+    for (_, g) in groups {
         builder = builder.with_file_group(FileGroup::new(g));
     }
     let config = builder

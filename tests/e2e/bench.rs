@@ -86,5 +86,6 @@ fn small_year() -> bench::year::YearOptions {
         days: 21,
         max_communes: Some(4),
         seed: 7,
+        keep: false,
     }
 }

@@ -42,7 +42,11 @@ const MAGIC: &[u8; 8] = b"HOSOCKP1";
 /// restatements and the event-time watermark are part of the state.
 /// 3: the daily counts of the Decision 766 shares (e-ID, digitised, fees),
 /// and the newest event time per commune.
-const VERSION: u32 = 3;
+/// 4: each cold file says whether it holds filings still expecting their
+/// `returned` event (version 3 is still read).
+const VERSION: u32 = 4;
+/// The oldest version this hoso reads.
+const OLDEST: u32 = 3;
 
 /// The partition's state as checkpoint bytes.
 pub fn encode(tables: &PartitionTables) -> Vec<u8> {
@@ -100,9 +104,9 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     }
     let mut r = ByteReader::new(&body[MAGIC.len()..]);
     let version = r.u32().map_err(corrupt)?;
-    if version != VERSION {
+    if !(OLDEST..=VERSION).contains(&version) {
         return Err(CheckpointError::Corrupt(format!(
-            "version {version}, this hoso reads {VERSION}; rebuild the state from \
+            "version {version}, this hoso reads {OLDEST} to {VERSION}; rebuild the state from \
              the topic with `hoso replay` into a new data directory"
         )));
     }
@@ -144,7 +148,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     }
     let rejects = RejectLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
     let restatements = RestatementLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
-    let cold = ColdTier::decode(&mut r, partition).map_err(corrupt)?;
+    let cold = ColdTier::decode(&mut r, partition, version).map_err(corrupt)?;
     let clocks = CommuneClock::decode(&mut r).map_err(corrupt)?;
     if r.remaining() != 0 {
         return Err(CheckpointError::Corrupt(format!(
@@ -182,8 +186,10 @@ pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) 
             ))),
         },
     });
-    match loaded {
+    let mut restored = false;
+    let mut t = match loaded {
         Ok(Some((t, bytes))) => {
+            restored = true;
             info!(
                 partition,
                 next_offset = t.next_offset(),
@@ -192,16 +198,16 @@ pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) 
                 ms = started.elapsed().as_millis() as u64,
                 "restored from checkpoint"
             );
-            let t = t.with_settings(settings);
-            t.cold().remove_orphans();
-            t
+            t.with_settings(settings)
         }
         Ok(None) => PartitionTables::new(partition).with_settings(settings),
         Err(e) => {
             error!(partition, error = %e, "unusable checkpoint; re-reading the partition from its beginning");
             PartitionTables::new(partition).with_settings(settings)
         }
-    }
+    };
+    t.cold.remove_orphans(restored);
+    t
 }
 
 /// Writes the partition's checkpoint if it read anything since the last.

@@ -2,19 +2,28 @@
 //! Parquet files, so memory is bounded by open and recent filings.
 //!
 //! Files live under the cold directory in Hive-style paths,
-//! `filings/province=PP/day=YYYY-MM-DD/p<partition>-<seq>.parquet` (`day`
-//! is the local day the filing ended, or was received for filings closed
-//! without ending), so Spark, Trino or DuckDB read them as they are. SQL's
-//! `filings` is the union of the hot rows and these files, published
+//! `filings/province=PP/month=YYYY-MM/p<partition>-<seq>.parquet` (`month`
+//! is that of the local day the filing ended, or was received for filings
+//! closed without ending), so Spark, Trino or DuckDB read them as they are.
+//! SQL's `filings` is the union of the hot rows and these files, published
 //! together so a filing is never in both or in neither.
+//!
+//! Each daily pass writes small files; files of one province and month
+//! are merged by size tier (four of a tier make one of the next), so a
+//! year is hundreds of files, not tens of thousands, and each row is
+//! rewritten a few times at most. Filings still expecting their `returned`
+//! go to files of their own (`pending`): nearly every late event is for one
+//! of them, so the file a recall rewrites is small. Settled filings, in the
+//! big merged files, almost never come back.
 //!
 //! A late event for a cold filing brings it back: a Bloom filter over every
 //! id sent cold answers "certainly not cold" for new filings in a few
-//! probes; on a maybe, per-file filters name the file, whose `state` column
-//! holds the fold state. The file is rewritten without the filing. Files
-//! are part of the checkpoint: a file is deleted only once a checkpoint no
-//! longer names it, and files no checkpoint names (a crash between writing
-//! and checkpointing) are deleted on restore.
+//! probes; on a maybe, per-file filters name the candidate files, and the
+//! row groups whose id statistics admit the id are read (`state` holds the
+//! fold state). The file is rewritten without the filing. Files are part of
+//! the checkpoint: a file is deleted only once a checkpoint no longer names
+//! it, and files no checkpoint names (a crash between writing and
+//! checkpointing) are deleted on restore.
 
 mod bloom;
 mod file;
@@ -24,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i32, put_u8, put_u32};
-use hoso_model::time::{format_day, local_day};
+use hoso_model::time::{civil_from_days, days_from_civil, local_day};
 use hoso_model::{FilingState, Interner};
 use tracing::{error, info, warn};
 
@@ -48,8 +57,13 @@ pub struct ColdFile {
     /// Path under the cold directory.
     pub name: String,
     pub province: u8,
+    /// The earliest day a filing in it closed; all are in that month.
     pub day: i32,
     pub rows: u32,
+    /// Holds filings that still expect their `returned` event.
+    pub pending: bool,
+    /// The month's files merged once no daily pass writes to the month.
+    pub sealed: bool,
     bloom: Bloom,
 }
 
@@ -57,6 +71,36 @@ pub struct ColdFile {
 struct Recalled {
     file: usize,
     rest: Rows,
+}
+
+/// A cold file's flags in the checkpoint.
+const PENDING: u8 = 1;
+const SEALED: u8 = 2;
+
+/// This many files of one size tier (and province, month, pending) are
+/// merged into one.
+const MERGE_FAN_IN: usize = 4;
+
+/// A file's size tier: under 4,096 rows 0, then one more for each four
+/// times as many.
+fn tier(rows: u32) -> u32 {
+    (rows / 1024).max(1).ilog2() / 2
+}
+
+/// The first day of `day`'s month.
+fn month_start(day: i32) -> i32 {
+    let (y, m, _) = civil_from_days(i64::from(day));
+    days_from_civil(y, m, 1) as i32
+}
+
+/// The first day of the month after `day`'s.
+fn next_month_start(day: i32) -> i32 {
+    let (y, m, _) = civil_from_days(i64::from(day));
+    if m == 12 {
+        days_from_civil(y + 1, 1, 1) as i32
+    } else {
+        days_from_civil(y, m + 1, 1) as i32
+    }
 }
 
 pub struct ColdTier {
@@ -189,15 +233,20 @@ impl ColdTier {
             return Ok(0);
         }
         let n = taken.len();
-        let mut groups: BTreeMap<(u8, i32), Rows> = BTreeMap::new();
+        // By province, month and pending; the earliest day of each.
+        let mut groups: BTreeMap<(u8, i32, bool), (i32, Rows)> = BTreeMap::new();
         for (id, s) in taken {
             let day = closed_day(&s).expect("picked for being closed");
-            groups.entry((s.province(), day)).or_default().push((id, s));
+            let key = (s.province(), month_start(day), !settled(&s));
+            let group = groups.entry(key).or_insert((day, Vec::new()));
+            group.0 = group.0.min(day);
+            group.1.push((id, s));
         }
         let mut written: Vec<ColdFile> = Vec::new();
         let mut failure = None;
-        for ((province, day), rows) in groups.iter_mut() {
-            match self.write_file(&dir, *province, *day, rows, store.procedures()) {
+        for ((province, _, pending), (day, rows)) in groups.iter_mut() {
+            let flags = (*pending, false);
+            match self.write_file(&dir, *province, *day, flags, rows, store.procedures()) {
                 Ok(f) => written.push(f),
                 Err(e) => {
                     failure = Some(e);
@@ -209,14 +258,14 @@ impl ColdTier {
             for f in &written {
                 let _ = std::fs::remove_file(dir.join(&f.name));
             }
-            for rows in groups.into_values() {
+            for (_, rows) in groups.into_values() {
                 for (id, s) in rows {
                     store.restore_row(&id, s);
                 }
             }
             return Err(e);
         }
-        for rows in groups.values() {
+        for (_, rows) in groups.values() {
             for (id, _) in rows {
                 self.bloom.insert(id_hash(id));
             }
@@ -225,7 +274,106 @@ impl ColdTier {
         if self.bloom.is_full() {
             self.rebuild_bloom(&dir)?;
         }
+        self.merge(&dir, store.procedures(), watermark_day);
         Ok(n)
+    }
+
+    /// Merges files of one province, month and pending flag. Once no
+    /// daily pass writes to a month any more (it ended more than the
+    /// unreturned horizon ago), its files become one `sealed` file. Before
+    /// that, and for the few files a sealed month still gets (filings a
+    /// late event recalled, moving back), files of one size tier are
+    /// merged [`MERGE_FAN_IN`] or more at a time. A file that cannot be
+    /// read or written leaves the files as they are: merging is an
+    /// optimisation, never a reason to lose a row.
+    fn merge(&mut self, dir: &Path, procedures: &Interner, watermark_day: i32) {
+        debug_assert!(self.recalled.is_empty(), "merge between messages only");
+        let closed_before =
+            watermark_day.saturating_sub(self.after_days.saturating_mul(UNRETURNED_FACTOR));
+        loop {
+            let mut groups: BTreeMap<(u8, i32, bool), Vec<usize>> = BTreeMap::new();
+            let mut sealed = std::collections::BTreeSet::new();
+            for (i, f) in self.files.iter().enumerate() {
+                let key = (f.province, month_start(f.day), f.pending);
+                if f.sealed {
+                    sealed.insert(key);
+                } else {
+                    groups.entry(key).or_default().push(i);
+                }
+            }
+            let mut pick = None;
+            for (key, members) in groups {
+                let month_done = next_month_start(key.1) <= closed_before;
+                if month_done && !sealed.contains(&key) {
+                    pick = Some((key, members, true));
+                    break;
+                }
+                let mut tiers: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+                for i in members {
+                    tiers.entry(tier(self.files[i].rows)).or_default().push(i);
+                }
+                if let Some(same) = tiers.into_values().find(|v| v.len() >= MERGE_FAN_IN) {
+                    pick = Some((key, same, false));
+                    break;
+                }
+            }
+            let Some(((province, _, pending), members, seal)) = pick else {
+                return;
+            };
+            if let [only] = members[..] {
+                // Already one file: sealing it is a flag, not a rewrite.
+                self.files[only].sealed = true;
+                continue;
+            }
+            let inputs: Vec<PathBuf> = members
+                .iter()
+                .map(|&i| dir.join(&self.files[i].name))
+                .collect();
+            let expected: u64 = members.iter().map(|&i| u64::from(self.files[i].rows)).sum();
+            let day = members
+                .iter()
+                .map(|&i| self.files[i].day)
+                .min()
+                .unwrap_or(0);
+            let name = self.next_name(province, day);
+            let mut bloom = Bloom::with_capacity(expected as usize, FILE_BITS);
+            let merged = file::merge(&inputs, &dir.join(&name), procedures, |id| {
+                bloom.insert(id_hash(id))
+            });
+            match merged {
+                Ok(rows) if rows == expected => {}
+                Ok(rows) => {
+                    // The files say other than the checkpoint: keep them.
+                    error!(
+                        partition = self.partition,
+                        rows, expected, "a merge read other than the files' rows; merging stops"
+                    );
+                    let _ = std::fs::remove_file(dir.join(&name));
+                    return;
+                }
+                Err(e) => {
+                    warn!(partition = self.partition, error = %e, "cannot merge cold files; merging stops");
+                    return;
+                }
+            }
+            let merged = ColdFile {
+                name,
+                province,
+                day,
+                rows: expected as u32,
+                pending,
+                sealed: seal,
+                bloom,
+            };
+            // Highest index first, so removals keep the lower indexes valid.
+            let mut members = members;
+            members.sort_unstable();
+            for &i in members.iter().rev() {
+                let old = self.files.remove(i);
+                self.garbage.push(old.name);
+            }
+            self.files.push(merged);
+        }
     }
 
     fn write_file(
@@ -233,16 +381,11 @@ impl ColdTier {
         dir: &Path,
         province: u8,
         day: i32,
+        (pending, sealed): (bool, bool),
         rows: &mut [(Vec<u8>, FilingState)],
         procedures: &Interner,
     ) -> Result<ColdFile, ColdError> {
-        let name = format!(
-            "filings/province={province:02}/day={}/p{}-{:010}.parquet",
-            format_day(day),
-            self.partition,
-            self.next_seq
-        );
-        self.next_seq += 1;
+        let name = self.next_name(province, day);
         file::write(&dir.join(&name), rows, procedures)?;
         let mut bloom = Bloom::with_capacity(rows.len(), FILE_BITS);
         for (id, _) in rows.iter() {
@@ -253,8 +396,22 @@ impl ColdTier {
             province,
             day,
             rows: rows.len() as u32,
+            pending,
+            sealed,
             bloom,
         })
+    }
+
+    /// A name no file of this partition had: its province and the month
+    /// of `day`, and the next number.
+    fn next_name(&mut self, province: u8, day: i32) -> String {
+        let (y, m, _) = civil_from_days(i64::from(day));
+        let name = format!(
+            "filings/province={province:02}/month={y:04}-{m:02}/p{}-{:010}.parquet",
+            self.partition, self.next_seq
+        );
+        self.next_seq += 1;
+        name
     }
 
     /// Sizes the partition's filter for twice what it holds, from the files.
@@ -287,28 +444,52 @@ impl ColdTier {
             return None;
         }
         let dir = self.dir.clone()?;
-        for i in (0..self.files.len()).rev() {
-            if !self.files[i].bloom.may_contain(h) || self.recalled.iter().any(|r| r.file == i) {
+        // Pending files first: nearly every recall is for one of them.
+        let order = (0..self.files.len())
+            .rev()
+            .filter(|&i| self.files[i].pending)
+            .chain(
+                (0..self.files.len())
+                    .rev()
+                    .filter(|&i| !self.files[i].pending),
+            );
+        for i in order {
+            if !self.files[i].bloom.may_contain(h) {
                 continue;
             }
+            // A file already read for a recall of this message.
+            if let Some(r) = self.recalled.iter_mut().find(|r| r.file == i) {
+                if let Some(at) = r.rest.iter().position(|(x, _)| x == id) {
+                    self.recalls += 1;
+                    return Some(r.rest.swap_remove(at).1);
+                }
+                continue;
+            }
+            // Look in the row groups that may hold it; read the whole file
+            // (to rewrite it) only when it does.
             let path = dir.join(&self.files[i].name);
-            let mut rows = match file::read_states(&path) {
-                Ok(rows) => rows,
+            let found = file::find_state(&path, id).and_then(|found| match found {
+                Some(_) => file::read_states(&path).map(Some),
+                None => Ok(None),
+            });
+            match found {
+                Ok(Some(mut rows)) => {
+                    if let Some(at) = rows.iter().position(|(x, _)| x == id) {
+                        let (_, state) = rows.swap_remove(at);
+                        self.recalls += 1;
+                        self.recalled.push(Recalled {
+                            file: i,
+                            rest: rows,
+                        });
+                        return Some(state);
+                    }
+                }
+                Ok(None) => {}
                 Err(e) => {
                     // The filing may be in it: folding the event into a
                     // fresh state would count the filing twice. Say so loudly.
                     error!(partition = self.partition, error = %e, "cannot read a cold file; an event for a filing in it starts a new row");
-                    continue;
                 }
-            };
-            if let Some(at) = rows.iter().position(|(x, _)| x == id) {
-                let (_, state) = rows.swap_remove(at);
-                self.recalls += 1;
-                self.recalled.push(Recalled {
-                    file: i,
-                    rest: rows,
-                });
-                return Some(state);
             }
         }
         None
@@ -329,21 +510,27 @@ impl ColdTier {
         let mut recalled = std::mem::take(&mut self.recalled);
         // Highest index first, so removals keep the lower indexes valid.
         recalled.sort_by_key(|r| std::cmp::Reverse(r.file));
-        for mut r in recalled {
-            let old = self.files[r.file].clone();
-            if r.rest.is_empty() {
-                self.files.remove(r.file);
+        for Recalled { file: i, mut rest } in recalled {
+            let old = self.files[i].clone();
+            if rest.is_empty() {
+                self.files.remove(i);
             } else {
-                match self.write_file(&dir, old.province, old.day, &mut r.rest, store.procedures())
-                {
-                    Ok(f) => self.files[r.file] = f,
+                match self.write_file(
+                    &dir,
+                    old.province,
+                    old.day,
+                    (old.pending, old.sealed),
+                    &mut rest,
+                    store.procedures(),
+                ) {
+                    Ok(f) => self.files[i] = f,
                     Err(e) => {
                         warn!(partition = self.partition, error = %e, file = %old.name,
                             "cannot rewrite a cold file; its filings return to memory");
-                        for (id, s) in r.rest {
+                        for (id, s) in rest {
                             store.restore_row(&id, s);
                         }
-                        self.files.remove(r.file);
+                        self.files.remove(i);
                     }
                 }
             }
@@ -365,15 +552,19 @@ impl ColdTier {
         }
     }
 
-    /// Deletes this partition's files that the restored checkpoint does
-    /// not name: written after it, by a process that died before the next.
-    pub fn remove_orphans(&self) {
+    /// With `restored`, deletes this partition's files that the restored
+    /// checkpoint does not name: written after it, by a process that died
+    /// before the next. Either way, new files are numbered past every one
+    /// on disk, so a name never comes back with other rows (query engines
+    /// cache footers by name).
+    pub fn remove_orphans(&mut self, restored: bool) {
         let Some(dir) = &self.dir else {
             return;
         };
         let prefix = format!("p{}-", self.partition);
         let known: std::collections::HashSet<PathBuf> = self.paths().into_iter().collect();
         let mut stack = vec![dir.join("filings")];
+        let (mut removed, mut failed) = (0usize, 0usize);
         while let Some(d) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&d) else {
                 continue;
@@ -382,13 +573,34 @@ impl ColdTier {
                 let path = e.path();
                 if path.is_dir() {
                     stack.push(path);
-                } else if e.file_name().to_string_lossy().starts_with(&prefix)
-                    && !known.contains(&path)
-                {
-                    info!(file = %path.display(), "removing a cold file no checkpoint names");
-                    let _ = std::fs::remove_file(&path);
+                    continue;
+                }
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(rest) = name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let seq = rest.split('.').next().and_then(|n| n.parse::<u64>().ok());
+                if let Some(seq) = seq {
+                    self.next_seq = self.next_seq.max(seq + 1);
+                }
+                if restored && !known.contains(&path) {
+                    // Merged or rewritten files not yet collected, or
+                    // written after the checkpoint by a process that died.
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => removed += 1,
+                        Err(e) => {
+                            failed += 1;
+                            warn!(file = %path.display(), error = %e, "cannot remove a cold file no checkpoint names");
+                        }
+                    }
                 }
             }
+        }
+        if removed + failed > 0 {
+            info!(
+                partition = self.partition,
+                removed, failed, "cold files no checkpoint names"
+            );
         }
     }
 
@@ -402,11 +614,22 @@ impl ColdTier {
             put_u8(out, f.province);
             put_i32(out, f.day);
             put_u32(out, f.rows);
+            put_u8(
+                out,
+                u8::from(f.pending) * PENDING | u8::from(f.sealed) * SEALED,
+            );
             f.bloom.encode(out);
         }
     }
 
-    pub fn decode(r: &mut ByteReader<'_>, partition: i32) -> Result<ColdTier, CodecError> {
+    /// Checkpoints before version 4 do not say which files are pending:
+    /// theirs are taken as pending, which only keeps them out of merges
+    /// with newer settled files.
+    pub fn decode(
+        r: &mut ByteReader<'_>,
+        partition: i32,
+        version: u32,
+    ) -> Result<ColdTier, CodecError> {
         let mut tier = ColdTier::new(partition, None, 0);
         tier.next_seq = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
         tier.last_pass_day = r.i32()?;
@@ -418,11 +641,15 @@ impl ColdTier {
             if name.contains("..") || name.starts_with('/') {
                 return Err(CodecError::Corrupt(format!("cold file name {name:?}")));
             }
+            let (province, day, rows) = (r.u8()?, r.i32()?, r.u32()?);
+            let flags = if version < 4 { PENDING } else { r.u8()? };
             tier.files.push(ColdFile {
                 name,
-                province: r.u8()?,
-                day: r.i32()?,
-                rows: r.u32()?,
+                province,
+                day,
+                rows,
+                pending: flags & PENDING != 0,
+                sealed: flags & SEALED != 0,
                 bloom: Bloom::decode(r)?,
             });
         }

@@ -88,12 +88,20 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
         t.filings().get("F02-18").is_some(),
         "still expects `returned`"
     );
-    let paths = t.cold().paths();
-    assert_eq!(paths.len(), 8, "one file per province and day and pass");
-    assert!(
-        paths[0].ends_with("filings/province=01/day=2025-07-01/p0-0000000000.parquet"),
-        "{paths:?}"
-    );
+    // Seven daily passes wrote a settled file each, merged four at a time
+    // (4 -> 1, then that one and 3 more -> 1); the unreturned filing is in
+    // a pending file of its own.
+    let files = t.cold().files().to_vec();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let settled = files.iter().find(|f| !f.pending).expect("a settled file");
+    assert_eq!(settled.rows, 7 * 18);
+    assert_eq!(hoso_model::time::format_day(settled.day), "2025-07-01");
+    let pending = files.iter().find(|f| f.pending).expect("a pending file");
+    assert_eq!(pending.rows, 1);
+    for p in t.cold().paths() {
+        let p = p.to_string_lossy().into_owned();
+        assert!(p.contains("/filings/province=01/month=2025-07/p0-"), "{p}");
+    }
     let before = all_rows(&mut t);
     assert_eq!(before.len(), 200);
 
@@ -123,7 +131,115 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
         FoldResult::Folded
     );
     assert_eq!(t.cold().rows(), COLD_AFTER_FEED - 1);
+
+    // The late `returned` of the unreturned filing recalls it from the
+    // pending file; the big settled file is not rewritten.
+    let settled_path =
+        t.cold().paths()[t.cold().files().iter().position(|f| !f.pending).unwrap()].clone();
+    let returned = ev("F01-18", 4, "returned", 11);
+    assert_eq!(
+        t.fold_message(offset + 2, None, &returned, None),
+        FoldResult::Folded
+    );
+    assert!(t.filings().get("F01-18").unwrap().is_returned());
+    assert_eq!(
+        t.cold().files().len(),
+        1,
+        "the emptied pending file is gone"
+    );
+    assert_eq!(t.cold().paths(), vec![settled_path]);
+    assert_eq!(all_rows(&mut t).len(), 201);
     let _ = std::fs::remove_dir_all(&cold);
+}
+
+#[test]
+fn merged_files_hold_every_row_once_and_recalls_find_them() {
+    let cold = dir("merge");
+    let mut t = PartitionTables::new(0).with_settings(settings(&cold));
+    let mut offset = 0;
+    // 28 days, 20 filings a day, all settled: 25 daily passes of July
+    // merge by tier into a few files.
+    for day in 1..=28u32 {
+        for i in 0..20 {
+            let f = format!("M{day:02}-{i:02}");
+            for (seq, kind) in [(1, "received"), (2, "resolved"), (4, "returned")] {
+                t.fold_message(offset, None, &ev(&f, seq, kind, day), None);
+                offset += 1;
+            }
+        }
+        t.evict_cold().unwrap();
+    }
+    let files = t.cold().files().to_vec();
+    assert!(files.len() < 4, "25 passes, {} files", files.len());
+    assert_eq!(t.cold().rows(), 25 * 20);
+    let rows = all_rows(&mut t);
+    assert_eq!(
+        rows.len(),
+        28 * 20,
+        "every filing once, in memory or a file"
+    );
+    // Any cold filing comes back from its merged file, once.
+    for f in ["M01-00", "M13-07", "M25-19"] {
+        let late = ev(f, 3, "fee_paid", 29);
+        assert_eq!(
+            t.fold_message(offset, None, &late, None),
+            FoldResult::Folded,
+            "{f}"
+        );
+        offset += 1;
+        assert!(t.filings().get(f).is_some(), "{f} back in memory");
+    }
+    assert_eq!(t.cold().rows(), 25 * 20 - 3);
+    assert_eq!(all_rows(&mut t).len(), 28 * 20);
+
+    // August 20th: July ended more than the unreturned horizon (4 x 2
+    // days) ago, so no daily pass writes to it any more: its files, the
+    // three recalled filings moving back included, become one sealed file.
+    t.fold_message(offset, None, &aug("A1", 1, "received", 20), None);
+    offset += 1;
+    t.evict_cold().unwrap();
+    let july: Vec<_> = t
+        .cold()
+        .files()
+        .iter()
+        .filter(|f| !f.pending)
+        .cloned()
+        .collect();
+    assert_eq!(july.len(), 1, "{july:?}");
+    assert!(july[0].sealed);
+    assert_eq!(july[0].rows, 28 * 20, "all of July");
+    assert_eq!(all_rows(&mut t).len(), 28 * 20 + 1);
+
+    // A late event recalls a filing from it (the sealed file is rewritten,
+    // sealed still); moving back days later, the filing is a small file of
+    // its own, not a reason to rewrite the month again.
+    let late = ev("M07-07", 3, "fee_paid", 31);
+    assert_eq!(
+        t.fold_message(offset, None, &late, None),
+        FoldResult::Folded
+    );
+    offset += 1;
+    assert_eq!(t.cold().files().iter().filter(|f| f.sealed).count(), 1);
+    t.fold_message(offset, None, &aug("A2", 1, "received", 25), None);
+    t.evict_cold().unwrap();
+    let mut july: Vec<_> = t
+        .cold()
+        .files()
+        .iter()
+        .map(|f| (f.sealed, f.rows))
+        .collect();
+    july.sort();
+    assert_eq!(july, vec![(false, 1), (true, 28 * 20 - 1)]);
+    assert_eq!(all_rows(&mut t).len(), 28 * 20 + 2);
+    let _ = std::fs::remove_dir_all(&cold);
+}
+
+/// An August event, to move the watermark on.
+fn aug(filing: &str, seq: u32, kind: &str, day: u32) -> Vec<u8> {
+    String::from_utf8(ev(filing, seq, kind, day))
+        .unwrap()
+        .replace("2025-07-", "2025-08-")
+        .into_bytes()
 }
 
 #[test]
@@ -158,13 +274,24 @@ fn the_cold_tier_follows_the_checkpoints() {
 
     // A file no checkpoint names (written by a process that then died) is
     // removed on restore.
-    let orphan = cold.join("filings/province=01/day=2025-07-01/p0-0000009999.parquet");
+    let orphan = cold.join("filings/province=01/month=2025-07/p0-0000009999.parquet");
     std::fs::write(&orphan, b"half").unwrap();
-    let other_partition = cold.join("filings/province=01/day=2025-07-01/p1-0000000000.parquet");
+    let other_partition = cold.join("filings/province=01/month=2025-07/p1-0000000000.parquet");
     std::fs::write(&other_partition, b"not mine").unwrap();
-    let again = checkpoint::restore(&store, 0, settings(&cold));
+    let mut again = checkpoint::restore(&store, 0, settings(&cold));
     assert_eq!(again.cold().rows(), t.cold().rows());
     assert!(!orphan.exists());
+    // Its name is not used again: a cached footer could describe it.
+    again.fold_message(offset + 2, None, &ev("F02-00", 3, "fee_paid", 11), None);
+    assert!(
+        again
+            .cold()
+            .paths()
+            .iter()
+            .any(|p| p.ends_with("filings/province=01/month=2025-07/p0-0000010000.parquet")),
+        "{:?}",
+        again.cold().paths()
+    );
     assert!(
         other_partition.exists(),
         "another partition's files are left alone"

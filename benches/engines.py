@@ -1,8 +1,11 @@
-"""DuckDB or chDB side of `hoso bench`'s query comparison (src/bench/engines.rs).
+"""DuckDB, chDB or DataFusion side of `hoso bench`'s query comparison
+(src/bench/engines.rs).
 
-Usage: engines.py ENGINE SPEC.json, ENGINE being duckdb or chdb. The spec
-names the Parquet file, the number of timed runs and each query's SQL, in
-which {filings} stands for the file. Each query runs once to warm up, then
+Usage: engines.py ENGINE SPEC.json, ENGINE being duckdb, chdb or datafusion
+(hoso's own query engine on the same file: the reference that shows what
+the engine costs apart from hoso's storage). The spec names the Parquet
+file, the number of timed runs and each query's SQL, in which {filings}
+stands for the file. Each query runs once to warm up, then
 `runs` times; the answer (JSON on stdout) has the engine's version and, per
 query, the median time in milliseconds and the rows as lists of JSON values.
 """
@@ -45,6 +48,20 @@ def chdb_engine(parquet):
     return version, run
 
 
+def datafusion_engine(parquet):
+    import datafusion
+    import pyarrow
+
+    ctx = datafusion.SessionContext()
+    ctx.register_parquet("filings", parquet)
+
+    def run(sql):
+        table = pyarrow.Table.from_batches(ctx.sql(sql.replace("{filings}", "filings")).collect())
+        return [list(row.values()) for row in table.to_pylist()]
+
+    return datafusion.__version__, run
+
+
 def plain(value):
     """A value as JSON has it: big integers stay integers, dates become text."""
     if isinstance(value, (int, float, str)) or value is None:
@@ -56,7 +73,7 @@ def main():
     engine, spec_path = sys.argv[1], sys.argv[2]
     with open(spec_path) as f:
         spec = json.load(f)
-    make = {"duckdb": duckdb_engine, "chdb": chdb_engine}[engine]
+    make = {"duckdb": duckdb_engine, "chdb": chdb_engine, "datafusion": datafusion_engine}[engine]
     version, run = make(spec["parquet"])
     out = {"engine": engine, "version": version, "queries": []}
     for q in spec["queries"]:

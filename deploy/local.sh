@@ -68,7 +68,8 @@ ensure_python_adbc() {
     fi
 }
 
-# DuckDB and chDB, the engines `hoso bench` compares hoso with (its smoke
+# DuckDB and chDB, the engines `hoso bench` compares hoso with, and DataFusion
+# alone on the same file, the ad-hoc queries' reference (its smoke
 # test runs them), at the versions benches/requirements.txt pins.
 ensure_python_engines() {
     if ! python3 - "$ROOT/benches/requirements.txt" >/dev/null 2>&1 <<'PY'
@@ -81,7 +82,7 @@ for line in open(sys.argv[1]):
         assert version(name) == want, name
 PY
     then
-        log "installing DuckDB and chDB (pip3, benches/requirements.txt)"
+        log "installing DuckDB, chDB and DataFusion (pip3, benches/requirements.txt)"
         python3 -m pip install --quiet -r "$ROOT/benches/requirements.txt"
     fi
 }

@@ -39,6 +39,11 @@ pub const RUNS: usize = 5;
 /// The engines compared with hoso, as `benches/engines.py` names them.
 pub const ENGINES: [&str; 2] = ["duckdb", "chdb"];
 
+/// hoso's own query engine alone, on the same Parquet file, with hoso's
+/// SQL: run for the ad-hoc queries, it separates what the engine costs
+/// from what hoso's storage (memory plus cold files) adds.
+pub const REFERENCE: &str = "datafusion";
+
 const SCRIPT: &str = include_str!("../../benches/engines.py");
 
 /// Whether a query is one the dashboard asks (hoso from its aggregates)
@@ -65,12 +70,14 @@ pub struct Timed {
     pub kind: Kind,
     pub hoso: Duration,
     pub others: Vec<Duration>,
+    /// [`REFERENCE`]'s time, for the ad-hoc queries.
+    pub reference: Option<Duration>,
     pub rows: usize,
 }
 
 pub struct Comparison {
     pub timed: Vec<Timed>,
-    /// Engine versions, in [`ENGINES`] order.
+    /// Engine versions, in [`ENGINES`] order, then [`REFERENCE`]'s.
     pub versions: Vec<String>,
     pub parquet_bytes: u64,
     pub rows: usize,
@@ -265,22 +272,32 @@ pub async fn compare(
             kind: q.kind,
             hoso,
             others: Vec::new(),
+            reference: None,
             rows: answer.len(),
         });
         answers.push(answer);
     }
     let mut versions = Vec::new();
-    for engine in ENGINES {
-        let out = run_engine(&python, engine, &parquet, queries, dir)?;
+    let ad_hoc: Vec<usize> = (0..queries.len())
+        .filter(|&i| queries[i].kind == Kind::AdHoc)
+        .collect();
+    let all: Vec<usize> = (0..queries.len()).collect();
+    for engine in ENGINES.into_iter().chain([REFERENCE]) {
+        let reference = engine == REFERENCE;
+        let asked = if reference { &ad_hoc } else { &all };
+        let out = run_engine(&python, engine, &parquet, queries, asked, dir)?;
         versions.push(out["version"].as_str().unwrap_or("?").to_string());
         let results = out["queries"]
             .as_array()
             .context("the engine's answer has no queries")?;
-        for ((q, t), (mine, theirs)) in queries
-            .iter()
-            .zip(&mut timed)
-            .zip(answers.iter().zip(results))
-        {
+        anyhow::ensure!(
+            results.len() == asked.len(),
+            "{engine} answered {} queries of {}",
+            results.len(),
+            asked.len()
+        );
+        for (&i, theirs) in asked.iter().zip(results) {
+            let (q, mine) = (&queries[i], &answers[i]);
             let rows = theirs["rows"].as_array().context("no rows")?;
             if let Some(why) = differs(mine, rows) {
                 bail!(
@@ -290,9 +307,14 @@ pub async fn compare(
                     preview(rows)
                 );
             }
-            t.others.push(Duration::from_secs_f64(
+            let median = Duration::from_secs_f64(
                 theirs["median_ms"].as_f64().context("no median")? / 1000.0,
-            ));
+            );
+            if reference {
+                timed[i].reference = Some(median);
+            } else {
+                timed[i].others.push(median);
+            }
         }
     }
     Ok(Comparison {
@@ -306,13 +328,13 @@ pub async fn compare(
 /// `python3` with both engines, or an error that says how to get them.
 fn check_engines(python: &str) -> anyhow::Result<()> {
     let ok = Command::new(python)
-        .args(["-c", "import duckdb, chdb"])
+        .args(["-c", "import duckdb, chdb, datafusion"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
         bail!(
-            "the query comparison needs DuckDB and chDB for {python}: \
+            "the query comparison needs DuckDB, chDB and DataFusion for {python}: \
              `{python} -m pip install -r benches/requirements.txt` (or skip it: --only consume,ingest,freshness)"
         );
     }
@@ -393,15 +415,22 @@ fn run_engine(
     engine: &str,
     parquet: &Path,
     queries: &[Query],
+    asked: &[usize],
     dir: &Path,
 ) -> anyhow::Result<Value> {
     let spec = json!({
         "parquet": parquet,
         "runs": RUNS,
-        "queries": queries.iter().map(|q| json!({
-            "name": q.name,
-            "sql": if engine == "duckdb" { &q.duckdb } else { &q.chdb },
-        })).collect::<Vec<_>>(),
+        "queries": asked.iter().map(|&i| {
+            let q = &queries[i];
+            let sql = match engine {
+                "duckdb" => &q.duckdb,
+                "chdb" => &q.chdb,
+                // Its own dialect: hoso's SQL over the file as `filings`.
+                _ => &q.hoso,
+            };
+            json!({ "name": q.name, "sql": sql })
+        }).collect::<Vec<_>>(),
     });
     let spec_path: PathBuf = dir.join(format!("{engine}.json"));
     std::fs::write(&spec_path, serde_json::to_vec(&spec)?)?;

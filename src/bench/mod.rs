@@ -235,6 +235,16 @@ fn query_rows(c: &engines::Comparison, rows: &mut Vec<Row>) {
             engines::Kind::Dashboard => (0.5, "hoso from daily_stats"),
             engines::Kind::AdHoc => (1.5, "all from raw filings"),
         };
+        let reference = t
+            .reference
+            .map(|r| {
+                format!(
+                    "; DataFusion alone on the same file {:.1} ms, {:.2}x DuckDB",
+                    ms(r),
+                    ms(r) / ms(duck).max(1e-9)
+                )
+            })
+            .unwrap_or_default();
         rows.push(Row {
             figure: format!(
                 "{} ({source}; {} rows; medians of {})",
@@ -243,7 +253,7 @@ fn query_rows(c: &engines::Comparison, rows: &mut Vec<Row>) {
                 engines::RUNS
             ),
             measured: format!(
-                "hoso {:.1} ms, DuckDB {:.1} ms, chDB {:.1} ms: {:.2}x DuckDB, {:.2}x chDB",
+                "hoso {:.1} ms, DuckDB {:.1} ms, chDB {:.1} ms: {:.2}x DuckDB, {:.2}x chDB{reference}",
                 ms(t.hoso),
                 ms(duck),
                 ms(ch),
@@ -256,11 +266,12 @@ fn query_rows(c: &engines::Comparison, rows: &mut Vec<Row>) {
     }
     rows.push(Row {
         figure: format!(
-            "(the Parquet export the engines read: {} filings, {:.0} MB; DuckDB {}, chDB {})",
+            "(the Parquet export the engines read: {} filings, {:.0} MB; DuckDB {}, chDB {}, DataFusion (Python) {})",
             c.rows,
             c.parquet_bytes as f64 / 1e6,
             c.versions[0],
-            c.versions[1]
+            c.versions[1],
+            c.versions[2]
         ),
         measured: "-".into(),
         target: "-".into(),

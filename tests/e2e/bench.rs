@@ -51,6 +51,11 @@ async fn every_part_of_the_harness_measures_something() {
             "{table}"
         );
     }
+    // The ad-hoc ones also by DataFusion alone on the exported file.
+    for row in &rows[12..14] {
+        assert!(row.contains("DataFusion alone on the same file"), "{table}");
+    }
+    assert!(!rows[9].contains("DataFusion alone"), "{table}");
     assert!(rows[14].contains("Parquet export"), "{table}");
 
     // A part that does not exist is named.

@@ -9,8 +9,9 @@
 //! together so a filing is never in both or in neither.
 //!
 //! Each daily pass writes small files; files of one province and month
-//! are merged by size tier (four of a tier make one of the next), so a
-//! year is hundreds of files, not tens of thousands, and each row is
+//! are merged by size tier (four of a tier make one of the next), and
+//! into one `sealed` file once no daily pass can write to the month, so a
+//! year is a few hundred files, not tens of thousands, and each row is
 //! rewritten a few times at most. Filings still expecting their `returned`
 //! go to files of their own (`pending`): nearly every late event is for one
 //! of them, so the file a recall rewrites is small. Settled filings, in the

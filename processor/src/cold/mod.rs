@@ -617,7 +617,7 @@ impl ColdTier {
             put_u32(out, f.rows);
             put_u8(
                 out,
-                u8::from(f.pending) * PENDING | u8::from(f.sealed) * SEALED,
+                (u8::from(f.pending) * PENDING) | (u8::from(f.sealed) * SEALED),
             );
             f.bloom.encode(out);
         }

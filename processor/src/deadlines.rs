@@ -13,9 +13,11 @@
 //! overdue.
 
 use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use hashbrown::{HashTable, hash_table};
 use hoso_model::calendar::Calendar;
 use hoso_model::fold::Deadline;
 
@@ -36,7 +38,7 @@ impl Urgency {
 }
 
 /// A filing that is at risk or overdue now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FilingAlert {
     pub urgency: Urgency,
     /// When it became so (the timer's instant, not the tick's).
@@ -57,23 +59,28 @@ struct Watched {
     commune: u32,
 }
 
-/// Filing ids hash with foldhash: every folded event asks these maps.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// One filing the timers know: watched (its clock runs), alerting, or
+/// both. A filing that is neither has no entry.
+struct Entry {
+    id: Arc<str>,
+    watched: Option<Watched>,
+    alert: Option<FilingAlert>,
+}
 
 pub struct Deadlines {
     calendar: Arc<Calendar>,
     /// `query.at_risk_working_hours`, in milliseconds.
     window_ms: i64,
-    watched: HashMap<Arc<str>, Watched>,
+    /// Every filing watched or alerting, by id. One table, probed with a
+    /// hash computed once: every folded event that moves a deadline asks
+    /// it, and a caught-up processor folds thousands a second.
+    entries: HashTable<Entry>,
+    hasher: foldhash::fast::RandomState,
     /// (instant, filing): the next timer of each watched filing.
     queue: BTreeSet<(i64, Arc<str>)>,
-    /// The filings at risk or overdue now, by id. Asked at every folded
-    /// event whose deadline changed: a replay of past months has every
-    /// open filing here, so a hash map rather than an ordered one.
-    alerting: HashMap<Arc<str>, FilingAlert>,
-    /// The last [`Deadlines::batch`], until `alerting` changes.
+    /// The last [`Deadlines::batch`], until an alert changes.
     batch: Option<RecordBatch>,
-    /// `alerting` changed since the last [`Deadlines::take_changed`].
+    /// An alert changed since the last [`Deadlines::take_changed`].
     changed: bool,
 }
 
@@ -82,9 +89,9 @@ impl Deadlines {
         Deadlines {
             calendar,
             window_ms: i64::from(at_risk_working_hours) * 3_600_000,
-            watched: HashMap::default(),
+            entries: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             queue: BTreeSet::new(),
-            alerting: HashMap::default(),
             batch: None,
             changed: false,
         }
@@ -101,49 +108,65 @@ impl Deadlines {
         commune: u32,
         now_ms: i64,
     ) {
-        let id: Arc<str> = match self.watched.get_key_value(filing_id) {
-            Some((_, w)) if w.deadline == deadline => return,
-            Some((k, _)) => k.clone(),
-            None => match self.alerting.get_key_value(filing_id) {
-                Some((k, _)) => k.clone(),
-                None => filing_id.into(),
-            },
-        };
-        if let Some(w) = self.watched.remove(&id)
-            && let Some(at) = w.next
-        {
-            self.queue.remove(&(at, id.clone()));
-        }
-        let (Some(due), false) = (deadline.effective_due_at, deadline.closed) else {
+        let runs = deadline.effective_due_at.is_some() && !deadline.closed;
+        let hash = self.hasher.hash_one(filing_id);
+        let hasher = &self.hasher;
+        let mut entry =
+            match self
+                .entries
+                .entry(hash, |e| &*e.id == filing_id, |e| hasher.hash_one(&*e.id))
+            {
+                hash_table::Entry::Occupied(mut o) => {
+                    let e = o.get_mut();
+                    if e.watched.as_ref().is_some_and(|w| w.deadline == deadline) {
+                        return;
+                    }
+                    if let Some(Watched { next: Some(at), .. }) = e.watched.take() {
+                        self.queue.remove(&(at, e.id.clone()));
+                    }
+                    o
+                }
+                // Neither watched nor alerting, and nothing to become: the
+                // common case of an event that closes a filing.
+                hash_table::Entry::Vacant(_) if !runs => return,
+                hash_table::Entry::Vacant(v) => v.insert(Entry {
+                    id: filing_id.into(),
+                    watched: None,
+                    alert: None,
+                }),
+            };
+        let e = entry.get_mut();
+        let alert = match (deadline.effective_due_at, deadline.pause_started_at) {
             // Closed or never due: no alert.
-            self.set(&id, None);
-            return;
-        };
-        if let Some(paused) = deadline.pause_started_at {
+            _ if !runs => None,
             // The clock stopped at the request: overdue stays overdue,
             // anything else waits for the documents.
-            let alert = (paused > due).then(|| FilingAlert {
+            (Some(due), Some(paused)) => (paused > due).then(|| FilingAlert {
                 urgency: Urgency::Overdue,
                 since_ms: due.saturating_add(1),
                 effective_due_at: due,
                 province,
                 commune,
-            });
-            self.set(&id, alert);
-            return;
+            }),
+            (due, _) => {
+                let due = due.expect("a running clock has a due date");
+                e.watched = Some(Watched {
+                    deadline,
+                    at_risk_at: self.calendar.at_risk_from(due, self.window_ms),
+                    next: None,
+                    province,
+                    commune,
+                });
+                advance(e, now_ms, &mut self.queue)
+            }
+        };
+        if set_alert(&mut e.alert, alert) {
+            self.changed = true;
+            self.batch = None;
         }
-        let at_risk_at = self.calendar.at_risk_from(due, self.window_ms);
-        self.watched.insert(
-            id.clone(),
-            Watched {
-                deadline,
-                at_risk_at,
-                next: None,
-                province,
-                commune,
-            },
-        );
-        self.advance(&id, now_ms);
+        if e.watched.is_none() && e.alert.is_none() {
+            entry.remove();
+        }
     }
 
     /// Moves every filing whose timer is due at `now_ms` on.
@@ -152,65 +175,26 @@ impl Deadlines {
             && *at <= now_ms
         {
             let (_, id) = self.queue.pop_first().expect("first exists");
-            if let Some(w) = self.watched.get_mut(&id) {
+            let hash = self.hasher.hash_one(&*id);
+            let Some(e) = self.entries.find_mut(hash, |e| e.id == id) else {
+                continue;
+            };
+            if let Some(w) = &mut e.watched {
                 w.next = None;
             }
-            self.advance(&id, now_ms);
-        }
-    }
-
-    /// Settles a watched filing's alert as of `now_ms` and queues its next
-    /// timer.
-    fn advance(&mut self, id: &Arc<str>, now_ms: i64) {
-        let Some(w) = self.watched.get_mut(id) else {
-            return;
-        };
-        let due = w
-            .deadline
-            .effective_due_at
-            .expect("watched filings are due");
-        let overdue_at = due.saturating_add(1);
-        let (urgency, next) = if now_ms >= overdue_at {
-            (Some((Urgency::Overdue, overdue_at)), None)
-        } else if now_ms >= w.at_risk_at {
-            (Some((Urgency::AtRisk, w.at_risk_at)), Some(overdue_at))
-        } else {
-            (None, Some(w.at_risk_at))
-        };
-        w.next = next;
-        let alert = urgency.map(|(urgency, since_ms)| FilingAlert {
-            urgency,
-            since_ms,
-            effective_due_at: due,
-            province: w.province,
-            commune: w.commune,
-        });
-        if let Some(at) = next {
-            self.queue.insert((at, id.clone()));
-        }
-        self.set(id, alert);
-    }
-
-    fn set(&mut self, id: &Arc<str>, alert: Option<FilingAlert>) {
-        let before = self.alerting.get(id);
-        if before == alert.as_ref() {
-            return;
-        }
-        match alert {
-            Some(a) => {
-                self.alerting.insert(id.clone(), a);
-            }
-            None => {
-                self.alerting.remove(id);
+            let alert = advance(e, now_ms, &mut self.queue);
+            if set_alert(&mut e.alert, alert) {
+                self.changed = true;
+                self.batch = None;
             }
         }
-        self.changed = true;
-        self.batch = None;
     }
 
     /// The filings at risk or overdue now.
     pub fn alerting(&self) -> impl Iterator<Item = (&str, &FilingAlert)> {
-        self.alerting.iter().map(|(k, v)| (&**k, v))
+        self.entries
+            .iter()
+            .filter_map(|e| e.alert.as_ref().map(|a| (&*e.id, a)))
     }
 
     /// Whether the alerts changed since the last call.
@@ -229,10 +213,10 @@ impl Deadlines {
         if let Some(b) = &self.batch {
             return b.clone();
         }
-        let mut rows: Vec<(&Arc<str>, &FilingAlert)> = self.alerting.iter().collect();
+        let mut rows: Vec<(&str, &FilingAlert)> = self.alerting().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let n = rows.len();
-        let ids = StringArray::from_iter_values(rows.iter().map(|(k, _)| &***k));
+        let ids = StringArray::from_iter_values(rows.iter().map(|(k, _)| *k));
         let province =
             StringArray::from_iter_values(rows.iter().map(|(_, a)| format!("{:02}", a.province)));
         let commune =
@@ -258,6 +242,51 @@ impl Deadlines {
         self.batch = Some(batch.clone());
         batch
     }
+}
+
+/// Settles a watched filing's alert as of `now_ms` and queues its next
+/// timer; the alert it has now. An entry not watched keeps its alert.
+fn advance(
+    e: &mut Entry,
+    now_ms: i64,
+    queue: &mut BTreeSet<(i64, Arc<str>)>,
+) -> Option<FilingAlert> {
+    let Entry { id, watched, alert } = e;
+    let Some(w) = watched else {
+        return *alert;
+    };
+    let due = w
+        .deadline
+        .effective_due_at
+        .expect("watched filings are due");
+    let overdue_at = due.saturating_add(1);
+    let (urgency, next) = if now_ms >= overdue_at {
+        (Some((Urgency::Overdue, overdue_at)), None)
+    } else if now_ms >= w.at_risk_at {
+        (Some((Urgency::AtRisk, w.at_risk_at)), Some(overdue_at))
+    } else {
+        (None, Some(w.at_risk_at))
+    };
+    w.next = next;
+    if let Some(at) = next {
+        queue.insert((at, id.clone()));
+    }
+    urgency.map(|(urgency, since_ms)| FilingAlert {
+        urgency,
+        since_ms,
+        effective_due_at: due,
+        province: w.province,
+        commune: w.commune,
+    })
+}
+
+/// Puts `alert` in `slot`; whether that changed it.
+fn set_alert(slot: &mut Option<FilingAlert>, alert: Option<FilingAlert>) -> bool {
+    if *slot == alert {
+        return false;
+    }
+    *slot = alert;
+    true
 }
 
 #[cfg(test)]
@@ -341,6 +370,11 @@ mod tests {
         d.observe("F", closed, 91, 30292, t("2025-07-08T13:00:00+07:00"));
         assert_eq!(state(&d, "F"), None);
         assert!(d.take_changed());
+        assert_eq!(d.entries.len(), 0, "a closed filing is forgotten");
+        // Closing a filing never watched remembers nothing either.
+        d.observe("G", closed, 91, 30292, t("2025-07-08T13:00:00+07:00"));
+        assert_eq!(d.entries.len(), 0);
+        assert!(!d.take_changed());
     }
 
     #[test]

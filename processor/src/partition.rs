@@ -177,19 +177,19 @@ impl PartitionTables {
         self.restatements.set_retain(settings.restatements_retained);
         self.cold
             .configure(settings.cold_dir.clone(), settings.cold_after_days);
+        self.settings = settings;
         // The timers follow the calendar and window of these settings,
         // over every filing held (after a restore: the checkpoint's).
-        self.deadlines = Deadlines::new(
-            settings.due_rules.calendar.clone(),
-            settings.at_risk_working_hours,
-        );
-        self.arm_deadlines();
-        self.settings = settings;
+        self.reset_deadlines();
         self
     }
 
-    /// Arms the deadline timers of every open filing held.
-    fn arm_deadlines(&mut self) {
+    /// New deadline timers, armed for every open filing held.
+    fn reset_deadlines(&mut self) {
+        self.deadlines = Deadlines::new(
+            self.settings.due_rules.calendar.clone(),
+            self.settings.at_risk_working_hours,
+        );
         let now = now_ms();
         for (id, state) in self.filings.rows() {
             let deadline = state.deadline();
@@ -449,11 +449,7 @@ impl PartitionTables {
         if !self.reached_end {
             // The backlog is read: the timers restart from the filings as
             // they are now and follow the fold from here on.
-            self.deadlines = Deadlines::new(
-                self.settings.due_rules.calendar.clone(),
-                self.settings.at_risk_working_hours,
-            );
-            self.arm_deadlines();
+            self.reset_deadlines();
             self.changed = true;
         }
         self.reached_end = true;

@@ -9,8 +9,9 @@
 //! together so a filing is never in both or in neither.
 //!
 //! Each daily pass writes small files; files of one province and month
-//! are merged by size tier (four of a tier make one of the next), and
-//! into one `sealed` file once no daily pass can write to the month, so a
+//! are merged by size tier (two small ones, or four of a bigger tier, make
+//! one), and into one `sealed` file once no daily pass can write to the
+//! month (what it gets after that is merged into one more), so a
 //! year is a few hundred files, not tens of thousands, and each row is
 //! rewritten a few times at most. Filings still expecting their `returned`
 //! go to files of their own (`pending`): nearly every late event is for one
@@ -81,6 +82,12 @@ const SEALED: u8 = 2;
 /// This many files of one size tier (and province, month, pending) are
 /// merged into one.
 const MERGE_FAN_IN: usize = 4;
+
+/// Files of `tier` merged at a time: small files two at a time, since a
+/// query pays for every file it opens and rewriting a small file is cheap.
+fn fan_in(tier: u32) -> usize {
+    if tier == 0 { 2 } else { MERGE_FAN_IN }
+}
 
 /// A file's size tier: under 4,096 rows 0, then one more for each four
 /// times as many.
@@ -281,10 +288,10 @@ impl ColdTier {
 
     /// Merges files of one province, month and pending flag. Once no
     /// daily pass writes to a month any more (it ended more than the
-    /// unreturned horizon ago), its files become one `sealed` file. Before
-    /// that, and for the few files a sealed month still gets (filings a
-    /// late event recalled, moving back), files of one size tier are
-    /// merged [`MERGE_FAN_IN`] or more at a time. A file that cannot be
+    /// unreturned horizon ago), its files become one `sealed` file, and
+    /// the few files a sealed month still gets (filings a late event
+    /// recalled, moving back) are merged into one beside it. Before that,
+    /// files of one size tier are merged [`fan_in`] at a time. A file that cannot be
     /// read or written leaves the files as they are: merging is an
     /// optimisation, never a reason to lose a row.
     fn merge(&mut self, dir: &Path, procedures: &Interner, watermark_day: i32) {
@@ -309,11 +316,24 @@ impl ColdTier {
                     pick = Some((key, members, true));
                     break;
                 }
+                if sealed.contains(&key) {
+                    // What a sealed month still gets is a few rows now and
+                    // then: one file of them, whatever their tiers.
+                    if members.len() >= 2 {
+                        pick = Some((key, members, false));
+                        break;
+                    }
+                    continue;
+                }
                 let mut tiers: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
                 for i in members {
                     tiers.entry(tier(self.files[i].rows)).or_default().push(i);
                 }
-                if let Some(same) = tiers.into_values().find(|v| v.len() >= MERGE_FAN_IN) {
+                if let Some(same) = tiers
+                    .into_iter()
+                    .find(|(tier, v)| v.len() >= fan_in(*tier))
+                    .map(|(_, v)| v)
+                {
                     pick = Some((key, same, false));
                     break;
                 }

@@ -157,8 +157,8 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
     let cold = dir("merge");
     let mut t = PartitionTables::new(0).with_settings(settings(&cold));
     let mut offset = 0;
-    // 28 days, 20 filings a day, all settled: 25 daily passes of July
-    // merge by tier into a few files.
+    // 28 days, 20 filings a day, all settled: 25 daily passes of July,
+    // each file small, so merged two at a time into one.
     for day in 1..=28u32 {
         for i in 0..20 {
             let f = format!("M{day:02}-{i:02}");
@@ -170,7 +170,7 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
         t.evict_cold().unwrap();
     }
     let files = t.cold().files().to_vec();
-    assert!(files.len() < 4, "25 passes, {} files", files.len());
+    assert_eq!(files.len(), 1, "25 passes: {files:?}");
     assert_eq!(t.cold().rows(), 25 * 20);
     let rows = all_rows(&mut t);
     assert_eq!(
@@ -213,25 +213,44 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
     // A late event recalls a filing from it (the sealed file is rewritten,
     // sealed still); moving back days later, the filing is a small file of
     // its own, not a reason to rewrite the month again.
-    let late = ev("M07-07", 3, "fee_paid", 31);
+    let july = recall_and_move_back(&mut t, &mut offset, "M07-07", ("A2", 25));
+    assert_eq!(july, vec![(false, 1), (true, 28 * 20 - 1)]);
+    assert_eq!(all_rows(&mut t).len(), 28 * 20 + 2);
+
+    // Another one recalled and moving back: the stragglers of a sealed
+    // month are one file, not one more each time.
+    let july = recall_and_move_back(&mut t, &mut offset, "M09-09", ("A3", 28));
+    assert_eq!(july, vec![(false, 2), (true, 28 * 20 - 2)]);
+    assert_eq!(all_rows(&mut t).len(), 28 * 20 + 3);
+    let _ = std::fs::remove_dir_all(&cold);
+}
+
+/// A late event for cold `filing`, then a new filing received on
+/// `(id, August day)` to move the watermark past its horizon again; the
+/// files as (sealed, rows), sorted.
+fn recall_and_move_back(
+    t: &mut PartitionTables,
+    offset: &mut i64,
+    filing: &str,
+    (id, day): (&str, u32),
+) -> Vec<(bool, u32)> {
+    let late = ev(filing, 3, "fee_paid", 31);
     assert_eq!(
-        t.fold_message(offset, None, &late, None),
+        t.fold_message(*offset, None, &late, None),
         FoldResult::Folded
     );
-    offset += 1;
     assert_eq!(t.cold().files().iter().filter(|f| f.sealed).count(), 1);
-    t.fold_message(offset, None, &aug("A2", 1, "received", 25), None);
+    t.fold_message(*offset + 1, None, &aug(id, 1, "received", day), None);
+    *offset += 2;
     t.evict_cold().unwrap();
-    let mut july: Vec<_> = t
+    let mut files: Vec<_> = t
         .cold()
         .files()
         .iter()
         .map(|f| (f.sealed, f.rows))
         .collect();
-    july.sort();
-    assert_eq!(july, vec![(false, 1), (true, 28 * 20 - 1)]);
-    assert_eq!(all_rows(&mut t).len(), 28 * 20 + 2);
-    let _ = std::fs::remove_dir_all(&cold);
+    files.sort();
+    files
 }
 
 /// An August event, to move the watermark on.

@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use hashbrown::{HashTable, hash_table};
 use hoso_model::calendar::Calendar;
@@ -207,20 +208,27 @@ impl Deadlines {
         self.queue.len()
     }
 
-    /// The alerts as a batch of `hoso_model::schema::filing_alerts`.
-    /// Sorted by filing id; built again only when the alerts changed.
+    /// The alerts as a batch of `hoso_model::schema::filing_alerts`, in
+    /// no particular order; built again only when the alerts changed. A
+    /// loaded processor rebuilds it at nearly every publish, so nothing
+    /// here sorts or allocates per row.
     pub fn batch(&mut self, partition: i32) -> RecordBatch {
         if let Some(b) = &self.batch {
             return b.clone();
         }
-        let mut rows: Vec<(&str, &FilingAlert)> = self.alerting().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let rows: Vec<(&str, &FilingAlert)> = self.alerting().collect();
         let n = rows.len();
         let ids = StringArray::from_iter_values(rows.iter().map(|(k, _)| *k));
-        let province =
-            StringArray::from_iter_values(rows.iter().map(|(_, a)| format!("{:02}", a.province)));
-        let commune =
-            StringArray::from_iter_values(rows.iter().map(|(_, a)| format!("{:05}", a.commune)));
+        let codes = |width: usize, code: &dyn Fn(&FilingAlert) -> u32| {
+            let mut b = StringBuilder::with_capacity(n, n * width);
+            for (_, a) in &rows {
+                let digits = padded(code(a), width);
+                b.append_value(std::str::from_utf8(&digits[..width]).expect("ASCII digits"));
+            }
+            b.finish()
+        };
+        let province = codes(2, &|a| u32::from(a.province));
+        let commune = codes(5, &|a| a.commune);
         let urgency = StringArray::from_iter_values(rows.iter().map(|(_, a)| a.urgency.as_str()));
         let ts = |f: &dyn Fn(&FilingAlert) -> i64| -> ArrayRef {
             Arc::new(
@@ -278,6 +286,17 @@ fn advance(
         province: w.province,
         commune: w.commune,
     })
+}
+
+/// `code` as `width` (at most 5) zero-padded decimal digits, the way the
+/// contract writes province and commune codes.
+fn padded(mut code: u32, width: usize) -> [u8; 5] {
+    let mut out = [b'0'; 5];
+    for d in out[..width].iter_mut().rev() {
+        *d = b'0' + (code % 10) as u8;
+        code /= 10;
+    }
+    out
 }
 
 /// Puts `alert` in `slot`; whether that changed it.
@@ -433,6 +452,14 @@ mod tests {
             state(&d, "S"),
             Some((Urgency::Overdue, t("2025-07-10T10:00:00+07:00") + 1))
         );
+    }
+
+    #[test]
+    fn codes_are_written_as_the_contract_writes_them() {
+        assert_eq!(&padded(1, 2)[..2], b"01");
+        assert_eq!(&padded(91, 2)[..2], b"91");
+        assert_eq!(&padded(4, 5)[..5], b"00004");
+        assert_eq!(&padded(30292, 5)[..5], b"30292");
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub struct PublishedPartition {
     pub filings: Vec<RecordBatch>,
     pub daily_partials: Vec<RecordBatch>,
     pub rejects: Option<RecordBatch>,
-    pub restatements: Option<RecordBatch>,
+    pub restatements: Vec<RecordBatch>,
     /// The cold files whose rows complete `filings`.
     pub cold_files: Vec<PathBuf>,
     /// Offsets, event time and sizes at this publish (lag and caught-up
@@ -472,7 +472,7 @@ impl PartitionTables {
             filings: self.filings.batches(),
             daily_partials: self.daily.batches(self.partition),
             rejects: self.rejects.batch(),
-            restatements: self.restatements.batch(),
+            restatements: self.restatements.batches(),
             cold_files: self.cold.paths(),
             status: PartitionStatus {
                 partition: self.partition,

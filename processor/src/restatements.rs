@@ -93,12 +93,25 @@ pub fn changed(old: &DayCounts, new: &DayCounts) -> Vec<(&'static str, Option<f6
         .collect()
 }
 
+/// Rows of one encoded chunk of the log.
+const CHUNK_ROWS: u64 = 4096;
+
 /// A partition's restatements, the newest `retain` of them.
+///
+/// Encoded in chunks of [`CHUNK_ROWS`] rows, by their number in the order
+/// recorded: a full chunk is encoded once, and later publishes re-encode
+/// only the chunk being filled. A log of 100,000 rows re-encoded whole at
+/// every publish took most of a loaded processor's time.
 #[derive(Debug)]
 pub struct RestatementLog {
     rows: VecDeque<Restatement>,
     retain: usize,
-    batch: Option<RecordBatch>,
+    /// The number of `rows.front()`: rows recorded before it and dropped.
+    first: u64,
+    /// Full chunks, encoded: the number of each one's first row, its rows.
+    sealed: VecDeque<(u64, RecordBatch)>,
+    /// The last [`RestatementLog::batches`], until the next change.
+    batches: Option<Vec<RecordBatch>>,
 }
 
 impl RestatementLog {
@@ -106,25 +119,35 @@ impl RestatementLog {
         RestatementLog {
             rows: VecDeque::new(),
             retain: retain.max(1),
-            batch: None,
+            first: 0,
+            sealed: VecDeque::new(),
+            batches: None,
         }
     }
 
     pub fn record(&mut self, r: Restatement) {
         self.rows.push_back(r);
-        while self.rows.len() > self.retain {
-            self.rows.pop_front();
-        }
-        self.batch = None;
+        self.trim();
     }
 
     /// Keeps only the newest `retain` from now on.
     pub fn set_retain(&mut self, retain: usize) {
         self.retain = retain.max(1);
+        self.trim();
+    }
+
+    /// Drops the rows past `retain`, and the chunks holding only those.
+    fn trim(&mut self) {
         while self.rows.len() > self.retain {
             self.rows.pop_front();
+            self.first += 1;
         }
-        self.batch = None;
+        while let Some((from, b)) = self.sealed.front()
+            && from + b.num_rows() as u64 <= self.first
+        {
+            self.sealed.pop_front();
+        }
+        self.batches = None;
     }
 
     pub fn len(&self) -> usize {
@@ -139,15 +162,43 @@ impl RestatementLog {
         self.rows.iter()
     }
 
-    /// The rows as one Arrow batch (cached until the next record).
-    pub fn batch(&mut self) -> Option<RecordBatch> {
-        if self.rows.is_empty() {
-            return None;
+    /// The rows as Arrow batches, oldest first (cached until the next
+    /// change): the full chunks encoded before, cut to the rows still
+    /// kept, and the chunk being filled.
+    pub fn batches(&mut self) -> Vec<RecordBatch> {
+        if let Some(b) = &self.batches {
+            return b.clone();
         }
-        if self.batch.is_none() {
-            self.batch = Some(encode(&self.rows));
+        let end = self.first + self.rows.len() as u64;
+        let next = |sealed: &VecDeque<(u64, RecordBatch)>, first: u64| {
+            sealed
+                .back()
+                .map_or(first, |(from, b)| from + b.num_rows() as u64)
+        };
+        loop {
+            let from = next(&self.sealed, self.first);
+            let to = (from / CHUNK_ROWS + 1) * CHUNK_ROWS;
+            if to > end {
+                break;
+            }
+            let at = |n: u64| (n - self.first) as usize;
+            let batch = encode(self.rows.range(at(from)..at(to)));
+            self.sealed.push_back((from, batch));
         }
-        self.batch.clone()
+        let mut out: Vec<RecordBatch> = self
+            .sealed
+            .iter()
+            .map(|(from, b)| {
+                let skip = self.first.saturating_sub(*from) as usize;
+                b.slice(skip, b.num_rows() - skip)
+            })
+            .collect();
+        let filling = next(&self.sealed, self.first);
+        if filling < end {
+            out.push(encode(self.rows.range((filling - self.first) as usize..)));
+        }
+        self.batches = Some(out.clone());
+        out
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -216,7 +267,7 @@ impl RestatementLog {
     }
 }
 
-fn encode(rows: &VecDeque<Restatement>) -> RecordBatch {
+fn encode<'a>(rows: impl ExactSizeIterator<Item = &'a Restatement>) -> RecordBatch {
     let n = rows.len();
     let mut day = Date32Builder::with_capacity(n);
     let mut province = StringBuilder::with_capacity(n, n * 2);
@@ -356,7 +407,68 @@ mod tests {
 
     impl RestatementLog {
         fn clone_batch_rows(&mut self) -> usize {
-            self.batch().map_or(0, |b| b.num_rows())
+            self.batches().iter().map(RecordBatch::num_rows).sum()
         }
+    }
+
+    fn row(offset: i64) -> Restatement {
+        Restatement {
+            key: (20_000, 1, 4),
+            metric: "received",
+            old: Some(1.0),
+            new: Some(2.0),
+            changed_at_ms: 1_750_000_000_000,
+            cause: "late `received`".into(),
+            filing_id: format!("F{offset}"),
+            event_id: format!("F{offset}-1"),
+            partition: 0,
+            offset,
+            partitions_held: 1,
+        }
+    }
+
+    /// The `offset` column of every batch, in order.
+    fn offsets(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let col = b.column_by_name("offset").unwrap();
+                let col = col
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>()
+                    .unwrap();
+                col.values().to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_hold_the_rows_kept_in_order_and_reuse_full_chunks() {
+        let retain = 10_000;
+        let mut log = RestatementLog::new(retain);
+        let mut recorded = 0i64;
+        // Through several chunk boundaries and past `retain`, asking now
+        // and then, as publishes do.
+        for stop in [
+            1, 4_095, 4_096, 4_097, 9_999, 10_000, 12_345, 20_480, 23_000,
+        ] {
+            while recorded < stop {
+                log.record(row(recorded));
+                recorded += 1;
+            }
+            let kept = (recorded - retain as i64).max(0)..recorded;
+            assert_eq!(offsets(&log.batches()), kept.collect::<Vec<_>>(), "{stop}");
+        }
+        // A full chunk is encoded once: the next publish shares its buffers.
+        let before = log.batches();
+        log.record(row(recorded));
+        let after = log.batches();
+        let data = |b: &RecordBatch| b.column(0).to_data().buffers()[0].as_ptr();
+        assert_eq!(data(&before[1]), data(&after[1]));
+        // A smaller `retain` cuts the oldest chunk, not the newest.
+        log.set_retain(5_000);
+        let kept = offsets(&log.batches());
+        assert_eq!(kept.len(), 5_000);
+        assert_eq!(kept[0], recorded + 1 - 5_000);
     }
 }

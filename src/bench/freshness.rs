@@ -22,18 +22,29 @@ const LOAD_REQUESTS_PER_S: u64 = 20;
 pub struct Freshness {
     /// Marker latencies, sorted.
     pub latencies: Vec<Duration>,
+    /// How long each SQL poll took, request to parsed answer, sorted: a
+    /// marker published just after a poll began waits for the next one.
+    pub polls: Vec<Duration>,
     /// Load events acknowledged per second.
     pub load_per_s: f64,
 }
 
 impl Freshness {
     pub fn quantile(&self, q: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
-        self.latencies[i]
+        quantile(&self.latencies, q)
     }
+
+    pub fn poll_quantile(&self, q: f64) -> Duration {
+        quantile(&self.polls, q)
+    }
+}
+
+/// The `q` quantile of sorted `values`.
+fn quantile(values: &[Duration], q: f64) -> Duration {
+    if values.is_empty() {
+        return Duration::ZERO;
+    }
+    values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
 fn now_ms() -> i64 {
@@ -87,6 +98,7 @@ pub async fn run(
     // Markers, and the SQL that looks for them.
     let waiting: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut latencies = Vec::new();
+    let mut polls = Vec::new();
     let markers = seconds * 10;
     let marker_task = {
         let (client, url, waiting) = (client.clone(), format!("{base}/v1/events"), waiting.clone());
@@ -125,6 +137,7 @@ pub async fn run(
             .map(|i| format!("'{i}'"))
             .collect::<Vec<_>>()
             .join(",");
+        let asked = Instant::now();
         let r = client
             .post(format!("{base}/v1/sql"))
             .body(format!(
@@ -132,8 +145,9 @@ pub async fn run(
             ))
             .send()
             .await?;
-        let seen_at = Instant::now();
         let rows: Vec<serde_json::Value> = r.json().await?;
+        let seen_at = Instant::now();
+        polls.push(seen_at - asked);
         let mut waiting = waiting.lock().await;
         for row in rows {
             if let Some(at) = row["filing_id"].as_str().and_then(|id| waiting.remove(id)) {
@@ -152,8 +166,10 @@ pub async fn run(
         );
     }
     latencies.sort();
+    polls.sort();
     Ok(Freshness {
         latencies,
+        polls,
         load_per_s,
     })
 }

@@ -136,9 +136,11 @@ pub async fn run(
                 f.load_per_s
             ),
             measured: format!(
-                "p50 {:.0} ms, p99 {:.0} ms",
+                "p50 {:.0} ms, p99 {:.0} ms (the SQL poll itself: p50 {:.0} ms, p99 {:.0} ms)",
                 ms(f.quantile(0.5)),
-                ms(f.quantile(0.99))
+                ms(f.quantile(0.99)),
+                ms(f.poll_quantile(0.5)),
+                ms(f.poll_quantile(0.99))
             ),
             target: "p99 <= 1,000 ms".into(),
             // Lower is better: the target over the measure.

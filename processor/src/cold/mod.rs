@@ -291,9 +291,9 @@ impl ColdTier {
     /// unreturned horizon ago), its files become one `sealed` file, and
     /// the few files a sealed month still gets (filings a late event
     /// recalled, moving back) are merged into one beside it. Before that,
-    /// files of one size tier are merged [`fan_in`] at a time. A file that cannot be
-    /// read or written leaves the files as they are: merging is an
-    /// optimisation, never a reason to lose a row.
+    /// files of one size tier are merged [`fan_in`] at a time. A file that
+    /// cannot be read or written leaves the files as they are: merging is
+    /// an optimisation, never a reason to lose a row.
     fn merge(&mut self, dir: &Path, procedures: &Interner, watermark_day: i32) {
         debug_assert!(self.recalled.is_empty(), "merge between messages only");
         let closed_before =

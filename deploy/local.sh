@@ -166,7 +166,9 @@ case "${1:-}" in
         trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
         for _ in $(seq 1 100); do broker_listening && break; sleep 0.1; done
         broker_listening || { log "Tansu did not start; see $DATA/bench/tansu.log"; exit 1; }
-        "$ROOT/target/release/hoso" bench --brokers "$BROKER" "$@"
+        # The consume part gives Tansu half the CPUs and hoso the other half,
+        # as a broker of its own machines would be (src/bench/cpus.rs).
+        "$ROOT/target/release/hoso" bench --brokers "$BROKER" --broker-pid "$TANSU_PID" "$@"
         ;;
     broker)
         ensure_cargo

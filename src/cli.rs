@@ -269,6 +269,12 @@ pub struct BenchArgs {
     /// Only these parts (consume, ingest, freshness, year, queries); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// The broker's process id, when it runs on this machine: while the
+    /// consume part reads, the broker gets half the CPUs and hoso the
+    /// other half, as when the broker has machines of its own
+    /// (`deploy/local.sh bench` passes its Tansu's).
+    #[arg(long)]
+    pub broker_pid: Option<i32>,
 }
 
 #[derive(Args, Debug, Clone)]

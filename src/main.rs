@@ -108,6 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     keep: args.year_keep,
                 },
                 only: args.only.clone(),
+                broker_pid: args.broker_pid,
             };
             println!("{}", hoso::bench::run(opts, config, cancel).await?);
             return Ok(ExitCode::SUCCESS);

@@ -14,37 +14,54 @@ fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
 
-/// `filings`: one row per filing. The contract's columns first, then the
-/// additive ones (`effective_due_at`, `pause_started_at`, `closed`,
-/// `fee_required`, `last_seq`, `due_at_computed`: the source sent no
-/// `due_at` and hoso computed it from the procedure catalogue).
+/// `filings`: one row per filing, as the processor publishes it and the
+/// query engine scans it. The contract's columns first, then the additive
+/// ones (`effective_due_at`, `pause_started_at`, `closed`, `fee_required`,
+/// `last_seq`, `due_at_computed`: the source sent no `due_at` and hoso
+/// computed it from the procedure catalogue).
+///
+/// Its text columns are `Utf8View`: a code of up to 12 bytes sits inside
+/// the view itself, so grouping and comparing by it never follows a
+/// pointer, and Parquet decodes into views without copying. Results leave
+/// the query engine as `Utf8` (hoso_query's executor casts them), so
+/// clients never see the difference. Cold files store
+/// [`filings_stored`].
 pub fn filings() -> SchemaRef {
-    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("filing_id", DataType::Utf8, false),
-            Field::new("province_code", DataType::Utf8, false),
-            Field::new("commune_code", DataType::Utf8, false),
-            Field::new("procedure_code", DataType::Utf8, true),
-            Field::new("channel", DataType::Utf8, true),
-            Field::new("status", DataType::Utf8, false),
-            Field::new("received_at", ts(), true),
-            Field::new("due_at", ts(), true),
-            Field::new("ended_at", ts(), true),
-            Field::new("outcome", DataType::Utf8, true),
-            Field::new("supplement_count", DataType::Int32, false),
-            Field::new("paused_seconds", DataType::Int64, false),
-            Field::new("eid_level2", DataType::Boolean, true),
-            Field::new("digitized", DataType::Boolean, true),
-            Field::new("online_payment", DataType::Boolean, true),
-            Field::new("effective_due_at", ts(), true),
-            Field::new("pause_started_at", ts(), true),
-            Field::new("closed", DataType::Boolean, false),
-            Field::new("fee_required", DataType::Boolean, true),
-            Field::new("last_seq", DataType::Int64, false),
-            Field::new("due_at_computed", DataType::Boolean, false),
-        ]))
-    });
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| filings_with(DataType::Utf8View));
     S.clone()
+}
+
+/// `filings` as cold Parquet files store it: text as `Utf8`, what every
+/// reader of Parquet expects and every cold file written so far says.
+pub fn filings_stored() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| filings_with(DataType::Utf8));
+    S.clone()
+}
+
+fn filings_with(text: DataType) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("filing_id", text.clone(), false),
+        Field::new("province_code", text.clone(), false),
+        Field::new("commune_code", text.clone(), false),
+        Field::new("procedure_code", text.clone(), true),
+        Field::new("channel", text.clone(), true),
+        Field::new("status", text.clone(), false),
+        Field::new("received_at", ts(), true),
+        Field::new("due_at", ts(), true),
+        Field::new("ended_at", ts(), true),
+        Field::new("outcome", text, true),
+        Field::new("supplement_count", DataType::Int32, false),
+        Field::new("paused_seconds", DataType::Int64, false),
+        Field::new("eid_level2", DataType::Boolean, true),
+        Field::new("digitized", DataType::Boolean, true),
+        Field::new("online_payment", DataType::Boolean, true),
+        Field::new("effective_due_at", ts(), true),
+        Field::new("pause_started_at", ts(), true),
+        Field::new("closed", DataType::Boolean, false),
+        Field::new("fee_required", DataType::Boolean, true),
+        Field::new("last_seq", DataType::Int64, false),
+        Field::new("due_at_computed", DataType::Boolean, false),
+    ]))
 }
 
 /// The daily counts, in column order (`daily_partials`, `daily_stats`):

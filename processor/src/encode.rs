@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringViewBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow_array::types::Date32Type;
 use arrow_array::{ArrayRef, PrimitiveArray, RecordBatch, StringArray};
 use arrow_array::{Int32Array, Int64Array};
-use arrow_buffer::{OffsetBuffer, ScalarBuffer};
-use arrow_schema::ArrowError;
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, SchemaRef};
 use hoso_model::{Interner, schema};
 
 use crate::daily::{DayCounts, DayKey, DayRows};
@@ -26,23 +27,97 @@ fn digits(value: u32, width: usize, out: &mut [u8; 8]) -> &str {
     std::str::from_utf8(&out[..width]).unwrap_or("")
 }
 
-pub(crate) fn encode_filings(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
-    try_encode_filings(chunk, procedures).expect("filings batch matches its schema")
+/// A text column of `filings` being built: `Utf8View` for the published
+/// table, `Utf8` for cold files (see `hoso_model::schema::filings`).
+trait Text: Sized {
+    fn with_capacity(rows: usize, bytes_per_row: usize) -> Self;
+    /// The chunk's ids, sharing its bytes.
+    fn ids(chunk: &Chunk) -> Result<ArrayRef, ArrowError>;
+    fn append(&mut self, value: &str);
+    fn append_option(&mut self, value: Option<&str>);
+    fn finish(self) -> ArrayRef;
 }
 
-fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatch, ArrowError> {
+impl Text for StringBuilder {
+    fn with_capacity(rows: usize, bytes_per_row: usize) -> Self {
+        StringBuilder::with_capacity(rows, rows * bytes_per_row)
+    }
+
+    fn ids(chunk: &Chunk) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(chunk.id_offsets.clone())),
+            chunk.id_bytes.clone().into(),
+            None,
+        )?))
+    }
+
+    fn append(&mut self, value: &str) {
+        self.append_value(value);
+    }
+
+    fn append_option(&mut self, value: Option<&str>) {
+        StringBuilder::append_option(self, value);
+    }
+
+    fn finish(mut self) -> ArrayRef {
+        Arc::new(StringBuilder::finish(&mut self))
+    }
+}
+
+impl Text for StringViewBuilder {
+    fn with_capacity(rows: usize, _bytes_per_row: usize) -> Self {
+        StringViewBuilder::with_capacity(rows)
+    }
+
+    fn ids(chunk: &Chunk) -> Result<ArrayRef, ArrowError> {
+        // Views into one block holding the chunk's id bytes: ids longer
+        // than 12 bytes point into it, the rest are copied into their view.
+        let mut ids = StringViewBuilder::with_capacity(chunk.states.len());
+        let block = ids.append_block(Buffer::from(chunk.id_bytes.clone()));
+        for w in chunk.id_offsets.windows(2) {
+            ids.try_append_view(block, w[0] as u32, (w[1] - w[0]) as u32)?;
+        }
+        Ok(Arc::new(ids.finish()))
+    }
+
+    fn append(&mut self, value: &str) {
+        self.append_value(value);
+    }
+
+    fn append_option(&mut self, value: Option<&str>) {
+        StringViewBuilder::append_option(self, value);
+    }
+
+    fn finish(mut self) -> ArrayRef {
+        Arc::new(StringViewBuilder::finish(&mut self))
+    }
+}
+
+/// The chunk as the published `filings` table (text as `Utf8View`).
+pub(crate) fn encode_filings(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
+    try_encode_filings::<StringViewBuilder>(chunk, procedures, schema::filings())
+        .expect("filings batch matches its schema")
+}
+
+/// The chunk as cold files store it (text as `Utf8`).
+pub(crate) fn encode_filings_stored(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
+    try_encode_filings::<StringBuilder>(chunk, procedures, schema::filings_stored())
+        .expect("filings batch matches its schema")
+}
+
+fn try_encode_filings<T: Text>(
+    chunk: &Chunk,
+    procedures: &Interner,
+    schema: SchemaRef,
+) -> Result<RecordBatch, ArrowError> {
     let n = chunk.states.len();
-    let ids = StringArray::try_new(
-        OffsetBuffer::new(ScalarBuffer::from(chunk.id_offsets.clone())),
-        chunk.id_bytes.clone().into(),
-        None,
-    )?;
-    let mut province = StringBuilder::with_capacity(n, n * 2);
-    let mut commune = StringBuilder::with_capacity(n, n * 5);
-    let mut procedure = StringBuilder::with_capacity(n, n * 8);
-    let mut channel = StringBuilder::with_capacity(n, n * 8);
-    let mut status = StringBuilder::with_capacity(n, n * 10);
-    let mut outcome = StringBuilder::with_capacity(n, n * 6);
+    let ids = T::ids(chunk)?;
+    let mut province = T::with_capacity(n, 2);
+    let mut commune = T::with_capacity(n, 5);
+    let mut procedure = T::with_capacity(n, 8);
+    let mut channel = T::with_capacity(n, 8);
+    let mut status = T::with_capacity(n, 10);
+    let mut outcome = T::with_capacity(n, 6);
     let ts = || TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
     let (mut received_at, mut due_at, mut ended_at, mut effective_due, mut pause_started) =
         (ts(), ts(), ts(), ts(), ts());
@@ -55,11 +130,11 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
     let mut due_computed = bools();
     let mut buf = [0u8; 8];
     for s in &chunk.states {
-        province.append_value(digits(u32::from(s.province()), 2, &mut buf));
-        commune.append_value(digits(s.commune(), 5, &mut buf));
+        province.append(digits(u32::from(s.province()), 2, &mut buf));
+        commune.append(digits(s.commune(), 5, &mut buf));
         procedure.append_option(procedures.resolve(s.procedure_id()));
         channel.append_option(s.channel().map(|c| c.as_str()));
-        status.append_value(s.status().map_or("", |t| t.as_str()));
+        status.append(s.status().map_or("", |t| t.as_str()));
         received_at.append_option(s.received_at());
         due_at.append_option(s.due_at());
         ended_at.append_option(s.ended_at());
@@ -77,16 +152,16 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
         due_computed.append_value(s.due_at_computed());
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(ids),
-        Arc::new(province.finish()),
-        Arc::new(commune.finish()),
-        Arc::new(procedure.finish()),
-        Arc::new(channel.finish()),
-        Arc::new(status.finish()),
+        ids,
+        province.finish(),
+        commune.finish(),
+        procedure.finish(),
+        channel.finish(),
+        status.finish(),
         Arc::new(received_at.finish()),
         Arc::new(due_at.finish()),
         Arc::new(ended_at.finish()),
-        Arc::new(outcome.finish()),
+        outcome.finish(),
         Arc::new(supplements.finish()),
         Arc::new(paused.finish()),
         Arc::new(eid.finish()),
@@ -99,7 +174,7 @@ fn try_encode_filings(chunk: &Chunk, procedures: &Interner) -> Result<RecordBatc
         Arc::new(last_seq.finish()),
         Arc::new(due_computed.finish()),
     ];
-    RecordBatch::try_new(schema::filings(), columns)
+    RecordBatch::try_new(schema, columns)
 }
 
 pub(crate) fn encode_daily(partition: i32, rows: &DayRows) -> RecordBatch {

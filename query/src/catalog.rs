@@ -41,6 +41,7 @@ use hoso_model::tables::{TableSource, TablesSnapshot};
 
 use crate::auth::{Caller, Role};
 use crate::query_log::{self, QueryLog};
+use crate::small_cold::{BigFile, SmallColdFiles};
 
 /// Which of the source's tables a [`LiveTable`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +146,18 @@ pub(crate) fn scope_of(state: &dyn Session) -> Result<Arc<Scope>> {
 pub struct LiveTable {
     kind: LiveKind,
     source: Arc<dyn TableSource>,
+    /// The snapshot's small cold files, decoded (`filings` has cold files).
+    small_cold: SmallColdFiles,
+}
+
+impl LiveTable {
+    fn new(kind: LiveKind, source: Arc<dyn TableSource>, small_cold_file_bytes: u64) -> Self {
+        LiveTable {
+            kind,
+            source,
+            small_cold: SmallColdFiles::new(kind.schema(), small_cold_file_bytes),
+        }
+    }
 }
 
 impl std::fmt::Debug for LiveTable {
@@ -199,11 +212,12 @@ impl TableProvider for LiveTable {
                     other => (other.cloned(), None),
                 };
                 let input = self.scan_all(state, read.as_ref())?;
-                let predicate = Arc::new(BinaryExpr::new(
-                    col("province_code", &input.schema())?,
-                    Operator::Eq,
-                    lit(ScalarValue::Utf8(Some(province.to_string()))),
-                ));
+                let column = col("province_code", &input.schema())?;
+                // The literal of the column's own type (`filings` holds
+                // views): a physical comparison does not coerce.
+                let code = ScalarValue::Utf8(Some(province.to_string()))
+                    .cast_to(&column.data_type(&input.schema())?)?;
+                let predicate = Arc::new(BinaryExpr::new(column, Operator::Eq, lit(code)));
                 Ok(Arc::new(
                     FilterExecBuilder::new(predicate, input)
                         .apply_projection(keep)?
@@ -230,7 +244,13 @@ impl LiveTable {
             LiveKind::Filings => snapshot.cold_filings.clone(),
             _ => Vec::new(),
         };
-        let batches = self.kind.batches(snapshot);
+        let mut batches = self.kind.batches(snapshot);
+        // Small cold files join the hot batches; the big ones are scanned.
+        let (small, cold) = self
+            .small_cold
+            .split(&cold)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        batches.extend(small);
         // Spread the batches over the session's partitions so a scan uses
         // every core; batches are Arc-backed, so this copies no data.
         let n = state.config().target_partitions().max(1);
@@ -256,19 +276,16 @@ impl LiveTable {
 /// place (a rewrite is a new name), so a cached footer is never stale.
 fn cold_scan(
     state: &dyn Session,
-    paths: &[std::path::PathBuf],
+    paths: &[BigFile],
     schema: SchemaRef,
     projection: Option<&Vec<usize>>,
     partitions: usize,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let mut files = Vec::with_capacity(paths.len());
-    for path in paths {
-        let size = std::fs::metadata(path)
-            .map_err(|e| DataFusionError::External(format!("{}: {e}", path.display()).into()))?
-            .len();
+    for (path, size) in paths {
         // Object-store paths are relative to the file system's root.
         let key = path.to_string_lossy().trim_start_matches('/').to_string();
-        files.push(PartitionedFile::new(key, size));
+        files.push(PartitionedFile::new(key, *size));
     }
     // Merged files differ in size by a factor of a thousand: the biggest
     // first, each to the group with the fewest bytes, so the cores finish
@@ -323,6 +340,7 @@ impl HosoSchema {
         source: Arc<dyn TableSource>,
         catalogue: &Catalogue,
         extra: Vec<(&'static str, Arc<dyn TableProvider>)>,
+        small_cold_file_bytes: u64,
     ) -> Result<Self> {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
         tables.extend(extra);
@@ -334,10 +352,7 @@ impl HosoSchema {
             (schema::RESTATEMENTS, LiveKind::Restatements),
             ("filing_alerts", LiveKind::FilingAlerts),
         ] {
-            let table = LiveTable {
-                kind,
-                source: source.clone(),
-            };
+            let table = LiveTable::new(kind, source.clone(), small_cold_file_bytes);
             tables.insert(name, Arc::new(table));
         }
         Ok(HosoSchema {
@@ -359,10 +374,8 @@ impl HosoSchema {
             ("partitions", LiveKind::Partitions),
             ("commune_clocks", LiveKind::CommuneClocks),
         ] {
-            let table = LiveTable {
-                kind,
-                source: source.clone(),
-            };
+            // No system table has cold files.
+            let table = LiveTable::new(kind, source.clone(), 0);
             tables.insert(name, Arc::new(table));
         }
         HosoSchema {

@@ -15,6 +15,10 @@ pub struct QueryConfig {
     /// Memory all running queries may use together (joins, sorts,
     /// aggregations); past it a query spills or fails, the server lives.
     pub memory_limit_bytes: usize,
+    /// Cold files up to this size are decoded once and scanned from
+    /// memory (a query pays for every Parquet file it opens, and cold
+    /// files never change); 0 reads every cold file from Parquet.
+    pub small_cold_file_bytes: u64,
     /// A result with more rows is refused: add a LIMIT or aggregate.
     pub max_result_rows: usize,
     /// Queries running at once; more wait for a slot until their timeout,
@@ -52,6 +56,7 @@ impl Default for QueryConfig {
             timeout_ms: 30_000,
             target_partitions: 2,
             memory_limit_bytes: 1 << 30,
+            small_cold_file_bytes: 1 << 20,
             max_result_rows: 1_000_000,
             max_concurrent_queries: 64,
             at_risk_working_hours: 8,

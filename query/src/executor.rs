@@ -108,6 +108,7 @@ impl QueryExecutor {
                     Arc::new(communes_table(&config.communes_file)?),
                 ),
             ],
+            config.small_cold_file_bytes,
         )?;
         catalog.register_schema(SCHEMA, Arc::new(schema))?;
         let log = QueryLog::default();
@@ -314,6 +315,8 @@ impl QueryExecutor {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| QueryError::Refused(format!("refused: hoso's SQL is read-only ({e})")))?;
+        // Clients get text as Utf8, whatever the tables hold.
+        let plan = crate::plain_text::plain_output(plan)?;
         Ok((state, plan))
     }
 }

@@ -342,7 +342,7 @@ impl FlightSql {
                         schema: schema_name.clone(),
                         name: table_name,
                         kind: table_type_name(table.table_type()),
-                        columns: table.schema(),
+                        columns: crate::plain_text::plain_schema(table.schema()),
                     });
                 }
             }

@@ -24,9 +24,11 @@ pub mod http;
 pub mod kpi_metrics;
 pub mod metrics;
 pub mod pg;
+pub mod plain_text;
 pub mod query_log;
 pub mod schedule;
 mod slots;
+pub mod small_cold;
 pub mod stream;
 pub mod udf;
 

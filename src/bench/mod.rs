@@ -18,6 +18,7 @@
 //! after the processor and the ratio takes their mean.
 
 pub mod consume;
+pub mod cpus;
 pub mod engines;
 pub mod freshness;
 pub mod ingest;
@@ -45,6 +46,10 @@ pub struct BenchOptions {
     pub year: year::YearOptions,
     /// Parts to run (see [`PARTS`]); all when empty.
     pub only: Vec<String>,
+    /// The broker's process, local to this machine: while the consume part
+    /// reads, it gets half the CPUs and the clients the other half
+    /// ([`cpus`]).
+    pub broker_pid: Option<i32>,
 }
 
 /// The parts, in the order they run. `queries` runs on the year that
@@ -75,12 +80,21 @@ pub async fn run(
         let size = consume::prefill(&config, opts.events, opts.seed, &cancel).await?;
         let (brokers, topic) = (config.kafka.brokers.clone(), config.kafka.topic.clone());
         eprintln!("bench: {topic} holds {size} messages; bare consumer, processor, bare consumer");
+        let split = opts.broker_pid.map(cpus::CpuSplit::apply).transpose()?;
+        let pinned = split.as_ref().map_or(String::new(), |s| {
+            format!(
+                "; the broker on CPU {}, the clients on CPU {}",
+                cpu_list(&s.broker),
+                cpu_list(&s.clients)
+            )
+        });
         let wait = config.processor.fetch_wait_max_ms;
         let bare =
             |b: String, t: String| tokio::task::spawn_blocking(move || consume::bare(&b, &t, wait));
         let first = bare(brokers.clone(), topic.clone()).await??;
         let processed = consume::processor(&config, first.messages, &cancel).await?;
         let second = bare(brokers, topic).await??;
+        drop(split);
         let limit = (first.per_s() + second.per_s()) / 2.0;
         rows.push(Row {
             figure: format!(
@@ -93,7 +107,7 @@ pub async fn run(
             ratio: None,
         });
         rows.push(Row {
-            figure: "processor (decode, fold, publish, checkpoints, cold tier)".into(),
+            figure: format!("processor (decode, fold, publish, checkpoints, cold tier){pinned}"),
             measured: format!(
                 "{:.0} msgs/s ({:.1} s)",
                 processed.per_s(),
@@ -174,6 +188,20 @@ pub async fn run(
         }
     }
     Ok(table(&rows))
+}
+
+/// `0,1` or `0-3`.
+fn cpu_list(cpus: &[usize]) -> String {
+    match cpus {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if last - first + 1 == cpus.len() => format!("{first}-{last}"),
+        _ => cpus
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    }
 }
 
 fn year_rows(y: &year::Year, province: &str, rows: &mut Vec<Row>) {

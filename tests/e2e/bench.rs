@@ -12,6 +12,7 @@ async fn every_part_of_the_harness_measures_something() {
     let topic = topic("bench");
     let mut config = test_config(&broker.addr, &topic);
     config.propagate();
+    let split = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
     let opts = BenchOptions {
         events: 20_000,
         ingest_events: 10_000,
@@ -20,6 +21,9 @@ async fn every_part_of_the_harness_measures_something() {
         seed: 7,
         year: small_year(),
         only: Vec::new(),
+        // The consume part splits the CPUs between the broker and the
+        // clients where there are two to split.
+        broker_pid: split.then(|| broker.pid().expect("running")),
     };
     let table = bench::run(opts, config, CancellationToken::new())
         .await
@@ -31,6 +35,7 @@ async fn every_part_of_the_harness_measures_something() {
     assert!(rows[1].contains("bare librdkafka consumer"), "{table}");
     let processor = rows[2];
     assert!(processor.contains("msgs/s"), "{table}");
+    assert_eq!(processor.contains("the broker on CPU"), split, "{table}");
     let ratio: f64 = processor
         .rsplit('|')
         .nth(1)
@@ -67,6 +72,7 @@ async fn every_part_of_the_harness_measures_something() {
         seed: 7,
         year: small_year(),
         only: vec!["everything".into()],
+        broker_pid: None,
     };
     let e = bench::run(
         bad,

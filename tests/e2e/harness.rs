@@ -73,6 +73,11 @@ impl Broker {
         broker
     }
 
+    /// The running broker's process id.
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.id() as i32)
+    }
+
     /// Starts the broker process (again) on the same port and storage, and
     /// waits until it accepts connections.
     pub fn start_again(&mut self) {

@@ -21,7 +21,7 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 
-use crate::encode::encode_filings;
+use crate::encode::encode_filings_stored;
 use crate::store::Chunk;
 
 /// The column that holds the fold state.
@@ -134,7 +134,7 @@ impl Writer {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut fields: Vec<Field> = hoso_model::schema::filings()
+        let mut fields: Vec<Field> = hoso_model::schema::filings_stored()
             .fields()
             .iter()
             .map(|f| f.as_ref().clone())
@@ -173,7 +173,7 @@ impl Writer {
         procedures: &Interner,
     ) -> Result<(), ColdError> {
         let chunk = Chunk::of_rows(rows.iter().map(|(id, s)| (id.as_slice(), s)));
-        let batch = encode_filings(&chunk, procedures);
+        let batch = encode_filings_stored(&chunk, procedures);
         let mut states = BinaryBuilder::with_capacity(rows.len(), rows.len() * 60);
         let mut buf = Vec::with_capacity(80);
         for (_, s) in rows {

@@ -11,7 +11,7 @@
 //! Each daily pass writes small files; files of one province and month
 //! are merged by size tier (two small ones, or four of a bigger tier, make
 //! one), and into one `sealed` file once no daily pass can write to the
-//! month (what it gets after that is merged into one more), so a
+//! month (what it gets after that joins the month's small pending file), so a
 //! year is a few hundred files, not tens of thousands, and each row is
 //! rewritten a few times at most. Filings still expecting their `returned`
 //! go to files of their own (`pending`): nearly every late event is for one
@@ -82,6 +82,11 @@ const SEALED: u8 = 2;
 /// This many files of one size tier (and province, month, pending) are
 /// merged into one.
 const MERGE_FAN_IN: usize = 4;
+
+/// A sealed month's pending file up to this size takes in what the month
+/// still gets; a bigger one (a source that never sends `returned`) is not
+/// rewritten for a few rows.
+const ABSORB_MAX_ROWS: u32 = 16_384;
 
 /// Files of `tier` merged at a time: small files two at a time, since a
 /// query pays for every file it opens and rewriting a small file is cheap.
@@ -290,7 +295,8 @@ impl ColdTier {
     /// daily pass writes to a month any more (it ended more than the
     /// unreturned horizon ago), its files become one `sealed` file, and
     /// the few files a sealed month still gets (filings a late event
-    /// recalled, moving back) are merged into one beside it. Before that,
+    /// recalled, moving back) join its pending file when that is small, or
+    /// are merged into one beside it. Before that,
     /// files of one size tier are merged [`fan_in`] at a time. A file that
     /// cannot be read or written leaves the files as they are: merging is
     /// an optimisation, never a reason to lose a row.
@@ -318,7 +324,23 @@ impl ColdTier {
                 }
                 if sealed.contains(&key) {
                     // What a sealed month still gets is a few rows now and
-                    // then: one file of them, whatever their tiers.
+                    // then. They join the month's small sealed pending file
+                    // (a query pays for every file, and that one is cheap
+                    // to rewrite); without one, they make one file of
+                    // their own, whatever their tiers.
+                    let pending_file = self.files.iter().position(|f| {
+                        f.sealed
+                            && f.pending
+                            && f.province == key.0
+                            && month_start(f.day) == key.1
+                            && f.rows <= ABSORB_MAX_ROWS
+                    });
+                    if let Some(p) = pending_file {
+                        let mut members = members;
+                        members.push(p);
+                        pick = Some(((key.0, key.1, true), members, true));
+                        break;
+                    }
                     if members.len() >= 2 {
                         pick = Some((key, members, false));
                         break;

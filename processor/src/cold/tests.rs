@@ -225,6 +225,80 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
     let _ = std::fs::remove_dir_all(&cold);
 }
 
+#[test]
+fn a_sealed_months_stragglers_join_its_small_pending_file() {
+    let cold = dir("absorb");
+    let mut t = PartitionTables::new(0).with_settings(settings(&cold));
+    let mut offset = 0;
+    // 28 days of July, 20 filings a day; every fifth one never gets its
+    // `returned`, so it goes to a pending file.
+    for day in 1..=28u32 {
+        for i in 0..20 {
+            let f = format!("S{day:02}-{i:02}");
+            let returned = i % 5 != 0;
+            for (seq, kind) in [(1, "received"), (2, "resolved"), (4, "returned")] {
+                if kind == "returned" && !returned {
+                    continue;
+                }
+                t.fold_message(offset, None, &ev(&f, seq, kind, day), None);
+                offset += 1;
+            }
+        }
+        t.evict_cold().unwrap();
+    }
+    // August 20th: July is sealed, its settled and its pending filings in
+    // one file each.
+    t.fold_message(offset, None, &aug("B1", 1, "received", 20), None);
+    offset += 1;
+    t.evict_cold().unwrap();
+    let files = |t: &PartitionTables| {
+        let mut f: Vec<_> = t
+            .cold()
+            .files()
+            .iter()
+            .map(|f| (f.sealed, f.pending, f.rows))
+            .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(
+        files(&t),
+        vec![(true, false, 28 * 16), (true, true, 28 * 4)]
+    );
+
+    // A settled filing recalled by a late event, then moving back: it
+    // joins the small pending file instead of making a third file.
+    let late = ev("S07-07", 3, "fee_paid", 31);
+    assert_eq!(
+        t.fold_message(offset, None, &late, None),
+        FoldResult::Folded
+    );
+    t.fold_message(offset + 1, None, &aug("B2", 1, "received", 25), None);
+    offset += 2;
+    t.evict_cold().unwrap();
+    assert_eq!(
+        files(&t),
+        vec![(true, false, 28 * 16 - 1), (true, true, 28 * 4 + 1)]
+    );
+    // A pending one too: out of its file and back into it.
+    let late = ev("S09-05", 3, "fee_paid", 31);
+    assert_eq!(
+        t.fold_message(offset, None, &late, None),
+        FoldResult::Folded
+    );
+    assert!(t.filings().get("S09-05").is_some(), "recalled");
+    t.fold_message(offset + 1, None, &aug("B3", 1, "received", 28), None);
+    offset += 2;
+    t.evict_cold().unwrap();
+    assert_eq!(
+        files(&t),
+        vec![(true, false, 28 * 16 - 1), (true, true, 28 * 4 + 1)]
+    );
+    assert_eq!(all_rows(&mut t).len(), 28 * 20 + 3);
+    let _ = offset;
+    let _ = std::fs::remove_dir_all(&cold);
+}
+
 /// A late event for cold `filing`, then a new filing received on
 /// `(id, August day)` to move the watermark past its horizon again; the
 /// files as (sealed, rows), sorted.

@@ -148,10 +148,10 @@ fn decode(path: &Path, schema: &SchemaRef) -> Result<RecordBatch, Box<dyn std::e
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use arrow::array::{Array, BinaryArray, BooleanArray, Int32Array, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
 
     /// A cold file as the processor writes one (`filings_stored`, then
     /// `state`), without `fee_required`, as an older file might be.

@@ -229,10 +229,23 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         "SELECT * FROM daily_stats ORDER BY day, province_code, commune_code",
     ] {
         let survivor = sql(&http, &up.base, q).await.expect("survivor answers");
-        assert!(
-            survivor == reference.sql(q).await,
-            "{q} differs after the kills"
-        );
+        let expected = reference.sql(q).await;
+        if survivor != expected {
+            // The first rows that differ, not thousands of equal ones.
+            let differ: Vec<String> = survivor
+                .iter()
+                .zip(&expected)
+                .filter(|(a, b)| a != b)
+                .take(3)
+                .map(|(a, b)| format!("survivor {a}\nreference {b}"))
+                .collect();
+            panic!(
+                "{q} differs after the kills ({} rows against {}):\n{}",
+                survivor.len(),
+                expected.len(),
+                differ.join("\n")
+            );
+        }
     }
     reference.stop().await;
 }

@@ -39,6 +39,7 @@ use crate::communes;
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::metrics::{QueryMetrics, Tally};
+use crate::plain_text::{plain_schema, plain_stream};
 use crate::query_log::QueryLog;
 use crate::slots::{Slot, Slots};
 use crate::stream::{Budget, QueryStream};
@@ -247,8 +248,14 @@ impl QueryExecutor {
     ) -> Result<(SchemaRef, SendableRecordBatchStream), QueryError> {
         let (state, plan) = self.checked_plan(caller, input).await?;
         let df = DataFrame::new(state, plan);
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        Ok((schema, df.execute_stream().await?))
+        let inside = Arc::new(df.schema().as_arrow().clone());
+        let stream = df.execute_stream().await?;
+        // Clients get text as Utf8, whatever the tables hold inside.
+        let schema = plain_schema(inside.clone());
+        if Arc::ptr_eq(&schema, &inside) {
+            return Ok((schema, stream));
+        }
+        Ok((schema.clone(), plain_stream(stream, schema)))
     }
 
     /// The columns `sql` would answer with, for protocols that describe a
@@ -262,7 +269,7 @@ impl QueryExecutor {
         let planned =
             tokio::time::timeout(self.timeout, self.checked_plan(caller, Input::Sql(sql)));
         match planned.await {
-            Ok(Ok((_, plan))) => Ok(Arc::new(plan.schema().as_arrow().clone())),
+            Ok(Ok((_, plan))) => Ok(plain_schema(Arc::new(plan.schema().as_arrow().clone()))),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(QueryError::Timeout(self.timeout)),
         }
@@ -315,8 +322,6 @@ impl QueryExecutor {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| QueryError::Refused(format!("refused: hoso's SQL is read-only ({e})")))?;
-        // Clients get text as Utf8, whatever the tables hold.
-        let plan = crate::plain_text::plain_output(plan)?;
         Ok((state, plan))
     }
 }

@@ -4,14 +4,17 @@
 //! the engine groups and compares short codes faster that way. Clients
 //! (Flight SQL, Arrow IPC, ADBC, the Postgres wire) were promised `Utf8`
 //! and many read nothing else, so every result, and every table schema a
-//! protocol describes, is given back with plain types: a projection that
-//! casts at the top of the plan, which costs only the rows it returns.
+//! protocol describes, is given back with plain types: the result's
+//! batches are cast as they leave, which costs only the rows returned.
 
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
 
 /// `data_type` with every view type inside it made plain, or `None` when
 /// it holds none.
@@ -59,29 +62,43 @@ pub fn plain_schema(schema: SchemaRef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-/// `plan` with a projection on top that casts its view-typed columns to
-/// plain ones, keeping every column's name and qualifier; `plan` itself
-/// when it returns no view type.
-pub fn plain_output(plan: LogicalPlan) -> Result<LogicalPlan> {
-    let schema = plan.schema().clone();
-    if schema
-        .fields()
+/// `stream` with every batch given `schema` (from [`plain_schema`]):
+/// view-typed columns cast to plain ones, the rest untouched.
+///
+/// The cast is done on the batches rather than in the plan: DataFusion 55
+/// plans a projection that casts, above a sort of several partitions,
+/// without merging them in order, so `ORDER BY` rows would come out of
+/// order.
+pub fn plain_stream(
+    stream: SendableRecordBatchStream,
+    schema: SchemaRef,
+) -> SendableRecordBatchStream {
+    let out = schema.clone();
+    Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        stream.map(move |batch| batch.and_then(|b| plain_batch(&b, &out))),
+    ))
+}
+
+/// `batch` with `schema`'s plain types.
+fn plain_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
         .iter()
-        .all(|f| plain_type(f.data_type()).is_none())
-    {
-        return Ok(plan);
-    }
-    let exprs: Vec<Expr> = schema
-        .iter()
-        .map(|(qualifier, field)| {
-            let column = Expr::Column((qualifier, field).into());
-            match plain_type(field.data_type()) {
-                Some(t) => cast(column, t).alias_qualified(qualifier.cloned(), field.name()),
-                None => column,
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                arrow::compute::cast(c, f.data_type())
             }
         })
-        .collect();
-    LogicalPlanBuilder::from(plan).project(exprs)?.build()
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
 }
 
 #[cfg(test)]

@@ -87,6 +87,44 @@ PY
     fi
 }
 
+# Installs the pinned versions of a requirements file unless they are there.
+ensure_requirements() {
+    local file=$1 what=$2
+    if ! python3 - "$file" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, want = line.split("==")
+        assert version(name.split("[")[0]) == want, name
+PY
+    then
+        log "installing $what (pip3, ${file#"$ROOT"/})"
+        python3 -m pip install --quiet -r "$file"
+    fi
+}
+
+# The tests' S3-compatible table store: one moto_server for the whole run
+# (each test makes its own bucket), its address in HOSO_TEST_S3_ENDPOINT.
+start_moto_background() {
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$DATA"
+    python3 -m moto.server --host 127.0.0.1 --port "$port" >"$DATA/moto.log" 2>&1 &
+    MOTO_PID=$!
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            export HOSO_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+            log "moto_server (S3) on $HOSO_TEST_S3_ENDPOINT (log: $DATA/moto.log)"
+            return
+        fi
+        sleep 0.1
+    done
+    log "moto_server did not start; see $DATA/moto.log"
+    exit 1
+}
+
 # playwright-core (the exact version of tests/browser/package-lock.json);
 # it drives the system's Chromium and downloads no browser.
 ensure_playwright() {
@@ -184,8 +222,11 @@ case "${1:-}" in
         ensure_system_packages
         ensure_python_adbc
         ensure_python_engines
+        ensure_requirements "$ROOT/tests/python/requirements.txt" "moto, check-jsonschema and kubernetes-validate"
         ensure_playwright
         ensure_tansu
+        start_moto_background
+        trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
         log "running every test (the end-to-end tests start their own Tansu on free ports)"
         cargo test --workspace --all-targets "$@"
         ;;

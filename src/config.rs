@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Where hoso keeps its state.
     pub data_dir: PathBuf,
+    /// Where checkpoints and cold files live when not in `data_dir`.
+    pub store: StoreConfig,
     pub kafka: KafkaConfig,
     pub http: HttpConfig,
     pub ingest: IngestConfig,
@@ -42,6 +44,57 @@ pub struct Config {
     /// [`Config::load`]; the components get their copies from it.
     #[serde(skip)]
     pub due_rules: DueRules,
+}
+
+/// The table store: where the processors' checkpoints and cold Parquet
+/// files live, and where `hoso query` reads them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Empty: under `data_dir` on the local disk (fsync'd; one machine).
+    /// `s3://bucket/prefix`: an S3-compatible object store, shared by every
+    /// processor and query node. `file:///mnt/hoso`: a shared mount.
+    pub url: String,
+    /// The store's options as object_store names them (S3: `aws_endpoint`,
+    /// `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_allow_http`...). `AWS_*` environment variables are read first;
+    /// an unknown option is refused. Booleans and numbers are taken as
+    /// their text (`HOSO_STORE__OPTIONS__AWS_ALLOW_HTTP=true` is a boolean).
+    #[serde(deserialize_with = "scalar_strings")]
+    pub options: std::collections::BTreeMap<String, String>,
+    /// How often `hoso query` looks for newer checkpoints. Its tables are
+    /// at most this plus `processor.checkpoint_interval_ms` behind.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: String::new(),
+            options: Default::default(),
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+/// A table of scalars as text, whatever TOML type each was written in.
+fn scalar_strings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    use serde::de::Error;
+    let raw = std::collections::BTreeMap::<String, toml::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| match v {
+            toml::Value::String(s) => Ok((k, s)),
+            toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Float(_) => {
+                Ok((k, v.to_string()))
+            }
+            other => Err(D::Error::custom(format!(
+                "{k}: {} is not a scalar",
+                other.type_str()
+            ))),
+        })
+        .collect()
 }
 
 /// The working-day calendar: Vietnam's built-in days plus the operator's.
@@ -154,6 +207,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("./data"),
+            store: StoreConfig::default(),
             kafka: KafkaConfig::default(),
             http: HttpConfig::default(),
             ingest: IngestConfig::default(),
@@ -336,6 +390,29 @@ mod tests {
             c.processor.publish_interval_ms,
             ProcessorConfig::default().publish_interval_ms
         );
+    }
+
+    #[test]
+    fn store_options_take_any_scalar_as_text() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("HOSO_STORE__URL", "s3://bucket/prefix"),
+                ("HOSO_STORE__OPTIONS__AWS_ALLOW_HTTP", "true"),
+                ("HOSO_STORE__OPTIONS__AWS_ENDPOINT", "http://127.0.0.1:9000"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.store.options["aws_allow_http"], "true");
+        assert_eq!(c.store.options["aws_endpoint"], "http://127.0.0.1:9000");
+        let err = Config::load(
+            None,
+            env(&[("HOSO_STORE__OPTIONS__AWS_REGION", "[1, 2]")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("not a scalar"), "{err:#}");
     }
 
     #[test]

@@ -10,9 +10,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::up::{checkpoint_dir, cold_dir};
+use crate::up::{checkpoint_dir, cold_dir, open_table_store, remote_tables};
 
-/// Replays the configured topic into `config.data_dir`'s checkpoints.
+/// Replays the configured topic into fresh checkpoints and cold files: in
+/// the table store when `store.url` names one, else under `data_dir`.
 pub async fn run(
     config: Config,
     from: Option<&str>,
@@ -32,11 +33,16 @@ pub async fn run(
     pc.topic = config.kafka.topic.clone();
     pc.checkpoint_dir = Some(checkpoint_dir(&config));
     pc.cold_dir = Some(cold_dir(&config));
+    let store = open_table_store(&config)?;
+    pc.remote = remote_tables(&config, &store);
+    let into = match &pc.remote {
+        Some(_) => config.store.url.clone(),
+        None => config.data_dir.display().to_string(),
+    };
     eprintln!(
-        "hoso: replaying topic {} from {} into {}",
+        "hoso: replaying topic {} from {} into {into}",
         pc.topic,
         from.unwrap_or("its beginning"),
-        config.data_dir.display()
     );
     let stop = Arc::new(AtomicBool::new(false));
     let stopper = stop.clone();

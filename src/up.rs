@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hoso_ingest::{BrokerHealth, IngestMetrics, IngestState, Publisher};
+use hoso_model::checkpoint::CheckpointStore;
 use hoso_model::health::Readiness;
+use hoso_processor::checkpoint::{FsCheckpointStore, ObjectCheckpointStore};
+use hoso_processor::table_store::{RemoteTables, StoreDir, TableStore};
 use hoso_processor::{ConsumeMode, LiveTables, ProcessorMetrics};
 use hoso_query::alerts::engine::{AlertMetrics, Engine};
 use hoso_query::auth::{Auth, LOCAL_PASSWORD, LOCAL_USER};
@@ -27,8 +30,11 @@ pub struct Roles {
     pub ingest: bool,
     /// Fold the topic, joining the group or following every partition.
     pub process: Option<ConsumeMode>,
-    /// Serve SQL over the folded tables (needs `process`).
+    /// Serve SQL over the folded tables (needs `process` or `checkpoints`).
     pub query: bool,
+    /// The tables are the processors' latest checkpoints in the table
+    /// store, read again as they are written: no Kafka, no disk.
+    pub checkpoints: bool,
 }
 
 impl Roles {
@@ -37,21 +43,26 @@ impl Roles {
         ingest: true,
         process: Some(ConsumeMode::Standalone),
         query: true,
+        checkpoints: false,
     };
     pub const INGEST: Roles = Roles {
         ingest: true,
         process: None,
         query: false,
+        checkpoints: false,
     };
     pub const PROCESS: Roles = Roles {
         ingest: false,
         process: Some(ConsumeMode::Group),
         query: false,
+        checkpoints: false,
     };
+    /// A stateless query node over the table store.
     pub const QUERY: Roles = Roles {
         ingest: false,
-        process: Some(ConsumeMode::Follow),
+        process: None,
         query: true,
+        checkpoints: true,
     };
 }
 
@@ -139,7 +150,8 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         publisher = Some(p);
     }
 
-    let live = roles.process.map(|_| LiveTables::new());
+    let table_store = open_table_store(&config)?;
+    let live = (roles.process.is_some() || roles.checkpoints).then(LiveTables::new);
     if let Some(live) = &live {
         checks.push(live.clone());
     }
@@ -149,6 +161,10 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             .context("the query role needs the processor's tables")?;
         let executor =
             QueryExecutor::new(source, &config.query, QueryMetrics::new(&registry)?).await?;
+        if let Some(store) = &table_store {
+            let (url, store) = store.object_store();
+            executor.register_object_store(&url, store);
+        }
         if !config.query.postgres_listen.is_empty() {
             background.push(
                 postgres(
@@ -215,7 +231,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
     // missing topic would only notice it minutes later.
     let processor: ProcessorSlot = Arc::new(Mutex::new(None));
     let stop_processor = Arc::new(AtomicBool::new(false));
-    if roles.process.is_some() {
+    if roles.process.is_some() || roles.checkpoints {
         checks.push(Arc::new(ProcessorAlive {
             slot: processor.clone(),
             stopping: stop_processor.clone(),
@@ -238,17 +254,28 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                         pc.group_id = format!("{}-standalone", pc.group_id);
                         pc.checkpoint_dir = Some(checkpoint_dir(&config));
                         pc.cold_dir = Some(cold_dir(&config));
+                        pc.remote = remote_tables(&config, &table_store);
                     }
                     ConsumeMode::Group => {
                         pc.checkpoint_dir = Some(checkpoint_dir(&config));
                         pc.cold_dir = Some(cold_dir(&config));
+                        pc.remote = remote_tables(&config, &table_store);
                     }
                 }
                 Some((pc, live.clone(), ProcessorMetrics::new(&registry)?))
             }
             _ => None,
         };
+        if let (true, Some(live)) = (roles.checkpoints, &live) {
+            let handle = read_checkpoints(&config, &table_store, live.clone(), stop.clone())?;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        }
+        // A query node reads the table store only: no Kafka to wait for.
+        let needs_topic = roles.ingest || roles.process.is_some();
         background.push(tokio::spawn(async move {
+            if !needs_topic {
+                return;
+            }
             if !topic::ensure_topic(&kafka, &cancel).await {
                 return;
             }
@@ -289,6 +316,55 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         stop_processor,
         publisher,
     })
+}
+
+/// The table store `store.url` names, `None` for the local default.
+pub fn open_table_store(config: &Config) -> anyhow::Result<Option<Arc<TableStore>>> {
+    if config.store.url.is_empty() {
+        return Ok(None);
+    }
+    let store = TableStore::open(&config.store.url, &config.store.options)?;
+    info!(store = ?store, "checkpoints and cold files in the table store");
+    Ok(Some(Arc::new(store)))
+}
+
+/// Where the topic's checkpoints and cold files go in the table store.
+pub fn remote_tables(config: &Config, store: &Option<Arc<TableStore>>) -> Option<RemoteTables> {
+    let store = store.as_ref()?;
+    let topic = topic_dir(config);
+    Some(RemoteTables {
+        checkpoints: StoreDir::new(store.clone(), &format!("checkpoints/{topic}")),
+        cold: StoreDir::new(store.clone(), &format!("cold/{topic}")),
+    })
+}
+
+/// A query node's tables: every partition's latest checkpoint, from the
+/// table store (or, without one, `data_dir`), on a thread of its own.
+fn read_checkpoints(
+    config: &Config,
+    store: &Option<Arc<TableStore>>,
+    live: Arc<LiveTables>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let mut pc = config.processor.clone();
+    pc.due_rules = config.due_rules.clone();
+    pc.remote = remote_tables(config, store);
+    let checkpoints: Arc<dyn CheckpointStore> = match &pc.remote {
+        Some(remote) => Arc::new(ObjectCheckpointStore::new(remote.checkpoints.clone())),
+        None => {
+            // The processors' own files: read where they are, never written.
+            pc.cold_dir = Some(cold_dir(config));
+            Arc::new(FsCheckpointStore::new(checkpoint_dir(config))?)
+        }
+    };
+    let poll = Duration::from_millis(config.store.poll_interval_ms.max(10));
+    Ok(hoso_processor::checkpoint_reader::spawn(
+        checkpoints,
+        pc.partition_settings(),
+        live,
+        poll,
+        stop,
+    )?)
 }
 
 /// Checkpoints of the topic's partitions: `data_dir/checkpoints/<topic>/`.

@@ -1,6 +1,6 @@
 //! Where checkpoints are kept: an interface, so the processor can write to
-//! a local directory today and an object store later, and a query node can
-//! read what processors wrote. The bytes are opaque here; the processor owns
+//! a local directory or an object store, and a query node can read what
+//! processors wrote. The bytes are opaque here; the processor owns
 //! their format.
 
 use std::fmt;
@@ -27,4 +27,9 @@ pub trait CheckpointStore: Send + Sync + fmt::Debug + 'static {
 
     /// Partitions that have a checkpoint.
     fn partitions(&self) -> Result<Vec<i32>, CheckpointError>;
+
+    /// A name of the partition's latest checkpoint that changes with every
+    /// save (cheap to ask: a reader polls it before loading), `None` if it
+    /// has none.
+    fn latest(&self, partition: i32) -> Result<Option<String>, CheckpointError>;
 }

@@ -21,8 +21,10 @@ pub struct TablesSnapshot {
     /// Batches of [`crate::schema::restatements`].
     pub restatements: Vec<RecordBatch>,
     /// Parquet files holding the rest of `filings` (closed filings past the
-    /// hot horizon): the `filings` columns plus `state`.
-    pub cold_filings: Vec<std::path::PathBuf>,
+    /// hot horizon): the `filings` columns plus `state`. Each is an absolute
+    /// local path or the URL of an object in the table store
+    /// (`s3://bucket/...`), which the query engine has registered.
+    pub cold_filings: Vec<String>,
     /// The state of each partition held.
     pub partitions: Vec<PartitionStatus>,
     /// Batches of [`crate::schema::commune_clocks`].

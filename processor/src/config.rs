@@ -87,6 +87,11 @@ pub struct ProcessorConfig {
     /// keeps state in memory only and re-reads partitions from their start.
     #[serde(skip)]
     pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// With a table store (`store.url`, set by the binary): checkpoints go
+    /// there instead of `checkpoint_dir`, and cold files are made durable
+    /// there, `cold_dir` keeping this machine's copies.
+    #[serde(skip)]
+    pub remote: Option<crate::table_store::RemoteTables>,
 }
 
 impl Default for ProcessorConfig {
@@ -109,6 +114,7 @@ impl Default for ProcessorConfig {
             cold_after_days: 7,
             cold_dir: None,
             checkpoint_dir: None,
+            remote: None,
             due_rules: DueRules::vietnam(),
             at_risk_working_hours: 8,
         }
@@ -125,6 +131,7 @@ impl ProcessorConfig {
                 .max(usize::try_from(self.resume_rewind_messages).unwrap_or(usize::MAX)),
             restatements_retained: self.restatements_retained,
             cold_dir: self.cold_dir.as_deref().map(std::sync::Arc::from),
+            cold_remote: self.remote.as_ref().map(|r| r.cold.clone()),
             cold_after_days: i32::try_from(self.cold_after_days).unwrap_or(i32::MAX),
             due_rules: self.due_rules.clone(),
             at_risk_working_hours: self.at_risk_working_hours,

@@ -29,7 +29,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Timestamp};
 use tracing::{debug, error, info, warn};
 
-use crate::checkpoint::{self, FsCheckpointStore};
+use crate::checkpoint::{self, FsCheckpointStore, ObjectCheckpointStore};
 use crate::config::{ConsumeMode, ProcessorConfig};
 use crate::daily::DayCounts;
 use crate::dead_letters::DeadLetters;
@@ -204,13 +204,17 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, ProcessorError> {
     // A follower owns no partition, so it writes no checkpoint.
-    let checkpoints: Option<Arc<dyn CheckpointStore>> = match (&config.checkpoint_dir, config.mode)
-    {
-        (Some(dir), ConsumeMode::Group | ConsumeMode::Standalone) => Some(Arc::new(
-            FsCheckpointStore::new(dir).map_err(ProcessorError::Checkpoints)?,
-        )),
-        _ => None,
-    };
+    let checkpoints: Option<Arc<dyn CheckpointStore>> =
+        match (&config.remote, &config.checkpoint_dir, config.mode) {
+            (_, _, ConsumeMode::Follow) => None,
+            (Some(remote), _, _) => Some(Arc::new(ObjectCheckpointStore::new(
+                remote.checkpoints.clone(),
+            ))),
+            (None, Some(dir), _) => Some(Arc::new(
+                FsCheckpointStore::new(dir).map_err(ProcessorError::Checkpoints)?,
+            )),
+            (None, None, _) => None,
+        };
     // A follower refuses what the owners refuse, and leaves the dead
     // letters to them.
     let dead_letters = match config.mode {

@@ -12,9 +12,12 @@
 //! state with its next offset, the single source of truth for where the
 //! partition resumes. What cannot be applied is logged in [`rejects`] and
 //! sent to the dead-letter topic ([`dead_letters`]); changes to closed days
-//! are logged in [`restatements`].
+//! are logged in [`restatements`]. With a [`table_store`], checkpoints and
+//! cold files live in an object store, where [`checkpoint_reader`] gives a
+//! query node the tables without Kafka.
 
 pub mod checkpoint;
+pub mod checkpoint_reader;
 pub mod cold;
 pub mod completeness;
 pub mod config;
@@ -30,6 +33,7 @@ pub mod rejects;
 pub mod replay;
 pub mod restatements;
 pub mod store;
+pub mod table_store;
 
 pub use config::{ConsumeMode, ProcessorConfig};
 pub use consumer::{ProcessorError, spawn};

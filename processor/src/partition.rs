@@ -1,7 +1,7 @@
 //! The tables of one Kafka partition: filings plus daily aggregates, and
 //! where the partition has been read to.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -51,6 +51,9 @@ pub struct Settings {
     /// Where closed filings go once they are `cold_after_days` old; `None`
     /// keeps every filing in memory.
     pub cold_dir: Option<Arc<Path>>,
+    /// The table store the cold files are made durable in, when it is not
+    /// `cold_dir` itself (see [`crate::cold::ColdTier`]).
+    pub cold_remote: Option<crate::table_store::StoreDir>,
     pub cold_after_days: i32,
     /// Due dates of `received` events that come without one.
     pub due_rules: DueRules,
@@ -65,6 +68,7 @@ impl Default for Settings {
             rejects_retained: 10_000,
             restatements_retained: 100_000,
             cold_dir: None,
+            cold_remote: None,
             cold_after_days: 7,
             due_rules: DueRules::vietnam(),
             at_risk_working_hours: 8,
@@ -97,7 +101,7 @@ pub struct PublishedPartition {
     pub rejects: Option<RecordBatch>,
     pub restatements: Vec<RecordBatch>,
     /// The cold files whose rows complete `filings`.
-    pub cold_files: Vec<PathBuf>,
+    pub cold_files: Vec<String>,
     /// Offsets, event time and sizes at this publish (lag and caught-up
     /// are the live tables' to fill).
     pub status: PartitionStatus,
@@ -175,8 +179,11 @@ impl PartitionTables {
     pub fn with_settings(mut self, settings: Settings) -> Self {
         self.rejects.set_retain(settings.rejects_retained);
         self.restatements.set_retain(settings.restatements_retained);
-        self.cold
-            .configure(settings.cold_dir.clone(), settings.cold_after_days);
+        self.cold.configure(
+            settings.cold_dir.clone(),
+            settings.cold_remote.clone(),
+            settings.cold_after_days,
+        );
         self.settings = settings;
         // The timers follow the calendar and window of these settings,
         // over every filing held (after a restore: the checkpoint's).

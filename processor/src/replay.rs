@@ -20,7 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::checkpoint::{self, FsCheckpointStore};
+use crate::checkpoint::{self, FsCheckpointStore, ObjectCheckpointStore};
 use crate::config::ProcessorConfig;
 use crate::partition::{FoldResult, PartitionTables};
 
@@ -101,13 +101,24 @@ pub fn replay(
     cancelled: impl Fn() -> bool,
 ) -> Result<ReplaySummary, ReplayError> {
     let started = Instant::now();
-    let dir = config
-        .checkpoint_dir
-        .as_ref()
-        .ok_or(ReplayError::NoDirectory)?;
-    let store: Arc<dyn CheckpointStore> = Arc::new(FsCheckpointStore::new(dir)?);
+    let (store, place): (Arc<dyn CheckpointStore>, String) = match &config.remote {
+        Some(remote) => (
+            Arc::new(ObjectCheckpointStore::new(remote.checkpoints.clone())),
+            remote.checkpoints.store.url(&remote.checkpoints.prefix),
+        ),
+        None => {
+            let dir = config
+                .checkpoint_dir
+                .as_ref()
+                .ok_or(ReplayError::NoDirectory)?;
+            (
+                Arc::new(FsCheckpointStore::new(dir)?),
+                dir.display().to_string(),
+            )
+        }
+    };
     if !store.partitions()?.is_empty() {
-        return Err(ReplayError::NotFresh(dir.display().to_string()));
+        return Err(ReplayError::NotFresh(place));
     }
     let consumer: BaseConsumer<Quiet> = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)

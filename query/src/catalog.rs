@@ -188,10 +188,10 @@ impl TableProvider for LiveTable {
         let scope = scope_of(state)?;
         let table = self.kind.schema();
         let Some(province) = scope.province.as_deref() else {
-            return self.scan_all(state, projection);
+            return self.scan_all(state, projection).await;
         };
         match self.kind.scoping() {
-            Scoping::Shared => self.scan_all(state, projection),
+            Scoping::Shared => self.scan_all(state, projection).await,
             Scoping::Hidden => {
                 let schema = match projection {
                     Some(p) => Arc::new(table.project(p)?),
@@ -211,7 +211,7 @@ impl TableProvider for LiveTable {
                     }
                     other => (other.cloned(), None),
                 };
-                let input = self.scan_all(state, read.as_ref())?;
+                let input = self.scan_all(state, read.as_ref()).await?;
                 let column = col("province_code", &input.schema())?;
                 // The literal of the column's own type (`filings` holds
                 // views): a physical comparison does not coerce.
@@ -230,7 +230,7 @@ impl TableProvider for LiveTable {
 
 impl LiveTable {
     /// Every row of the snapshot, hot and cold.
-    fn scan_all(
+    async fn scan_all(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
@@ -246,10 +246,7 @@ impl LiveTable {
         };
         let mut batches = self.kind.batches(snapshot);
         // Small cold files join the hot batches; the big ones are scanned.
-        let (small, cold) = self
-            .small_cold
-            .split(&cold)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let (small, cold) = self.small_cold.split(state.runtime_env(), &cold).await?;
         batches.extend(small);
         // Spread the batches over the session's partitions so a scan uses
         // every core; batches are Arc-backed, so this copies no data.
@@ -265,57 +262,68 @@ impl LiveTable {
             return Ok(exec);
         }
         // Closed filings past the hot horizon: the same rows, in Parquet.
-        let cold = cold_scan(state, &cold, self.kind.schema(), projection, n)?;
+        let cold = cold_scan(state, cold, self.kind.schema(), projection, n)?;
         UnionExec::try_new(vec![exec, cold])
     }
 }
 
 /// A scan of cold files with the table's schema (their extra `state`
-/// column is not read), spread over `partitions` groups. Their footers are
-/// kept in the session's metadata cache: a cold file is never changed in
-/// place (a rewrite is a new name), so a cached footer is never stale.
+/// column is not read), spread over `partitions` groups, one scan per
+/// object store (the local disk, the table store). Their footers are kept
+/// in the session's metadata cache: a cold file is never changed in place
+/// (a rewrite is a new name), so a cached footer is never stale.
 fn cold_scan(
     state: &dyn Session,
-    paths: &[BigFile],
+    files: Vec<BigFile>,
     schema: SchemaRef,
     projection: Option<&Vec<usize>>,
     partitions: usize,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let mut files = Vec::with_capacity(paths.len());
-    for (path, size) in paths {
-        // Object-store paths are relative to the file system's root.
-        let key = path.to_string_lossy().trim_start_matches('/').to_string();
-        files.push(PartitionedFile::new(key, *size));
+    let mut by_store: std::collections::BTreeMap<String, (ObjectStoreUrl, Vec<PartitionedFile>)> =
+        std::collections::BTreeMap::new();
+    for (url, key, size) in files {
+        by_store
+            .entry(url.as_str().to_string())
+            .or_insert_with(|| (url, Vec::new()))
+            .1
+            .push(PartitionedFile::new(key.to_string(), size));
     }
-    // Merged files differ in size by a factor of a thousand: the biggest
-    // first, each to the group with the fewest bytes, so the cores finish
-    // together.
-    files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
-    let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
-        vec![(0, Vec::new()); partitions.min(paths.len()).max(1)];
-    for f in files {
-        let lightest = groups
-            .iter_mut()
-            .min_by_key(|(bytes, _)| *bytes)
-            .expect("at least one group");
-        lightest.0 += f.object_meta.size;
-        lightest.1.push(f);
+    let mut scans = Vec::with_capacity(by_store.len());
+    for (url, mut files) in by_store.into_values() {
+        // Merged files differ in size by a factor of a thousand: the
+        // biggest first, each to the group with the fewest bytes, so the
+        // cores finish together.
+        files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+        let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
+            vec![(0, Vec::new()); partitions.min(files.len()).max(1)];
+        for f in files {
+            let lightest = groups
+                .iter_mut()
+                .min_by_key(|(bytes, _)| *bytes)
+                .expect("at least one group");
+            lightest.0 += f.object_meta.size;
+            lightest.1.push(f);
+        }
+        let runtime = state.runtime_env();
+        let footers = Arc::new(CachedParquetFileReaderFactory::new(
+            runtime.object_store(&url)?,
+            runtime.cache_manager.get_file_metadata_cache(),
+        ));
+        let source =
+            Arc::new(ParquetSource::new(schema.clone()).with_parquet_file_reader_factory(footers));
+        let mut builder = FileScanConfigBuilder::new(url, source);
+        for (_, g) in groups {
+            builder = builder.with_file_group(FileGroup::new(g));
+        }
+        let config = builder
+            .with_projection_indices(projection.cloned())?
+            .build();
+        scans.push(DataSourceExec::from_data_source(config) as Arc<dyn ExecutionPlan>);
     }
-    let url = ObjectStoreUrl::local_filesystem();
-    let runtime = state.runtime_env();
-    let footers = Arc::new(CachedParquetFileReaderFactory::new(
-        runtime.object_store(&url)?,
-        runtime.cache_manager.get_file_metadata_cache(),
-    ));
-    let source = Arc::new(ParquetSource::new(schema).with_parquet_file_reader_factory(footers));
-    let mut builder = FileScanConfigBuilder::new(url, source);
-    for (_, g) in groups {
-        builder = builder.with_file_group(FileGroup::new(g));
+    if scans.len() == 1 {
+        return Ok(scans.pop().expect("one scan"));
     }
-    let config = builder
-        .with_projection_indices(projection.cloned())?
-        .build();
-    Ok(DataSourceExec::from_data_source(config))
+    UnionExec::try_new(scans)
 }
 
 /// The schema holding hoso's tables and views.

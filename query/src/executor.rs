@@ -198,6 +198,12 @@ impl QueryExecutor {
 
     /// The session the adapters plan against: hoso's catalog, views and
     /// functions.
+    /// Lets SQL read the cold files of the table store registered at
+    /// `url` (`s3://bucket`): the query node's and the processors' store.
+    pub fn register_object_store(&self, url: &url::Url, store: Arc<dyn object_store::ObjectStore>) {
+        self.ctx.runtime_env().register_object_store(url, store);
+    }
+
     pub fn session_context(&self) -> &SessionContext {
         &self.ctx
     }

@@ -12,14 +12,18 @@
 //! Files leave the cache when a snapshot no longer names them.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use arrow::array::{ArrayRef, new_null_array};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as Key;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -27,8 +31,26 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// Parquet like the big ones.
 const MAX_CACHED_BYTES: usize = 256 << 20;
 
-/// A cold file to read from Parquet, with its size.
-pub type BigFile = (PathBuf, u64);
+/// A cold file to read from Parquet: its store, its key there, its size.
+pub type BigFile = (ObjectStoreUrl, Key, u64);
+
+/// The store and key of a cold file's location: an absolute local path
+/// (the processor's own copy) or a URL in the table store.
+pub fn locate(location: &str) -> Result<(ObjectStoreUrl, Key)> {
+    if location.starts_with('/') {
+        // Object-store paths are relative to the file system's root.
+        return Ok((
+            ObjectStoreUrl::local_filesystem(),
+            Key::from(location.trim_start_matches('/')),
+        ));
+    }
+    let url = url::Url::parse(location)
+        .map_err(|e| DataFusionError::Execution(format!("cold file {location:?}: {e}")))?;
+    let store = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])?;
+    let key = Key::from_url_path(url.path())
+        .map_err(|e| DataFusionError::Execution(format!("cold file {location:?}: {e}")))?;
+    Ok((store, key))
+}
 
 /// The decoded small cold files of one table.
 #[derive(Debug)]
@@ -41,7 +63,10 @@ pub struct SmallColdFiles {
 
 #[derive(Debug, Default)]
 struct Cached {
-    files: HashMap<PathBuf, RecordBatch>,
+    files: HashMap<String, RecordBatch>,
+    /// Sizes of the files seen, so a big file costs one `HEAD`, not one
+    /// per query (a name never comes back with other bytes).
+    sizes: HashMap<String, u64>,
     bytes: usize,
 }
 
@@ -56,41 +81,81 @@ impl SmallColdFiles {
         }
     }
 
-    /// `paths` (one snapshot's cold files) as the batches of the small
-    /// ones and the big ones to scan; what the snapshot no longer names is
-    /// forgotten. A file that cannot be decoded here is left to the
-    /// Parquet scan, which reports what is wrong with it.
-    pub fn split(&self, paths: &[PathBuf]) -> std::io::Result<(Vec<RecordBatch>, Vec<BigFile>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.cached.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `locations` (one snapshot's cold files) as the batches of the small
+    /// ones and the big ones to scan, read through `runtime`'s object
+    /// stores; what the snapshot no longer names is forgotten. A file that
+    /// cannot be decoded here is left to the Parquet scan, which reports
+    /// what is wrong with it. No lock is held while a store answers.
+    pub async fn split(
+        &self,
+        runtime: &RuntimeEnv,
+        locations: &[String],
+    ) -> Result<(Vec<RecordBatch>, Vec<BigFile>)> {
         let mut small = Vec::new();
         let mut big = Vec::new();
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        for path in paths {
-            if let Some(batch) = cached.files.get(path) {
-                small.push(batch.clone());
-                continue;
-            }
-            let size = std::fs::metadata(path)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?
-                .len();
-            if size > self.max_file_bytes || cached.bytes >= MAX_CACHED_BYTES {
-                big.push((path.clone(), size));
-                continue;
-            }
-            match decode(path, &self.schema) {
-                Ok(batch) => {
-                    cached.bytes += batch.get_array_memory_size();
-                    cached.files.insert(path.clone(), batch.clone());
-                    small.push(batch);
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "a small cold file is read from Parquet");
-                    big.push((path.clone(), size));
+        let mut unknown = Vec::new();
+        {
+            let cached = self.lock();
+            for loc in locations {
+                if let Some(batch) = cached.files.get(loc) {
+                    small.push(batch.clone());
+                } else if let Some(&size) = cached.sizes.get(loc)
+                    && (size > self.max_file_bytes || cached.bytes >= MAX_CACHED_BYTES)
+                {
+                    let (url, key) = locate(loc)?;
+                    big.push((url, key, size));
+                } else {
+                    unknown.push(loc);
                 }
             }
         }
-        if cached.files.len() > small.len() {
-            let named: std::collections::HashSet<&PathBuf> = paths.iter().collect();
+        let mut decoded = Vec::new();
+        let mut sizes = Vec::new();
+        for loc in unknown {
+            let (url, key) = locate(loc)?;
+            let store = runtime.object_store(&url)?;
+            let size = store
+                .head(&key)
+                .await
+                .map_err(|e| DataFusionError::Execution(format!("cold file {loc}: {e}")))?
+                .size;
+            sizes.push((loc.clone(), size));
+            if size > self.max_file_bytes || self.lock().bytes >= MAX_CACHED_BYTES {
+                big.push((url, key, size));
+                continue;
+            }
+            let bytes = store
+                .get(&key)
+                .await
+                .map_err(|e| DataFusionError::Execution(format!("cold file {loc}: {e}")))?
+                .bytes()
+                .await
+                .map_err(|e| DataFusionError::Execution(format!("cold file {loc}: {e}")))?;
+            match decode(bytes, &self.schema) {
+                Ok(batch) => {
+                    small.push(batch.clone());
+                    decoded.push((loc.clone(), batch));
+                }
+                Err(e) => {
+                    tracing::warn!(file = %loc, error = %e, "a small cold file is read from Parquet");
+                    big.push((url, key, size));
+                }
+            }
+        }
+        let mut cached = self.lock();
+        cached.sizes.extend(sizes);
+        for (loc, batch) in decoded {
+            cached.bytes += batch.get_array_memory_size();
+            cached.files.insert(loc, batch);
+        }
+        if cached.files.len() > small.len() || cached.sizes.len() > locations.len() {
+            let named: std::collections::HashSet<&String> = locations.iter().collect();
             cached.files.retain(|p, _| named.contains(p));
+            cached.sizes.retain(|p, _| named.contains(p));
             cached.bytes = cached
                 .files
                 .values()
@@ -102,11 +167,7 @@ impl SmallColdFiles {
 
     /// Files held (for tests).
     pub fn len(&self) -> usize {
-        self.cached
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .files
-            .len()
+        self.lock().files.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -117,8 +178,8 @@ impl SmallColdFiles {
 /// The whole file as one batch of `schema`: its columns by name (the
 /// file's others, such as `state`, are not read), text cast to the
 /// table's type, a column the file lacks as nulls.
-fn decode(path: &Path, schema: &SchemaRef) -> Result<RecordBatch, Box<dyn std::error::Error>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
+fn decode(file: Bytes, schema: &SchemaRef) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let parquet_schema = builder.parquet_schema();
     let wanted: Vec<usize> = (0..parquet_schema.num_columns())
         .filter(|&i| schema.index_of(parquet_schema.column(i).name()).is_ok())
@@ -151,6 +212,8 @@ mod tests {
     use arrow::array::{Array, BinaryArray, BooleanArray, Int32Array, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use parquet::arrow::ArrowWriter;
+    use std::fs::File;
+    use std::path::Path;
     use std::sync::Arc;
 
     /// A cold file as the processor writes one (`filings_stored`, then
@@ -185,8 +248,13 @@ mod tests {
         w.close().unwrap();
     }
 
-    #[test]
-    fn small_files_are_decoded_once_into_the_tables_schema() {
+    fn loc(p: &Path) -> String {
+        p.to_string_lossy().into_owned()
+    }
+
+    #[tokio::test]
+    async fn small_files_are_decoded_once_into_the_tables_schema() {
+        let rt = RuntimeEnv::default();
         let dir = std::env::temp_dir().join(format!("hoso-small-cold-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -196,7 +264,9 @@ mod tests {
         let schema = hoso_model::schema::filings();
         let cache = SmallColdFiles::new(schema.clone(), 1 << 20);
 
-        let (small, big) = cache.split(&[a.clone(), b.clone()]).unwrap();
+        // A local path, and the same kind of file as a URL.
+        let b_url = format!("file://{}", b.display());
+        let (small, big) = cache.split(&rt, &[loc(&a), b_url.clone()]).await.unwrap();
         assert!(big.is_empty());
         assert_eq!(small.iter().map(|b| b.num_rows()).sum::<usize>(), 8);
         assert_eq!(small[0].schema(), schema, "views, no state");
@@ -216,7 +286,10 @@ mod tests {
         assert_eq!(cache.len(), 2);
 
         // Read again from the cache: the same buffers, not a new decode.
-        let (again, _) = cache.split(std::slice::from_ref(&b)).unwrap();
+        let (again, _) = cache
+            .split(&rt, std::slice::from_ref(&b_url))
+            .await
+            .unwrap();
         assert_eq!(
             again[0].column(0).to_data().buffers()[0].as_ptr(),
             small[1].column(0).to_data().buffers()[0].as_ptr()
@@ -225,15 +298,17 @@ mod tests {
 
         // Past the size limit (here: every file), files go to the scan.
         let none = SmallColdFiles::new(schema, 0);
-        let (small, big) = none.split(std::slice::from_ref(&a)).unwrap();
+        let (small, big) = none.split(&rt, &[loc(&a)]).await.unwrap();
         assert!(small.is_empty());
         assert_eq!(big.len(), 1);
-        assert_eq!(big[0].1, std::fs::metadata(&a).unwrap().len());
+        assert_eq!(big[0].2, std::fs::metadata(&a).unwrap().len());
+        assert_eq!(big[0].0, ObjectStoreUrl::local_filesystem());
+        assert_eq!(big[0].1.as_ref(), loc(&a).trim_start_matches('/'));
         assert!(none.is_empty());
 
         // A file that is gone is an error, not a silent gap.
         std::fs::remove_file(&a).unwrap();
-        assert!(cache.split(&[a]).is_err());
+        assert!(cache.split(&rt, &[loc(&a)]).await.is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

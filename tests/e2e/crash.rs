@@ -6,51 +6,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
-use crate::harness::{Broker, Hoso, free_port, test_config, topic, wait_for};
+use crate::harness::{
+    Broker, Hoso, filing_events, free_port, produce, test_config, topic, wait_for, wait_http_ok,
+};
 
 const FILINGS: usize = 62_000;
 const KILLS: usize = 20;
-
-/// The stream: each filing received, processed, one in five paused, most
-/// resolved; `(key, payload)`.
-fn events() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for f in 0..FILINGS {
-        let id = format!("C-{f:05}");
-        let day = 1 + f % 9;
-        let commune = ["00004", "00008", "00025", "26740"][f % 4];
-        let province = if commune == "26740" { "79" } else { "01" };
-        let mut seq = 0;
-        let mut push = |kind: &str, hour: usize, extra: &str| {
-            seq += 1;
-            out.push((
-                id.clone(),
-                format!(
-                    r#"{{"event_id":"{id}-{seq}","filing_id":"{id}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-{day:02}T{hour:02}:00:00+07:00","province_code":"{province}","commune_code":"{commune}"{extra}}}"#
-                ),
-            ));
-        };
-        let due = format!(
-            r#","procedure_code":"1.001193","channel":"{}","due_at":"2025-07-{:02}T17:00:00+07:00""#,
-            if f % 3 == 0 { "online" } else { "in_person" },
-            day + 1
-        );
-        push("received", 8, &due);
-        push("processing", 9, "");
-        if f % 5 == 0 {
-            push("supplement_requested", 10, "");
-            push("supplement_received", 14, "");
-        }
-        if f % 7 != 0 {
-            push("resolved", if f % 11 == 0 { 23 } else { 16 }, "");
-        }
-    }
-    out
-}
 
 struct Process {
     child: Child,
@@ -125,42 +88,22 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
     let http = reqwest::Client::new();
 
     let mut up = spawn_up(&broker.addr, &topic, &data_dir, &log);
-    let ready_url = format!("{}/readyz", up.base);
-    let ready = wait_for(Duration::from_secs(60), || async {
-        http.get(&ready_url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
+    let ready = wait_http_ok(
+        &http,
+        &format!("{}/readyz", up.base),
+        Duration::from_secs(60),
+    )
     .await;
     assert!(ready, "hoso up became ready (log: {})", log.display());
 
     // Feed the topic straight from a producer, in bursts, while the
     // processor is killed and restarted underneath.
-    let all = events();
+    let all = filing_events("C", FILINGS, false);
     let total = all.len();
     assert!(total >= 200_000, "the stream has {total} events");
-    let brokers = broker.addr.clone();
-    let topic_name = topic.clone();
+    let (brokers, topic_name) = (broker.addr.clone(), topic.clone());
     let feeder = tokio::spawn(async move {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("partitioner", "murmur2_random")
-            .set("linger.ms", "5")
-            .create()
-            .unwrap();
-        for chunk in all.chunks(4_000) {
-            let sends = chunk.iter().map(|(k, v)| {
-                producer.send(
-                    FutureRecord::to(&topic_name).key(k).payload(v),
-                    Duration::from_secs(10),
-                )
-            });
-            for r in futures::future::join_all(sends).await {
-                r.map_err(|(e, _)| e).expect("event produced");
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+        produce(&brokers, &topic_name, &all, Duration::from_millis(150)).await
     });
 
     // Deterministic "random" kill points, 150..750 ms apart.

@@ -440,3 +440,190 @@ pub fn now_ms() -> i64 {
         .expect("the clock is after 1970")
         .as_millis() as i64
 }
+
+/// Waits up to `timeout` for `url` to answer 2xx (a child process's
+/// `/readyz`, say).
+pub async fn wait_http_ok(http: &reqwest::Client, url: &str, timeout: Duration) -> bool {
+    wait_for(timeout, || async {
+        http.get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await
+}
+
+/// `filings` filings (`PREFIX-00000`...) over nine days of July 2025:
+/// received, processed, one in five paused, most resolved; with
+/// `returned`, most resolved ones also returned, one `seq` after a gap
+/// (room for a late event below the last). `(key, payload)`.
+pub fn filing_events(prefix: &str, filings: usize, returned: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in 0..filings {
+        let id = format!("{prefix}-{f:05}");
+        let day = 1 + f % 9;
+        let commune = ["00004", "00008", "00025", "26740"][f % 4];
+        let province = if commune == "26740" { "79" } else { "01" };
+        let mut seq = 0;
+        // `gap`: seqs left out before this one.
+        let mut push = |kind: &str, hour: usize, extra: &str, gap: u32| {
+            seq += 1 + gap;
+            out.push((
+                id.clone(),
+                format!(
+                    r#"{{"event_id":"{id}-{seq}","filing_id":"{id}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-{day:02}T{hour:02}:00:00+07:00","province_code":"{province}","commune_code":"{commune}"{extra}}}"#
+                ),
+            ));
+        };
+        let due = format!(
+            r#","procedure_code":"1.001193","channel":"{}","due_at":"2025-07-{:02}T17:00:00+07:00""#,
+            if f % 3 == 0 { "online" } else { "in_person" },
+            day + 1
+        );
+        push("received", 8, &due, 0);
+        push("processing", 9, "", 0);
+        if f % 5 == 0 {
+            push("supplement_requested", 10, "", 0);
+            push("supplement_received", 14, "", 0);
+        }
+        if f % 7 != 0 {
+            push("resolved", if f % 11 == 0 { 23 } else { 16 }, "", 0);
+            if returned && f % 13 != 0 {
+                push("returned", 17, "", 1);
+            }
+        }
+    }
+    out
+}
+
+/// Produces `events` straight to the topic (murmur2 on the key, as ingest
+/// does), in bursts of 4,000 acknowledged ones with `pause` between.
+pub async fn produce(brokers: &str, topic: &str, events: &[(String, String)], pause: Duration) {
+    let producer: rdkafka::producer::FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    for chunk in events.chunks(4_000) {
+        let sends = chunk.iter().map(|(k, v)| {
+            producer.send(
+                rdkafka::producer::FutureRecord::to(topic).key(k).payload(v),
+                Duration::from_secs(10),
+            )
+        });
+        for r in futures::future::join_all(sends).await {
+            r.map_err(|(e, _)| e).expect("event produced");
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// An S3-compatible object store for a test, with a bucket of its own:
+/// the `moto_server` that `deploy/local.sh test` starts (its address in
+/// `HOSO_TEST_S3_ENDPOINT`), or else one started here on a free loopback
+/// port and killed when dropped (moto: `pip install "moto[server]"`).
+pub struct S3 {
+    pub endpoint: String,
+    pub bucket: String,
+    child: Option<Child>,
+}
+
+impl S3 {
+    pub async fn start(bucket: &str) -> S3 {
+        let (endpoint, child, log) = match std::env::var("HOSO_TEST_S3_ENDPOINT") {
+            Ok(endpoint) if !endpoint.is_empty() => (
+                endpoint,
+                None,
+                PathBuf::from("(moto_server of deploy/local.sh)"),
+            ),
+            _ => {
+                let port = free_port();
+                let log = std::env::temp_dir().join(format!("hoso-e2e-moto-{port}.log"));
+                let out = std::fs::File::create(&log).expect("moto log file");
+                let child = Command::new("python3")
+                    .args(["-m", "moto.server", "--host", "127.0.0.1", "--port"])
+                    .arg(port.to_string())
+                    .stdout(Stdio::from(out.try_clone().expect("log handle")))
+                    .stderr(Stdio::from(out))
+                    .spawn()
+                    .expect("python3 runs");
+                (format!("http://127.0.0.1:{port}"), Some(child), log)
+            }
+        };
+        let s3 = S3 {
+            endpoint,
+            bucket: bucket.to_string(),
+            child,
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // A bucket is made by its owner, never by hoso: the test is its owner.
+        loop {
+            let made = http
+                .put(format!("{}/{bucket}", s3.endpoint))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if made {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start (is moto[server] installed? run `deploy/local.sh test`); see {}",
+                log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        s3
+    }
+
+    /// `config`'s table store: this bucket, under `prefix`.
+    pub fn configure(&self, config: &mut Config, prefix: &str) {
+        config.store.url = format!("s3://{}/{prefix}", self.bucket);
+        config.store.options = self.options().into_iter().collect();
+    }
+
+    /// The store options, also as `HOSO_STORE__OPTIONS__*` variables.
+    pub fn options(&self) -> Vec<(String, String)> {
+        [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_region", "us-east-1"),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// Keys of the bucket's objects under `prefix`, from its S3 listing.
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let body = reqwest::Client::new()
+            .get(format!(
+                "{}/{}?list-type=2&prefix={prefix}&max-keys=100000",
+                self.endpoint, self.bucket
+            ))
+            .send()
+            .await
+            .expect("list the bucket")
+            .text()
+            .await
+            .expect("a listing");
+        body.split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split("</Key>").next())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -603,6 +603,7 @@ async fn a_group_member_restart_resumes_from_the_checkpoints() {
         ingest: true,
         process: Some(ConsumeMode::Group),
         query: true,
+        checkpoints: false,
     };
     restart_resumes_from_the_checkpoints(group).await;
 }

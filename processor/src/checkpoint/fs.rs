@@ -18,6 +18,18 @@ use hoso_model::checkpoint::{CheckpointError, CheckpointStore};
 
 const MANIFEST: &str = "MANIFEST";
 
+/// The checkpoint file a manifest names, or what it names instead.
+pub(super) fn checked_name(manifest: &str) -> Result<String, String> {
+    let name = manifest.trim();
+    let valid =
+        name.starts_with("checkpoint-") && name.ends_with(".bin") && !name.contains(['/', '\\']);
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(name.to_string())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FsCheckpointStore {
     root: PathBuf,
@@ -72,23 +84,21 @@ impl CheckpointStore for FsCheckpointStore {
     }
 
     fn load(&self, partition: i32) -> Result<Option<Vec<u8>>, CheckpointError> {
-        let dir = self.dir(partition);
-        let manifest = match fs::read_to_string(dir.join(MANIFEST)) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let name = manifest.trim();
-        let valid = name.starts_with("checkpoint-")
-            && name.ends_with(".bin")
-            && !name.contains(['/', '\\']);
-        if !valid {
-            return Err(CheckpointError::Corrupt(format!(
-                "{} names {name:?}",
-                dir.join(MANIFEST).display()
-            )));
+        match self.latest(partition)? {
+            Some(name) => Ok(Some(fs::read(self.dir(partition).join(name))?)),
+            None => Ok(None),
         }
-        Ok(Some(fs::read(dir.join(name))?))
+    }
+
+    fn latest(&self, partition: i32) -> Result<Option<String>, CheckpointError> {
+        let path = self.dir(partition).join(MANIFEST);
+        match fs::read_to_string(&path) {
+            Ok(m) => checked_name(&m).map(Some).map_err(|name| {
+                CheckpointError::Corrupt(format!("{} names {name:?}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn partitions(&self) -> Result<Vec<i32>, CheckpointError> {

@@ -20,8 +20,10 @@
 //! The hash index is not stored; it is rebuilt from the ids on load.
 
 mod fs;
+mod object;
 
 pub use fs::FsCheckpointStore;
+pub use object::ObjectCheckpointStore;
 
 use hoso_model::Interner;
 use hoso_model::checkpoint::{CheckpointError, CheckpointStore};

@@ -49,6 +49,9 @@ pub enum ColdError {
     },
     #[error("{path}: {message}")]
     Corrupt { path: String, message: String },
+    /// The table store refused a file or would not give it.
+    #[error("{path} in the table store: {message}")]
+    Store { path: String, message: String },
 }
 
 /// Writes `rows` (sorted by id here, so the file's statistics bound its

@@ -49,6 +49,7 @@ const FILE_BITS: usize = 10;
 pub use file::{ColdError, STATE};
 
 use crate::store::FilingStore;
+use crate::table_store::StoreDir;
 
 /// Filings by id, as they leave or return to memory.
 type Rows = Vec<(Vec<u8>, FilingState)>;
@@ -118,8 +119,13 @@ fn next_month_start(day: i32) -> i32 {
 
 pub struct ColdTier {
     partition: i32,
-    /// `None`: no cold tier, everything stays in memory.
+    /// `None`: no cold tier, everything stays in memory (or, with `remote`
+    /// only, a query node's read-only view of the files).
     dir: Option<Arc<Path>>,
+    /// The table store the files are made durable in, when it is not `dir`
+    /// itself; `dir` is then this machine's copy of the files it wrote or
+    /// read, and a file it lacks (a partition taken over) is downloaded.
+    remote: Option<StoreDir>,
     after_days: i32,
     files: Vec<ColdFile>,
     /// Every id sent cold by this partition (recalled ones too: a false
@@ -164,6 +170,7 @@ impl ColdTier {
         ColdTier {
             partition,
             dir,
+            remote: None,
             after_days: after_days.max(0),
             files: Vec::new(),
             bloom: Bloom::with_capacity(1 << 16, PARTITION_BITS),
@@ -177,8 +184,9 @@ impl ColdTier {
     }
 
     /// The same files under other settings.
-    pub fn configure(&mut self, dir: Option<Arc<Path>>, after_days: i32) {
+    pub fn configure(&mut self, dir: Option<Arc<Path>>, remote: Option<StoreDir>, after_days: i32) {
         self.dir = dir;
+        self.remote = remote;
         self.after_days = after_days.max(0);
     }
 
@@ -186,12 +194,70 @@ impl ColdTier {
         &self.files
     }
 
-    /// Absolute paths of the files, for SQL.
-    pub fn paths(&self) -> Vec<PathBuf> {
-        match &self.dir {
-            Some(dir) => self.files.iter().map(|f| dir.join(&f.name)).collect(),
-            None => Vec::new(),
+    /// Where SQL reads the files: their URLs in the table store when there
+    /// is one (this machine has only the files it needed), else absolute
+    /// paths under the cold directory.
+    pub fn paths(&self) -> Vec<String> {
+        match (&self.dir, &self.remote) {
+            (_, Some(remote)) => self
+                .files
+                .iter()
+                .map(|f| remote.store.url(&remote.rel(&f.name)))
+                .collect(),
+            (Some(dir), None) => {
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+                self.files
+                    .iter()
+                    .map(|f| dir.join(&f.name).to_string_lossy().into_owned())
+                    .collect()
+            }
+            (None, None) => Vec::new(),
         }
+    }
+
+    /// Makes a file just written under `dir` durable in the table store
+    /// (nothing to do when `dir` is the store).
+    fn publish_file(&self, dir: &Path, name: &str) -> Result<(), ColdError> {
+        if let Some(r) = &self.remote {
+            r.store
+                .upload(&dir.join(name), &r.rel(name))
+                .map_err(|e| ColdError::Store {
+                    path: name.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The local path of `name`, downloaded from the table store first
+    /// when this machine does not have it.
+    fn local_file(&self, dir: &Path, name: &str) -> Result<PathBuf, ColdError> {
+        let path = dir.join(name);
+        if let Some(r) = &self.remote
+            && !path.exists()
+        {
+            r.store
+                .download(&r.rel(name), &path)
+                .map_err(|e| ColdError::Store {
+                    path: name.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(path)
+    }
+
+    /// Deletes a file here and in the table store.
+    fn delete_file(&self, dir: &Path, name: &str) -> Result<(), String> {
+        match std::fs::remove_file(dir.join(name)) {
+            Ok(()) => {}
+            // Only in the store: a file this machine never needed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.remote.is_some() => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if let Some(r) = &self.remote {
+            r.store.delete(&r.rel(name)).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Filings brought back by a late event since start.
@@ -269,7 +335,7 @@ impl ColdTier {
         }
         if let Some(e) = failure {
             for f in &written {
-                let _ = std::fs::remove_file(dir.join(&f.name));
+                let _ = self.delete_file(&dir, &f.name);
             }
             for (_, rows) in groups.into_values() {
                 for (id, s) in rows {
@@ -368,10 +434,17 @@ impl ColdTier {
                 self.files[only].sealed = true;
                 continue;
             }
-            let inputs: Vec<PathBuf> = members
+            let inputs: Result<Vec<PathBuf>, ColdError> = members
                 .iter()
-                .map(|&i| dir.join(&self.files[i].name))
+                .map(|&i| self.local_file(dir, &self.files[i].name))
                 .collect();
+            let inputs = match inputs {
+                Ok(paths) => paths,
+                Err(e) => {
+                    warn!(partition = self.partition, error = %e, "cannot fetch cold files to merge; merging stops");
+                    return;
+                }
+            };
             let expected: u64 = members.iter().map(|&i| u64::from(self.files[i].rows)).sum();
             let day = members
                 .iter()
@@ -382,6 +455,12 @@ impl ColdTier {
             let mut bloom = Bloom::with_capacity(expected as usize, FILE_BITS);
             let merged = file::merge(&inputs, &dir.join(&name), procedures, |id| {
                 bloom.insert(id_hash(id))
+            });
+            let merged = merged.and_then(|rows| {
+                if rows == expected {
+                    self.publish_file(dir, &name)?;
+                }
+                Ok(rows)
             });
             match merged {
                 Ok(rows) if rows == expected => {}
@@ -396,6 +475,7 @@ impl ColdTier {
                 }
                 Err(e) => {
                     warn!(partition = self.partition, error = %e, "cannot merge cold files; merging stops");
+                    let _ = std::fs::remove_file(dir.join(&name));
                     return;
                 }
             }
@@ -430,6 +510,10 @@ impl ColdTier {
     ) -> Result<ColdFile, ColdError> {
         let name = self.next_name(province, day);
         file::write(&dir.join(&name), rows, procedures)?;
+        if let Err(e) = self.publish_file(dir, &name) {
+            let _ = std::fs::remove_file(dir.join(&name));
+            return Err(e);
+        }
         let mut bloom = Bloom::with_capacity(rows.len(), FILE_BITS);
         for (id, _) in rows.iter() {
             bloom.insert(id_hash(id));
@@ -461,7 +545,7 @@ impl ColdTier {
     fn rebuild_bloom(&mut self, dir: &Path) -> Result<(), ColdError> {
         let mut bloom = Bloom::with_capacity(self.bloom.len() * 2, PARTITION_BITS);
         for f in &self.files {
-            for (id, _) in file::read_states(&dir.join(&f.name))? {
+            for (id, _) in file::read_states(&self.local_file(dir, &f.name)?)? {
                 bloom.insert(id_hash(&id));
             }
         }
@@ -510,10 +594,11 @@ impl ColdTier {
             }
             // Look in the row groups that may hold it; read the whole file
             // (to rewrite it) only when it does.
-            let path = dir.join(&self.files[i].name);
-            let found = file::find_state(&path, id).and_then(|found| match found {
-                Some(_) => file::read_states(&path).map(Some),
-                None => Ok(None),
+            let found = self.local_file(&dir, &self.files[i].name).and_then(|path| {
+                Ok(match file::find_state(&path, id)? {
+                    Some(_) => Some(file::read_states(&path)?),
+                    None => None,
+                })
             });
             match found {
                 Ok(Some(mut rows)) => {
@@ -589,7 +674,7 @@ impl ColdTier {
         };
         let old = std::mem::replace(&mut self.aging, std::mem::take(&mut self.garbage));
         for name in old {
-            if let Err(e) = std::fs::remove_file(dir.join(&name)) {
+            if let Err(e) = self.delete_file(dir, &name) {
                 warn!(file = %name, error = %e, "cannot delete an old cold file");
             }
         }
@@ -597,17 +682,19 @@ impl ColdTier {
 
     /// With `restored`, deletes this partition's files that the restored
     /// checkpoint does not name: written after it, by a process that died
-    /// before the next. Either way, new files are numbered past every one
-    /// on disk, so a name never comes back with other rows (query engines
-    /// cache footers by name).
+    /// before the next (on this machine or, with a table store, any).
+    /// Either way, new files are numbered past every one that exists, so a
+    /// name never comes back with other rows (query engines cache footers
+    /// by name).
     pub fn remove_orphans(&mut self, restored: bool) {
-        let Some(dir) = &self.dir else {
+        let Some(dir) = self.dir.clone() else {
             return;
         };
-        let prefix = format!("p{}-", self.partition);
-        let known: std::collections::HashSet<PathBuf> = self.paths().into_iter().collect();
+        let known: std::collections::HashSet<&str> =
+            self.files.iter().map(|f| f.name.as_str()).collect();
+        // Every file of the partition: (name under the cold directory, here).
+        let mut found: BTreeMap<String, bool> = BTreeMap::new();
         let mut stack = vec![dir.join("filings")];
-        let (mut removed, mut failed) = (0usize, 0usize);
         while let Some(d) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&d) else {
                 continue;
@@ -616,25 +703,53 @@ impl ColdTier {
                 let path = e.path();
                 if path.is_dir() {
                     stack.push(path);
-                    continue;
+                } else if let Ok(rel) = path.strip_prefix(&dir) {
+                    found.insert(rel.to_string_lossy().into_owned(), true);
                 }
-                let name = e.file_name().to_string_lossy().into_owned();
-                let Some(rest) = name.strip_prefix(&prefix) else {
-                    continue;
-                };
-                let seq = rest.split('.').next().and_then(|n| n.parse::<u64>().ok());
-                if let Some(seq) = seq {
-                    self.next_seq = self.next_seq.max(seq + 1);
-                }
-                if restored && !known.contains(&path) {
-                    // Merged or rewritten files not yet collected, or
-                    // written after the checkpoint by a process that died.
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => removed += 1,
-                        Err(e) => {
-                            failed += 1;
-                            warn!(file = %path.display(), error = %e, "cannot remove a cold file no checkpoint names");
+            }
+        }
+        if let Some(r) = &self.remote {
+            match r.store.list(&r.rel("filings")) {
+                Ok(objects) => {
+                    for (rel, _) in objects {
+                        if let Some(name) = rel.strip_prefix(&r.rel("")) {
+                            found.entry(name.to_string()).or_insert(false);
                         }
+                    }
+                }
+                Err(e) => {
+                    // Numbering past what is here only could reuse a name
+                    // that is there: number from the clock instead (in
+                    // microseconds, past any count of files), and leave
+                    // orphans to a later restore.
+                    error!(partition = self.partition, error = %e, "cannot list the cold files in the table store; numbering new files from the clock");
+                    let micros = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_micros() as u64);
+                    self.next_seq = self.next_seq.max(micros);
+                    return;
+                }
+            }
+        }
+        let prefix = format!("p{}-", self.partition);
+        let (mut removed, mut failed) = (0usize, 0usize);
+        for name in found.keys() {
+            let file = name.rsplit('/').next().unwrap_or_default();
+            let Some(rest) = file.strip_prefix(&prefix) else {
+                continue;
+            };
+            let seq = rest.split('.').next().and_then(|n| n.parse::<u64>().ok());
+            if let Some(seq) = seq {
+                self.next_seq = self.next_seq.max(seq + 1);
+            }
+            if restored && !known.contains(name.as_str()) {
+                // Merged or rewritten files not yet collected, or written
+                // after the checkpoint by a process that died.
+                match self.delete_file(&dir, name) {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        failed += 1;
+                        warn!(file = %name, error = %e, "cannot remove a cold file no checkpoint names");
                     }
                 }
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::checkpoint;
 use crate::partition::{FoldResult, PartitionTables, Settings};
+use hoso_model::checkpoint::CheckpointStore;
 
 fn dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("hoso-cold-{name}-{}", std::process::id()));
@@ -66,7 +67,9 @@ fn all_rows(t: &mut PartitionTables) -> Vec<(Vec<u8>, hoso_model::FilingState)> 
         .map(|(id, s)| (id.to_vec(), s.clone()))
         .collect();
     for p in t.cold().paths() {
-        rows.extend(super::file::read_states(&p).unwrap());
+        // A table store's URL: read the object where it is.
+        let p = p.strip_prefix("file://").unwrap_or(&p);
+        rows.extend(super::file::read_states(Path::new(p)).unwrap());
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     rows
@@ -99,7 +102,6 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
     let pending = files.iter().find(|f| f.pending).expect("a pending file");
     assert_eq!(pending.rows, 1);
     for p in t.cold().paths() {
-        let p = p.to_string_lossy().into_owned();
         assert!(p.contains("/filings/province=01/month=2025-07/p0-"), "{p}");
     }
     let before = all_rows(&mut t);
@@ -358,12 +360,15 @@ fn the_cold_tier_follows_the_checkpoints() {
         .cloned()
         .collect();
     assert_eq!(gone.len(), 1);
-    assert!(gone[0].exists());
+    assert!(Path::new(&gone[0]).exists());
     checkpoint::save(&store, &mut t).unwrap();
-    assert!(gone[0].exists());
+    assert!(Path::new(&gone[0]).exists());
     t.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None);
     checkpoint::save(&store, &mut t).unwrap();
-    assert!(!gone[0].exists(), "deleted after the second checkpoint");
+    assert!(
+        !Path::new(&gone[0]).exists(),
+        "deleted after the second checkpoint"
+    );
 
     // A file no checkpoint names (written by a process that then died) is
     // removed on restore.
@@ -391,6 +396,99 @@ fn the_cold_tier_follows_the_checkpoints() {
     );
     let _ = std::fs::remove_dir_all(&cold);
     let _ = std::fs::remove_dir_all(&store_dir);
+}
+
+/// Two machines and a table store: the second takes the partition over
+/// from the checkpoint with none of the files on its disk.
+#[test]
+fn a_partition_moves_to_another_machine_through_the_table_store() {
+    use crate::table_store::{StoreDir, TableStore};
+    let remote_dir = dir("remote");
+    let url = format!("file://{}", remote_dir.display());
+    let tables = Arc::new(TableStore::open(&url, &Default::default()).unwrap());
+    let on = |machine: &Path| Settings {
+        cold_remote: Some(StoreDir::new(tables.clone(), "cold/topic")),
+        ..settings(machine)
+    };
+    let checkpoints =
+        checkpoint::ObjectCheckpointStore::new(StoreDir::new(tables.clone(), "checkpoints/topic"));
+    let (first, second) = (dir("machine-1"), dir("machine-2"));
+    let mut t = PartitionTables::new(0).with_settings(on(&first));
+    let mut offset = 0;
+    feed(&mut t, &mut offset);
+    checkpoint::save(&checkpoints, &mut t).unwrap();
+    let before = all_rows(&mut t);
+    for f in t.cold().files() {
+        assert!(
+            remote_dir.join("cold/topic").join(&f.name).exists(),
+            "{f:?} uploaded"
+        );
+    }
+    // Written after the checkpoint by the first machine, which then died.
+    let orphan = "cold/topic/filings/province=01/month=2025-07/p0-0000009999.parquet";
+    tables
+        .put(orphan, bytes::Bytes::from_static(b"half"))
+        .unwrap();
+
+    let mut moved = checkpoint::restore(&checkpoints, 0, on(&second));
+    assert!(
+        !remote_dir.join(orphan).exists(),
+        "the orphan is deleted in the store"
+    );
+    assert_eq!(moved.cold().files(), t.cold().files());
+    // A late event recalls a filing from a file the second machine fetches.
+    assert_eq!(
+        moved.fold_message(offset, None, &ev("F03-05", 3, "fee_paid", 11), None),
+        FoldResult::Folded
+    );
+    assert!(moved.filings().get("F03-05").is_some());
+    let mut after = all_rows(&mut moved);
+    after.retain(|(id, _)| id != b"F03-05");
+    let mut expected = before;
+    expected.retain(|(id, _)| id != b"F03-05");
+    assert_eq!(after.len(), 199);
+    assert_eq!(after, expected, "every other filing once, unchanged");
+    // The rewritten file is in the store; names go on past the orphan's.
+    for f in moved.cold().files() {
+        assert!(
+            remote_dir.join("cold/topic").join(&f.name).exists(),
+            "{f:?} uploaded"
+        );
+    }
+    assert!(
+        moved
+            .cold()
+            .paths()
+            .iter()
+            .any(|p| p.ends_with("p0-0000010000.parquet")),
+        "{:?}",
+        moved.cold().paths()
+    );
+    // SQL reads the files where they are, on any node.
+    let query_node = checkpoint::decode(&checkpoints.load(0).unwrap().unwrap())
+        .unwrap()
+        .with_settings(Settings {
+            cold_dir: None,
+            ..on(&second)
+        });
+    assert_eq!(query_node.cold().files(), t.cold().files());
+    for p in query_node
+        .cold()
+        .paths()
+        .iter()
+        .chain(&moved.cold().paths())
+    {
+        assert!(
+            p.starts_with(&format!(
+                "file://{}/cold/topic/filings/",
+                remote_dir.display()
+            )),
+            "{p}"
+        );
+    }
+    for d in [&remote_dir, &first, &second] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 #[test]

@@ -56,8 +56,8 @@ pub fn spawn(
 }
 
 /// One pass: loads every partition whose checkpoint changed since
-/// `loaded`, and publishes it. A checkpoint that cannot be decoded is
-/// reported and the partition keeps what it showed.
+/// `loaded`, and publishes it; how many were. An error only when nothing
+/// loaded and some partition failed.
 pub fn refresh(
     store: &dyn CheckpointStore,
     settings: &Settings,
@@ -83,46 +83,74 @@ pub fn refresh(
     // partition the store holds is shown.
     live.assign(&new);
     let mut changed = 0;
+    let mut failed = None;
     for p in partitions {
-        let Some(name) = store.latest(p)? else {
-            continue;
-        };
-        if loaded.get(&p) == Some(&name) {
-            continue;
-        }
-        let started = Instant::now();
-        let Some(bytes) = store.load(p)? else {
-            continue;
-        };
-        let tables = match checkpoint::decode(&bytes) {
-            Ok(t) if t.partition() == p => t,
-            // Said once per checkpoint, not once per poll: the next one
-            // its processor writes is tried again.
-            Ok(t) => {
-                error!(partition = p, holds = t.partition(), checkpoint = %name, "a checkpoint of another partition; kept what was shown");
-                loaded.insert(p, name);
-                continue;
-            }
+        // One partition the store will not give now does not hold up the
+        // others: it keeps what it showed and is asked again next poll.
+        match load(store, p, settings, live, loaded) {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
             Err(e) => {
-                error!(partition = p, error = %e, checkpoint = %name, "cannot decode a checkpoint; kept what was shown");
-                loaded.insert(p, name);
-                continue;
+                warn!(partition = p, error = %e, "cannot read the partition's checkpoint");
+                failed = Some(e);
             }
-        };
-        let mut tables = tables.with_settings(settings.clone());
-        live.publish(p, tables.publish());
-        live.mark_caught_up(p);
-        info!(
-            partition = p,
-            checkpoint = %name,
-            bytes = bytes.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "checkpoint loaded"
-        );
-        loaded.insert(p, name);
-        changed += 1;
+        }
+    }
+    if let (0, Some(e)) = (changed, failed) {
+        return Err(e);
     }
     Ok(changed)
+}
+
+/// Loads partition `p`'s checkpoint if it is not the one shown; true when
+/// it was.
+fn load(
+    store: &dyn CheckpointStore,
+    p: i32,
+    settings: &Settings,
+    live: &LiveTables,
+    loaded: &mut Loaded,
+) -> Result<bool, CheckpointError> {
+    let Some(name) = store.latest(p)? else {
+        return Ok(false);
+    };
+    if loaded.get(&p) == Some(&name) {
+        return Ok(false);
+    }
+    let started = Instant::now();
+    let Some(bytes) = store.load(p)? else {
+        return Ok(false);
+    };
+    let tables = match checkpoint::decode(&bytes) {
+        Ok(t) if t.partition() == p => t,
+        other => {
+            // A checkpoint this hoso cannot read (a newer format during an
+            // upgrade, a damaged object): what was shown would go stale and
+            // its cold files be deleted under it. The partition leaves the
+            // tables and the node says it is not ready, until its processor
+            // writes one it reads. Said once per checkpoint, not per poll.
+            let why = match other {
+                Ok(t) => format!("it holds partition {}", t.partition()),
+                Err(e) => e.to_string(),
+            };
+            error!(partition = p, checkpoint = %name, error = %why, "cannot use a checkpoint; the partition leaves the tables until a newer one");
+            live.assign(&[p]);
+            loaded.insert(p, name);
+            return Ok(false);
+        }
+    };
+    let mut tables = tables.with_settings(settings.clone());
+    live.publish(p, tables.publish());
+    live.mark_caught_up(p);
+    info!(
+        partition = p,
+        checkpoint = %name,
+        bytes = bytes.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "checkpoint loaded"
+    );
+    loaded.insert(p, name);
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -180,13 +208,14 @@ mod tests {
         assert_eq!(hot(&live), vec![1, 2]);
         assert_eq!(live.snapshot().partitions[1].next_offset, 2);
 
-        // A checkpoint that does not decode leaves what was shown, and is
-        // not read again; the next good one is.
+        // A checkpoint that does not decode takes its partition out of the
+        // tables (not ready) and is not read again; the next good one is.
         cps.save(1, 9, b"not a checkpoint").unwrap();
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 0);
-        assert_eq!(hot(&live), vec![1, 2]);
+        assert_eq!(hot(&live), vec![1]);
+        assert!(live.readiness().is_err());
         assert_eq!(loaded[&1], "checkpoint-00000000000000000009.bin");
-        parts[1].fold_message(2, None, &received("H1"), None);
+        parts[1].fold_message(10, None, &received("H1"), None);
         checkpoint::save(&cps, &mut parts[1]).unwrap();
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 1);
         assert_eq!(hot(&live), vec![1, 3]);

@@ -65,11 +65,26 @@ enum Assignment {
     /// Restored (or fresh) tables of the newly assigned partitions; the
     /// consumer already starts each at its `next_offset`.
     Assigned(Vec<PartitionTables>),
-    Revoked(Vec<i32>),
+    /// Partitions taken away. The consumer still holds them: the loop
+    /// checkpoints them and only then gives them up (`unassign`), so the
+    /// group cannot hand them to another member before their checkpoint is
+    /// durable. With `lost`, the group already did (this member was
+    /// expelled): their state is dropped, never saved over the new
+    /// owner's.
+    Revoked {
+        partitions: Vec<i32>,
+        tpl: TopicPartitionList,
+        cooperative: bool,
+        lost: bool,
+    },
 }
 
 struct Context {
     pending: Mutex<Vec<Assignment>>,
+    /// Set once the loop has stopped and checkpointed everything: the
+    /// consumer's close revokes every partition, and nothing will run the
+    /// loop again, so the callback gives them up itself.
+    closing: AtomicBool,
     checkpoints: Option<Arc<dyn CheckpointStore>>,
     /// `resume_rewind_messages`.
     rewind: u64,
@@ -173,16 +188,28 @@ impl ConsumerContext for Context {
                     consumer.assign(tpl)
                 }
             }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                self.pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(Assignment::Revoked(partitions));
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
+                if self.closing.load(Ordering::Relaxed) =>
+            {
                 if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
                     consumer.unassign()
                 }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                // Unassigned by the loop once checkpointed (librdkafka
+                // waits for the call; it need not come from this callback).
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Assignment::Revoked {
+                        partitions,
+                        tpl: tpl.clone(),
+                        cooperative,
+                        lost: consumer.assignment_lost(),
+                    });
+                Ok(())
             }
             other => {
                 warn!(error = ?other, "Kafka rebalance failed; the group will retry");
@@ -226,6 +253,7 @@ pub fn spawn(
     };
     let context = Context {
         pending: Mutex::new(Vec::new()),
+        closing: AtomicBool::new(false),
         checkpoints: checkpoints.clone(),
         rewind: config.resume_rewind_messages,
         settings: config.partition_settings(),
@@ -344,6 +372,10 @@ impl Loop {
         }
         self.publish();
         self.checkpoint(CommitMode::Sync);
+        self.consumer
+            .context()
+            .closing
+            .store(true, Ordering::Relaxed);
         info!("processor stopped");
     }
 
@@ -411,21 +443,19 @@ impl Loop {
         for _ in 0..BATCH_MESSAGES {
             let polled = self.consumer.poll(timeout);
             timeout = Duration::ZERO;
-            apply_rebalances(
-                self.consumer.context(),
-                &mut self.parts,
-                &self.live,
-                &self.metrics,
-            );
+            apply_rebalances(&self.consumer, &mut self.parts, &self.live, &self.metrics);
             match polled {
                 None => break,
                 Some(Ok(msg)) => {
                     consumed += 1;
                     let partition = msg.partition();
-                    let settings = &self.settings;
-                    let tables = self.parts.entry(partition).or_insert_with(|| {
-                        PartitionTables::new(partition).with_settings(settings.clone())
-                    });
+                    // Every partition held was restored first; a message of
+                    // another (fetched before a revocation took effect) is
+                    // its new owner's to fold, never a fresh state's here.
+                    let Some(tables) = self.parts.get_mut(&partition) else {
+                        debug!(partition, "a message of a partition not held; skipped");
+                        continue;
+                    };
                     if msg.offset() > tables.next_offset() && tables.next_offset() > 0 {
                         // Not on a plain topic: records were skipped (retention
                         // deleted them unread, or a broker fetch bug).
@@ -683,11 +713,12 @@ pub(crate) fn restate(parts: &mut HashMap<i32, PartitionTables>, partition: i32)
 
 /// Applies the rebalances librdkafka reported during the last poll.
 fn apply_rebalances(
-    context: &Context,
+    consumer: &BaseConsumer<Context>,
     parts: &mut HashMap<i32, PartitionTables>,
     live: &LiveTables,
     metrics: &ProcessorMetrics,
 ) {
+    let context = consumer.context();
     let pending = std::mem::take(&mut *context.pending.lock().unwrap_or_else(|e| e.into_inner()));
     for change in pending {
         match change {
@@ -699,13 +730,19 @@ fn apply_rebalances(
                     parts.insert(tables.partition(), tables);
                 }
             }
-            Assignment::Revoked(ps) => {
-                info!(partitions = ?ps, "partitions revoked");
+            Assignment::Revoked {
+                partitions: ps,
+                tpl,
+                cooperative,
+                lost,
+            } => {
+                info!(partitions = ?ps, lost, "partitions revoked");
                 // Their checkpoints cover their rejects: dead letters first.
-                let settled = context
-                    .dead_letters
-                    .as_ref()
-                    .is_none_or(|d| d.settle(DEAD_LETTER_WAIT));
+                let settled = !lost
+                    && context
+                        .dead_letters
+                        .as_ref()
+                        .is_none_or(|d| d.settle(DEAD_LETTER_WAIT));
                 for p in &ps {
                     // Checkpoint what was folded, for whoever gets it next.
                     if let (Some(mut tables), Some(store), true) =
@@ -718,6 +755,14 @@ fn apply_rebalances(
                     let _ = metrics.consumer_lag.remove_label_values(&[&p.to_string()]);
                 }
                 live.revoke(&ps);
+                let given_up = if cooperative {
+                    consumer.incremental_unassign(&tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = given_up {
+                    warn!(error = %e, "giving up revoked partitions failed");
+                }
             }
         }
     }

@@ -90,6 +90,15 @@ pub struct ReplaySummary {
     pub elapsed: Duration,
 }
 
+/// Empty tables of partition `p`. Cold files of it already in the target
+/// (an interrupted replay's) are deleted and new ones numbered past them:
+/// a name must never come back with other rows.
+fn fresh_tables(p: i32, settings: &crate::partition::Settings) -> PartitionTables {
+    let mut t = PartitionTables::new(p).with_settings(settings.clone());
+    t.cold.remove_orphans(true);
+    t
+}
+
 /// Replays `config.topic` into `config.checkpoint_dir`, which must hold no
 /// checkpoint. `from_ms` starts each partition at its first message stamped
 /// at or after that time (Kafka timestamp) instead of its beginning. `progress` is called now and
@@ -154,7 +163,7 @@ pub fn replay(
         let (low, high) = consumer.fetch_watermarks(&config.topic, *p, Duration::from_secs(10))?;
         total += (high - low).max(0) as u64;
         tpl.add_partition_offset(&config.topic, *p, Offset::Beginning)?;
-        parts.insert(*p, PartitionTables::new(*p).with_settings(settings.clone()));
+        parts.insert(*p, fresh_tables(*p, &settings));
         if from_ms.is_some() {
             waiting.insert(*p, low);
         }
@@ -183,7 +192,7 @@ pub fn replay(
                             continue;
                         }
                         waiting.remove(&p);
-                        let fresh = PartitionTables::new(p).with_settings(settings.clone());
+                        let fresh = fresh_tables(p, &settings);
                         parts.insert(p, fresh.starting_at(msg.offset()));
                     }
                     summary.messages += 1;
@@ -223,7 +232,7 @@ pub fn replay(
     // A partition with nothing at or after `from_ms` starts at its end:
     // its checkpoint says so, and whoever serves it reads on from there.
     for (p, after) in waiting {
-        let fresh = PartitionTables::new(p).with_settings(settings.clone());
+        let fresh = fresh_tables(p, &settings);
         parts.insert(p, fresh.starting_at(after));
     }
     for tables in parts.values_mut() {

@@ -19,6 +19,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -26,7 +27,10 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as Key;
-use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload, WriteMultipart};
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload, RetryConfig,
+    WriteMultipart,
+};
 use url::Url;
 
 /// Files up to this size are uploaded in one request; bigger ones in parts.
@@ -107,8 +111,29 @@ impl TableStore {
                 no_options("memory://")?;
                 Arc::new(InMemory::new())
             }
+            ObjectStoreScheme::AmazonS3 if parsed.scheme() != "s3" => {
+                return Err(config(
+                    "name the bucket as s3://bucket/prefix (an endpoint goes in \
+                     store.options.aws_endpoint)"
+                        .into(),
+                ));
+            }
             ObjectStoreScheme::AmazonS3 => {
-                let mut builder = AmazonS3Builder::from_env().with_url(url);
+                // Bounded waits: the fold thread and the rebalance callback
+                // call the store, and Kafka expels a member that stalls for
+                // minutes. (Options may still set `timeout` and the rest.)
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_url(url)
+                    .with_client_options(
+                        ClientOptions::new()
+                            .with_connect_timeout(Duration::from_secs(5))
+                            .with_timeout(Duration::from_secs(60)),
+                    )
+                    .with_retry(RetryConfig {
+                        max_retries: 5,
+                        retry_timeout: Duration::from_secs(60),
+                        ..RetryConfig::default()
+                    });
                 for (k, v) in options {
                     let key: AmazonS3ConfigKey = k
                         .to_ascii_lowercase()
@@ -254,7 +279,11 @@ impl TableStore {
                 if n == 0 {
                     break;
                 }
-                upload.wait_for_capacity(4).await?;
+                if let Err(e) = upload.wait_for_capacity(4).await {
+                    // An unfinished upload is invisible but billed: abort it.
+                    let _ = upload.abort().await;
+                    return Err(e.into());
+                }
                 upload.write(&buf[..n]);
             }
             upload.finish().await?;
@@ -275,14 +304,20 @@ impl TableStore {
                 std::fs::create_dir_all(dir).map_err(local)?;
             }
             let tmp = to.with_extension("download");
-            let mut file = std::fs::File::create(&tmp).map_err(local)?;
-            let mut stream = store.get(&key).await?.into_stream();
-            while let Some(chunk) = stream.next().await {
-                file.write_all(&chunk?).map_err(local)?;
+            let fetched = async {
+                let mut file = std::fs::File::create(&tmp).map_err(local)?;
+                let mut stream = store.get(&key).await?.into_stream();
+                while let Some(chunk) = stream.next().await {
+                    file.write_all(&chunk?).map_err(local)?;
+                }
+                file.sync_all().map_err(local)?;
+                std::fs::rename(&tmp, &to).map_err(local)
             }
-            file.sync_all().map_err(local)?;
-            std::fs::rename(&tmp, &to).map_err(local)?;
-            Ok(())
+            .await;
+            if fetched.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            fetched
         })
     }
 }
@@ -382,6 +417,9 @@ mod tests {
         let none = BTreeMap::new();
         let err = TableStore::open("not a url", &none).unwrap_err();
         assert!(err.to_string().contains("not a url"), "{err}");
+        let err = TableStore::open("https://s3.ap-southeast-1.amazonaws.com/bucket/x", &none)
+            .unwrap_err();
+        assert!(err.to_string().contains("s3://bucket/prefix"), "{err}");
         let err = TableStore::open("gs://bucket/x", &none).unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
         let typo = BTreeMap::from([("aws_endpint".to_string(), "http://x".to_string())]);

@@ -178,7 +178,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
 /// wrong, as long as the topic still holds the whole log.
 pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) -> PartitionTables {
     let started = std::time::Instant::now();
-    let loaded = store.load(partition).and_then(|bytes| match bytes {
+    let loaded = load_retrying(store, partition).and_then(|bytes| match bytes {
         None => Ok(None),
         Some(b) => match decode(&b)? {
             t if t.partition() == partition => Ok(Some((t, b.len()))),
@@ -203,6 +203,14 @@ pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) 
             t.with_settings(settings)
         }
         Ok(None) => PartitionTables::new(partition).with_settings(settings),
+        Err(CheckpointError::Io(e)) => {
+            // The checkpoint may be fine and the store away: re-reading from
+            // the beginning would, at its next save, replace a good
+            // checkpoint with a partial state (and lose what the topic no
+            // longer holds). Stop; a restart (or another member) retries.
+            error!(partition, error = %e, "cannot read the checkpoint; stopping the process rather than re-reading the partition from its beginning");
+            std::process::exit(1);
+        }
         Err(e) => {
             error!(partition, error = %e, "unusable checkpoint; re-reading the partition from its beginning");
             PartitionTables::new(partition).with_settings(settings)
@@ -210,6 +218,25 @@ pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) 
     };
     t.cold.remove_orphans(restored);
     t
+}
+
+/// The partition's checkpoint, asking again a few times (for about 6 s)
+/// while the storage fails: an object store has bad moments.
+fn load_retrying(
+    store: &dyn CheckpointStore,
+    partition: i32,
+) -> Result<Option<Vec<u8>>, CheckpointError> {
+    let mut wait = std::time::Duration::from_millis(200);
+    loop {
+        match store.load(partition) {
+            Err(CheckpointError::Io(e)) if wait <= std::time::Duration::from_secs(5) => {
+                tracing::warn!(partition, error = %e, "cannot read the checkpoint; asking again");
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Writes the partition's checkpoint if it read anything since the last.

@@ -6,6 +6,12 @@
 //! 2. put `partition-P/MANIFEST` naming it;
 //! 3. only then delete the partition's older checkpoint objects.
 //!
+//! The manifest only moves forward: a save whose offset is below the one
+//! the manifest names (a member expelled from the group that does not know
+//! it yet) writes nothing. Without a conditional put this narrows, not
+//! closes, the window of two owners; the group's session timeout does the
+//! rest.
+//!
 //! `load` trusts only what `MANIFEST` names. A crash between 1 and 2 leaves
 //! an object no manifest names, deleted by the next save. A reader that
 //! read a manifest just before step 3 of the next save may find its object
@@ -47,6 +53,20 @@ impl CheckpointStore for ObjectCheckpointStore {
     fn save(&self, partition: i32, next_offset: i64, bytes: &[u8]) -> Result<(), CheckpointError> {
         let name = format!("checkpoint-{next_offset:020}.bin");
         let store = &self.dir.store;
+        // The manifest only moves forward: a member that lost the partition
+        // without knowing it yet (expelled from the group) must not put
+        // its older state over the new owner's.
+        if let Some(current) = self.latest(partition)?
+            && current > name
+        {
+            tracing::warn!(
+                partition,
+                current = %current,
+                ours = %name,
+                "a newer checkpoint is there (the partition has another owner); not written"
+            );
+            return Ok(());
+        }
         store
             .put(&self.rel(partition, &name), Bytes::copy_from_slice(bytes))
             .map_err(io)?;
@@ -59,7 +79,8 @@ impl CheckpointStore for ObjectCheckpointStore {
         let dir = self.rel(partition, "");
         for (rel, _) in store.list(&dir).map_err(io)? {
             let file = rel.rsplit('/').next().unwrap_or_default();
-            if file.starts_with("checkpoint-") && file != name {
+            // Older ones only (names sort by offset): never a newer owner's.
+            if file.starts_with("checkpoint-") && *file < *name {
                 store.delete(&rel).map_err(io)?;
             }
         }
@@ -153,6 +174,9 @@ mod tests {
                 "checkpoints/topic/partition-0/checkpoint-00000000000000000020.bin"
             ]
         );
+        // The manifest only moves forward: an older state is not written.
+        cps.save(0, 15, b"stale owner").unwrap();
+        assert_eq!(cps.load(0).unwrap().unwrap(), b"second");
         // A manifest naming something else is corruption, said as such.
         store
             .put(

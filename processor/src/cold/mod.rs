@@ -236,12 +236,24 @@ impl ColdTier {
         if let Some(r) = &self.remote
             && !path.exists()
         {
-            r.store
-                .download(&r.rel(name), &path)
-                .map_err(|e| ColdError::Store {
-                    path: name.to_string(),
-                    message: e.to_string(),
-                })?;
+            // An object store has bad moments: ask again a few times.
+            let mut wait = std::time::Duration::from_millis(200);
+            loop {
+                match r.store.download(&r.rel(name), &path) {
+                    Ok(()) => break,
+                    Err(e) if wait <= std::time::Duration::from_secs(5) => {
+                        warn!(file = name, error = %e, "cannot fetch a cold file; asking again");
+                        std::thread::sleep(wait);
+                        wait *= 2;
+                    }
+                    Err(e) => {
+                        return Err(ColdError::Store {
+                            path: name.to_string(),
+                            message: e.to_string(),
+                        });
+                    }
+                }
+            }
         }
         Ok(path)
     }
@@ -613,6 +625,14 @@ impl ColdTier {
                     }
                 }
                 Ok(None) => {}
+                Err(e @ ColdError::Store { .. }) => {
+                    // The filing may be in it, and the store will likely
+                    // give it again later: folding the event into a fresh
+                    // state would count the filing twice, for good. Stop;
+                    // a restart reads from the last checkpoint again.
+                    error!(partition = self.partition, error = %e, "cannot fetch a cold file from the table store; stopping the process rather than counting a filing twice");
+                    std::process::exit(1);
+                }
                 Err(e) => {
                     // The filing may be in it: folding the event into a
                     // fresh state would count the filing twice. Say so loudly.
@@ -682,7 +702,8 @@ impl ColdTier {
 
     /// With `restored`, deletes this partition's files that the restored
     /// checkpoint does not name: written after it, by a process that died
-    /// before the next (on this machine or, with a table store, any).
+    /// before the next (on this machine or, with a table store, any); the
+    /// ones it had let go of are deleted two checkpoints from now.
     /// Either way, new files are numbered past every one that exists, so a
     /// name never comes back with other rows (query engines cache footers
     /// by name).
@@ -732,7 +753,11 @@ impl ColdTier {
             }
         }
         let prefix = format!("p{}-", self.partition);
-        let (mut removed, mut failed) = (0usize, 0usize);
+        // Numbered before the checkpoint was written: files it had already
+        // let go of (merged, rewritten), which a query node one checkpoint
+        // behind may still read. They age out like any garbage.
+        let checkpointed_seq = self.next_seq;
+        let (mut removed, mut failed, mut aging) = (0usize, 0usize, 0usize);
         for name in found.keys() {
             let file = name.rsplit('/').next().unwrap_or_default();
             let Some(rest) = file.strip_prefix(&prefix) else {
@@ -743,8 +768,12 @@ impl ColdTier {
                 self.next_seq = self.next_seq.max(seq + 1);
             }
             if restored && !known.contains(name.as_str()) {
-                // Merged or rewritten files not yet collected, or written
-                // after the checkpoint by a process that died.
+                if seq.is_some_and(|seq| seq < checkpointed_seq) {
+                    self.garbage.push(name.clone());
+                    aging += 1;
+                    continue;
+                }
+                // Written after the checkpoint by a process that died.
                 match self.delete_file(&dir, name) {
                     Ok(()) => removed += 1,
                     Err(e) => {
@@ -754,10 +783,10 @@ impl ColdTier {
                 }
             }
         }
-        if removed + failed > 0 {
+        if removed + failed + aging > 0 {
             info!(
                 partition = self.partition,
-                removed, failed, "cold files no checkpoint names"
+                removed, failed, aging, "cold files no checkpoint names"
             );
         }
     }

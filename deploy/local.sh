@@ -106,7 +106,8 @@ PY
 }
 
 # The tests' S3-compatible table store: one moto_server for the whole run
-# (each test makes its own bucket), its address in HOSO_TEST_S3_ENDPOINT.
+# (each test makes its own bucket), its address in S3_TEST_ENDPOINT (not a
+# HOSO_ variable: hoso refuses those that name no configuration key).
 start_moto_background() {
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -115,8 +116,8 @@ start_moto_background() {
     MOTO_PID=$!
     for _ in $(seq 1 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            export HOSO_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
-            log "moto_server (S3) on $HOSO_TEST_S3_ENDPOINT (log: $DATA/moto.log)"
+            export S3_TEST_ENDPOINT="http://127.0.0.1:$port"
+            log "moto_server (S3) on $S3_TEST_ENDPOINT (log: $DATA/moto.log)"
             return
         fi
         sleep 0.1

@@ -521,7 +521,7 @@ pub async fn produce(brokers: &str, topic: &str, events: &[(String, String)], pa
 
 /// An S3-compatible object store for a test, with a bucket of its own:
 /// the `moto_server` that `deploy/local.sh test` starts (its address in
-/// `HOSO_TEST_S3_ENDPOINT`), or else one started here on a free loopback
+/// `S3_TEST_ENDPOINT`), or else one started here on a free loopback
 /// port and killed when dropped (moto: `pip install "moto[server]"`).
 pub struct S3 {
     pub endpoint: String,
@@ -531,7 +531,7 @@ pub struct S3 {
 
 impl S3 {
     pub async fn start(bucket: &str) -> S3 {
-        let (endpoint, child, log) = match std::env::var("HOSO_TEST_S3_ENDPOINT") {
+        let (endpoint, child, log) = match std::env::var("S3_TEST_ENDPOINT") {
             Ok(endpoint) if !endpoint.is_empty() => (
                 endpoint,
                 None,

@@ -251,7 +251,18 @@ fn the_compose_file_is_valid_and_agrees_with_the_binary() {
     assert_eq!(roles["ingest"].len(), 1);
     assert_eq!(roles["process"].len(), 2, "two processors");
     assert_eq!(roles["query"].len(), 1);
-    // KRaft: three brokers, each a voter.
+    // KRaft: three brokers, each a voter, of one cluster id that Kafka's
+    // storage format accepts (a UUID in URL-safe base64, no padding).
+    let cluster = services["kafka-1"]["environment"]["CLUSTER_ID"]
+        .as_str()
+        .unwrap();
+    assert!(
+        cluster.len() == 22
+            && cluster
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "CLUSTER_ID {cluster:?}"
+    );
     let voters = services["kafka-1"]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"]
         .as_str()
         .unwrap();

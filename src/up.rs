@@ -347,7 +347,6 @@ fn read_checkpoints(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
     let mut pc = config.processor.clone();
-    pc.due_rules = config.due_rules.clone();
     pc.remote = remote_tables(config, store);
     let checkpoints: Arc<dyn CheckpointStore> = match &pc.remote {
         Some(remote) => Arc::new(ObjectCheckpointStore::new(remote.checkpoints.clone())),

@@ -64,9 +64,10 @@ pub struct SmallColdFiles {
 #[derive(Debug, Default)]
 struct Cached {
     files: HashMap<String, RecordBatch>,
-    /// Sizes of the files seen, so a big file costs one `HEAD`, not one
-    /// per query (a name never comes back with other bytes).
-    sizes: HashMap<String, u64>,
+    /// The files seen that are read from Parquet, located and sized once,
+    /// so each costs one `HEAD`, not one per query (a name never comes back
+    /// with other bytes).
+    big: HashMap<String, BigFile>,
     bytes: usize,
 }
 
@@ -98,23 +99,22 @@ impl SmallColdFiles {
         let mut small = Vec::new();
         let mut big = Vec::new();
         let mut unknown = Vec::new();
+        let mut big_hits = 0;
         {
             let cached = self.lock();
             for loc in locations {
                 if let Some(batch) = cached.files.get(loc) {
                     small.push(batch.clone());
-                } else if let Some(&size) = cached.sizes.get(loc)
-                    && (size > self.max_file_bytes || cached.bytes >= MAX_CACHED_BYTES)
-                {
-                    let (url, key) = locate(loc)?;
-                    big.push((url, key, size));
+                } else if let Some(file) = cached.big.get(loc) {
+                    big.push(file.clone());
+                    big_hits += 1;
                 } else {
                     unknown.push(loc);
                 }
             }
         }
         let mut decoded = Vec::new();
-        let mut sizes = Vec::new();
+        let mut located = Vec::new();
         for loc in unknown {
             let (url, key) = locate(loc)?;
             let store = runtime.object_store(&url)?;
@@ -123,8 +123,13 @@ impl SmallColdFiles {
                 .await
                 .map_err(|e| DataFusionError::Execution(format!("cold file {loc}: {e}")))?
                 .size;
-            sizes.push((loc.clone(), size));
-            if size > self.max_file_bytes || self.lock().bytes >= MAX_CACHED_BYTES {
+            if size > self.max_file_bytes {
+                located.push((loc.clone(), (url.clone(), key.clone(), size)));
+                big.push((url, key, size));
+                continue;
+            }
+            if self.lock().bytes >= MAX_CACHED_BYTES {
+                // Small, but no room now: asked again next time.
                 big.push((url, key, size));
                 continue;
             }
@@ -142,20 +147,22 @@ impl SmallColdFiles {
                 }
                 Err(e) => {
                     tracing::warn!(file = %loc, error = %e, "a small cold file is read from Parquet");
+                    located.push((loc.clone(), (url.clone(), key.clone(), size)));
                     big.push((url, key, size));
                 }
             }
         }
         let mut cached = self.lock();
-        cached.sizes.extend(sizes);
+        let big_named = big_hits + located.len();
+        cached.big.extend(located);
         for (loc, batch) in decoded {
             cached.bytes += batch.get_array_memory_size();
             cached.files.insert(loc, batch);
         }
-        if cached.files.len() > small.len() || cached.sizes.len() > locations.len() {
+        if cached.files.len() > small.len() || cached.big.len() > big_named {
             let named: std::collections::HashSet<&String> = locations.iter().collect();
             cached.files.retain(|p, _| named.contains(p));
-            cached.sizes.retain(|p, _| named.contains(p));
+            cached.big.retain(|p, _| named.contains(p));
             cached.bytes = cached
                 .files
                 .values()

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{
-    Broker, Hoso, filing_events, free_port, produce, test_config, topic, wait_for, wait_http_ok,
+    Broker, Hoso, assert_same_rows, filing_events, free_port, produce, test_config, topic,
+    wait_for, wait_http_ok,
 };
 
 const FILINGS: usize = 62_000;
@@ -172,23 +173,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         "SELECT * FROM daily_stats ORDER BY day, province_code, commune_code",
     ] {
         let survivor = sql(&http, &up.base, q).await.expect("survivor answers");
-        let expected = reference.sql(q).await;
-        if survivor != expected {
-            // The first rows that differ, not thousands of equal ones.
-            let differ: Vec<String> = survivor
-                .iter()
-                .zip(&expected)
-                .filter(|(a, b)| a != b)
-                .take(3)
-                .map(|(a, b)| format!("survivor {a}\nreference {b}"))
-                .collect();
-            panic!(
-                "{q} differs after the kills ({} rows against {}):\n{}",
-                survivor.len(),
-                expected.len(),
-                differ.join("\n")
-            );
-        }
+        assert_same_rows(q, &survivor, &reference.sql(q).await);
     }
     reference.stop().await;
 }

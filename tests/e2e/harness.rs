@@ -441,6 +441,26 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// Panics unless `got` equals `want` (the answers of `q`), showing the
+/// first rows that differ, not thousands of equal ones.
+pub fn assert_same_rows(q: &str, got: &[Value], want: &[Value]) {
+    if got != want {
+        let differ: Vec<String> = got
+            .iter()
+            .zip(want)
+            .filter(|(a, b)| a != b)
+            .take(3)
+            .map(|(a, b)| format!("got  {a}\nwant {b}"))
+            .collect();
+        panic!(
+            "{q}: {} rows against {}:\n{}",
+            got.len(),
+            want.len(),
+            differ.join("\n")
+        );
+    }
+}
+
 /// Waits up to `timeout` for `url` to answer 2xx (a child process's
 /// `/readyz`, say).
 pub async fn wait_http_ok(http: &reqwest::Client, url: &str, timeout: Duration) -> bool {

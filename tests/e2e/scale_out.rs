@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Broker, Hoso, S3, filing_events, free_port, produce, test_config, topic, wait_for, wait_http_ok,
+    Broker, Hoso, S3, assert_same_rows, filing_events, free_port, produce, test_config, topic,
+    wait_for, wait_http_ok,
 };
 use hoso::up::Roles;
 
@@ -35,24 +36,6 @@ const QUERIES: [&str; 4] = [
 ];
 
 const COUNT: &str = "SELECT count(*) AS n, CAST(sum(last_seq) AS BIGINT) AS seqs FROM filings";
-
-fn same(q: &str, got: &[Value], want: &[Value]) {
-    if got != want {
-        let differ: Vec<String> = got
-            .iter()
-            .zip(want)
-            .filter(|(a, b)| a != b)
-            .take(3)
-            .map(|(a, b)| format!("got  {a}\nwant {b}"))
-            .collect();
-        panic!(
-            "{q}: {} rows against {}:\n{}",
-            got.len(),
-            want.len(),
-            differ.join("\n")
-        );
-    }
-}
 
 /// A `hoso process` child: one member of the group.
 struct Processor {
@@ -238,7 +221,7 @@ async fn processors_in_a_group_one_killed_lose_and_double_nothing() {
     .await;
     assert!(caught_up);
     for q in QUERIES {
-        same(q, &node.sql(q).await, &reference.sql(q).await);
+        assert_same_rows(q, &node.sql(q).await, &reference.sql(q).await);
     }
     reference.stop().await;
     node.stop().await;
@@ -289,7 +272,7 @@ async fn a_query_node_answers_from_the_table_store_as_the_processor_did() {
     let node = Hoso::start_roles(node_config, Roles::QUERY).await;
     node.wait_ready().await;
     for (q, want) in QUERIES.iter().zip(&answers) {
-        same(q, &node.sql(q).await, want);
+        assert_same_rows(q, &node.sql(q).await, want);
     }
 
     // A processor on another machine (an empty disk) takes over from the
@@ -301,7 +284,7 @@ async fn a_query_node_answers_from_the_table_store_as_the_processor_did() {
     let up = Hoso::start(moved).await;
     up.wait_ready().await;
     for (q, want) in QUERIES.iter().zip(&answers) {
-        same(q, &up.sql(q).await, want);
+        assert_same_rows(q, &up.sql(q).await, want);
     }
     // A late event for a cold filing: recalled from a file this machine
     // fetches from the store.
@@ -320,7 +303,7 @@ async fn a_query_node_answers_from_the_table_store_as_the_processor_did() {
     })
     .await;
     assert!(seen, "the query node shows the new checkpoint");
-    same(COUNT, &node.sql(COUNT).await, want.as_array().unwrap());
+    assert_same_rows(COUNT, &node.sql(COUNT).await, want.as_array().unwrap());
     up.stop().await;
     node.stop().await;
 }

@@ -1,24 +1,20 @@
 //! The filing lifecycle: events in, filing state out (event sourcing).
 //!
-//! [`FilingState::apply`] folds one event into a filing. The result depends
-//! only on the *set* of a filing's events, never on their arrival order:
-//! every derived value is either an order-free aggregate ("first `resolved`
-//! by `seq`" is a minimum over `seq`, the status is the type at the maximum
-//! `seq`) or, for supplement pauses, recomputed from the few pause events kept
-//! sorted by `seq`. So events that arrive out of order give exactly the state
-//! of in-order arrival, and a repeated `(filing_id, seq)` changes nothing.
+//! A [`FilingState`] keeps the log of its filing's events (type, time,
+//! `seq`, an `event_id` fingerprint, the offset it was read at; a
+//! `received` event's dimensions and due date) and recomputes the row from
+//! it whenever it changes: the status is the type at the highest `seq`, the
+//! `received` event in force is the lowest one, "first `resolved` by
+//! `seq`" is the first in the log, supplement pauses are read off the log in
+//! `seq` order. So every value is a function of the *set* of events folded,
+//! never of their arrival order, and a repeated event changes nothing.
 //!
-//! Some events cannot be applied ([`Rejection`]): another event at a
-//! `(filing_id, seq)` already folded (a conflict), dimensions that contradict
-//! the filing's, or an event after the filing was closed. Those decisions look
-//! at what was folded before, so they follow the log's order; the log's order
-//! is fixed, so a replay or a recovery decides the same way.
-//!
-//! The state is 64 bytes; what only a few filings need (supplement pauses,
-//! `seq` above 8) lives behind one optional box. The dedup memory is part of
-//! it: one byte per folded `seq` (a fingerprint of its `event_id`), so it is
-//! bounded by the filings held, not by the events ever seen.
-
+//! One refusal is kept ([`Rejection::Conflict`]): two `event_id`s at one
+//! `(filing_id, seq)`. Of those, the one whose `event_id` has the lowest
+//! [`fingerprint`] is the event at that `seq`, whichever came first; when
+//! it comes second it displaces the first ([`Displaced`]). A refusal is
+//! never taken back, so the refused set, too, is the same in every order.
+//! Refused events stay in the log, so a repeat of one is a duplicate.
 use crate::event::{Channel, Event, EventType};
 use crate::intern::Interner;
 use crate::time::local_day;
@@ -46,31 +42,33 @@ impl Outcome {
     }
 }
 
-/// What [`FilingState::apply`] did.
+/// What [`FilingState::apply`] did with the event it was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
-    /// The event was new and has been folded.
+    /// The event was new and is now part of the filing.
     Folded,
-    /// This event (same `event_id` at the same `(filing_id, seq)`) was
-    /// folded before; nothing changed.
+    /// This event (same `event_id` fingerprint at the same `(filing_id,
+    /// seq)`) was seen before, folded or refused; nothing changed.
     Duplicate,
-    /// The event cannot be applied; nothing changed.
+    /// The event is refused; it changed nothing but the filing's memory of
+    /// what it refused.
     Rejected(Rejection),
 }
 
-/// Why an event cannot be applied to its filing. The processor dead-letters
-/// it with [`Rejection::reason`] as the reason code.
+/// Why an event is refused. The processor dead-letters it with
+/// [`Rejection::reason`] as the reason code.
+///
+/// A refusal must be a function of the set of a filing's events, and it is
+/// sent to the dead-letter topic as it happens, so it can never be taken
+/// back: the only rules kept are *monotone* ones, where what is refused
+/// stays refused whatever arrives later. `docs/kpis.md` ("Refusals") says
+/// which rules were dropped for that and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// Another `event_id` was already folded at this `(filing_id, seq)`.
+    /// Another `event_id` is at this `(filing_id, seq)`, and of the two the
+    /// other one's `event_id` has the lower [`fingerprint`]: that one is
+    /// the event at this `seq`, in every arrival order.
     Conflict,
-    /// The event's province or commune contradicts the filing's (those of
-    /// its `received` event, or else of its events so far).
-    DimensionMismatch { province: u8, commune: u32 },
-    /// The filing was closed (a `returned`, `withdrawn` or `not_received`
-    /// event was folded), and this event, with a `seq` above every folded
-    /// one, would take it back into processing.
-    AfterClose { closed_by: EventType },
 }
 
 impl Rejection {
@@ -78,8 +76,6 @@ impl Rejection {
     pub const fn reason(&self) -> &'static str {
         match self {
             Rejection::Conflict => "conflict",
-            Rejection::DimensionMismatch { .. } => "dimension_mismatch",
-            Rejection::AfterClose { .. } => "after_close",
         }
     }
 }
@@ -87,19 +83,27 @@ impl Rejection {
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Rejection::Conflict => {
-                f.write_str("another event_id was already folded at this (filing_id, seq)")
-            }
-            Rejection::DimensionMismatch { province, commune } => write!(
-                f,
-                "the filing belongs to province {province:02}, commune {commune:05}"
-            ),
-            Rejection::AfterClose { closed_by } => write!(
-                f,
-                "the filing was closed by a `{closed_by}` event; this one would reopen it"
+            Rejection::Conflict => f.write_str(
+                "another event_id is at this (filing_id, seq), and the event_id with the lower \
+                 fingerprint is the one folded",
             ),
         }
     }
+}
+
+/// An event that was part of the filing until a later arrival refused it
+/// (a conflicting event at its `seq` with a lower `event_id` fingerprint).
+/// Its refusal is as final as any other: the processor logs and
+/// dead-letters it under the offset it came at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Displaced {
+    pub seq: u32,
+    pub kind: EventType,
+    pub occurred_at_ms: i64,
+    /// The offset the displaced event was folded from (see
+    /// [`FilingState::apply_at`]).
+    pub offset: i64,
+    pub why: Rejection,
 }
 
 /// What one filing adds to the daily aggregates. The processor takes it
@@ -140,22 +144,20 @@ const END_BY_RETURN: u8 = 8;
 const DUE_COMPUTED: u8 = 64;
 const CHANNEL_SHIFT: u8 = 4;
 
-/// `seq`s whose fingerprints live inline, one byte each in `seen_low`.
-const INLINE_SEQS: u32 = 8;
-
-/// One byte of `event_id`, never 0 (0 marks a `seq` not folded). FNV-1a:
-/// the fingerprint is checkpointed, so it must never change between builds.
+/// 24 bits of `event_id`, never 0. FNV-1a: fingerprints are checkpointed
+/// and decide which of two conflicting events wins, so they must never
+/// change between builds.
 ///
-/// One byte per `seq` is what fits the 64-byte state. The price: another
-/// event at a folded `(filing_id, seq)` whose `event_id` has the same
-/// fingerprint (1 in 255) is taken for a duplicate. Either way it is not
-/// folded; only its dead letter (reason `conflict`) is missed.
-pub fn fingerprint(event_id: &str) -> u8 {
+/// Two different `event_id`s at one `(filing_id, seq)` with the same
+/// fingerprint (1 in 16.7 million such conflicts) are taken for one event:
+/// the second to arrive is a duplicate. That one case depends on arrival
+/// order; every other does not.
+pub fn fingerprint(event_id: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in event_id.bytes() {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
-    ((h ^ (h >> 16)) % 255) as u8 + 1
+    ((h ^ (h >> 24)) & 0x00ff_ffff).max(1)
 }
 
 // Two bits per optional flag in `FilingState::attrs`: known, value.
@@ -164,18 +166,73 @@ const DIGITIZED: u8 = 2;
 const FEE_REQUIRED: u8 = 4;
 const ONLINE_PAYMENT: u8 = 6;
 
-/// The folded state of one filing.
+// `Logged::tag`: the type in bits 0-3, flags in 4-7, the fingerprint above.
+const KIND_MASK: u32 = 0x0f;
+/// Refused: remembered so that a repeat of it is a duplicate and a
+/// conflicting event at its `seq` is judged against every one seen.
+const REFUSED: u32 = 0x10;
+/// A `fee_paid` event that says it was paid online.
+const PAID_ONLINE: u32 = 0x20;
+const FP_SHIFT: u32 = 8;
+
+/// One event the filing has seen, folded or refused: the event log from
+/// which every derived value is computed (event sourcing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Logged {
+    at_ms: i64,
+    /// The offset the event was first read at (the processor's), so a
+    /// displaced event is refused under its own offset.
+    offset: i64,
+    seq: u32,
+    tag: u32,
+}
+
+impl Logged {
+    fn kind(&self) -> EventType {
+        // Only ever written from an `EventType` (and checked on decode).
+        EventType::from_u8((self.tag & KIND_MASK) as u8).unwrap_or(EventType::Submitted)
+    }
+
+    fn fp(&self) -> u32 {
+        self.tag >> FP_SHIFT
+    }
+
+    fn folded(&self) -> bool {
+        self.tag & REFUSED == 0
+    }
+}
+
+/// What a folded `received` event says about the filing (only the one in
+/// force counts; the others are kept in case it is displaced).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Receipt {
+    due_at: i64,
+    seq: u32,
+    /// Interned procedure code, 0 when none.
+    procedure: u32,
+    commune: u32,
+    province: u8,
+    /// `Channel as u8`, 0 when none.
+    channel: u8,
+    /// `EID`, `DIGITIZED`, `FEE_REQUIRED` bits as in `FilingState::attrs`.
+    attrs: u8,
+    due_computed: bool,
+}
+
+/// The folded state of one filing: the log of its events, and the row the
+/// contract derives from them, recomputed from the log whenever it changes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilingState {
-    /// Time of the `received` event with the lowest `seq` (valid when `received_seq > 0`).
+    /// Time of the `received` event in force (valid when `received_seq > 0`).
     received_at: i64,
     /// `due_at` of that `received` event.
     due_at: i64,
     /// Time of the event that ends the filing (valid when `end_seq > 0`).
     end_at: i64,
-    /// Byte `s - 1` is the `event_id` fingerprint of `seq` `s` (1..=8),
-    /// 0 while not folded: the dedup memory of the common short filing.
-    seen_low: u64,
+    /// Completed supplement pauses, ms.
+    paused_ms: i64,
+    /// Start of a supplement request still open, `i64::MIN` when none.
+    pause_open_at: i64,
     /// Highest `seq` folded; its type is the status.
     max_seq: u32,
     /// `seq` of the `received` event in force, 0 when none.
@@ -185,6 +242,8 @@ pub struct FilingState {
     commune: u32,
     /// Interned procedure code, 0 when not received.
     procedure: u32,
+    /// `supplement_requested` events folded.
+    supplements: u32,
     province: u8,
     /// `EventType as u8` of the highest-`seq` event.
     status: u8,
@@ -193,8 +252,14 @@ pub struct FilingState {
     /// `RETURNED`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`, the channel
     /// (`Channel as u8`, 0 when not received) in bits 4-5, `DUE_COMPUTED`.
     marks: u8,
-    /// Only for filings with supplement events or `seq` above 8.
-    extra: Option<Box<Extra>>,
+    /// Every event seen, sorted by (`seq`, fingerprint); at each `seq` at
+    /// most one is folded: the one with the lowest fingerprint.
+    log: Vec<Logged>,
+    /// The folded `received` events, sorted by `seq`.
+    receipts: Vec<Receipt>,
+    /// Province and commune of the lowest-`seq` folded event: the filing's
+    /// dimensions until it has a `received` event.
+    first_dims: (u8, u32),
 }
 
 /// The part of a filing's state its deadline alerts follow (see
@@ -207,218 +272,195 @@ pub struct Deadline {
     pub closed: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Extra {
-    /// Supplement requests and receipts, sorted by `seq`.
-    pauses: Vec<PauseMark>,
-    /// Folded `seq`s above 8 with their `event_id` fingerprints, sorted.
-    seen_high: Vec<(u32, u8)>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PauseMark {
-    seq: u32,
-    at_ms: i64,
-    request: bool,
-}
-
 impl FilingState {
     pub fn new() -> Self {
-        Self::default()
+        FilingState {
+            pause_open_at: i64::MIN,
+            ..Self::default()
+        }
     }
 
-    /// Folds one event. `procedures` interns the procedure code.
+    /// Folds one event read at no particular offset (tests, tools).
     pub fn apply(&mut self, ev: &Event<'_>, procedures: &mut Interner) -> Applied {
+        self.apply_at(ev, 0, procedures, &mut Vec::new())
+    }
+
+    /// Folds one event read at `offset`. Events it refuses that were
+    /// folded before are pushed to `displaced`. `procedures` interns the
+    /// procedure code.
+    ///
+    /// The outcome is a function of the set of events seen, whatever their
+    /// order: at each `seq` the event with the lowest `event_id`
+    /// fingerprint is the one folded, and a refusal is never taken back
+    /// (a lower fingerprint only ever displaces the one folded).
+    pub fn apply_at(
+        &mut self,
+        ev: &Event<'_>,
+        offset: i64,
+        procedures: &mut Interner,
+        displaced: &mut Vec<Displaced>,
+    ) -> Applied {
         let fp = fingerprint(&ev.event_id);
-        match self.seen(ev.seq) {
-            Some(f) if f == fp => return Applied::Duplicate,
-            Some(_) => return Applied::Rejected(Rejection::Conflict),
-            None => {}
+        let at = self.log.partition_point(|l| l.seq < ev.seq);
+        let mut folded_here = None;
+        for (i, l) in self.log[at..].iter().enumerate() {
+            if l.seq != ev.seq {
+                break;
+            }
+            if l.fp() == fp {
+                return Applied::Duplicate;
+            }
+            if l.folded() {
+                folded_here = Some(at + i);
+            }
         }
-        if let Some(why) = self.refusal(ev) {
-            return Applied::Rejected(why);
+        let mut tag = (ev.kind as u32) | (fp << FP_SHIFT);
+        if ev.kind == EventType::FeePaid && ev.online_payment == Some(true) {
+            tag |= PAID_ONLINE;
         }
-        let lowest_before = self.lowest_seen();
-        self.mark_seen(ev.seq, fp);
-        // Dimensions come from the `received` event in force, else from the
-        // lowest `seq` seen, so they too are independent of arrival order.
-        if self.received_seq == 0 && lowest_before.is_none_or(|low| ev.seq < low) {
-            self.province = ev.province;
-            self.commune = ev.commune;
+        let loses = folded_here.is_some_and(|i| self.log[i].fp() < fp);
+        if loses {
+            tag |= REFUSED;
         }
-        if ev.seq > self.max_seq {
-            self.max_seq = ev.seq;
-            self.status = ev.kind as u8;
+        let entry = Logged {
+            at_ms: ev.occurred_at_ms,
+            offset,
+            seq: ev.seq,
+            tag,
+        };
+        let pos = at + self.log[at..].partition_point(|l| l.seq == ev.seq && l.fp() < fp);
+        self.log.insert(pos, entry);
+        if loses {
+            return Applied::Rejected(Rejection::Conflict);
         }
-        match ev.kind {
-            EventType::Received => {
-                if self.received_seq == 0 || ev.seq < self.received_seq {
-                    self.received_seq = ev.seq;
-                    self.received_at = ev.occurred_at_ms;
-                    self.due_at = ev.due_at_ms.unwrap_or(ev.occurred_at_ms);
-                    if ev.due_at_computed {
-                        self.marks |= DUE_COMPUTED;
-                    } else {
-                        self.marks &= !DUE_COMPUTED;
-                    }
-                    self.set_channel(ev.channel);
-                    self.procedure = ev
+        if let Some(i) = folded_here {
+            // The new event takes the `seq`: the one folded there is refused.
+            let i = if i >= pos { i + 1 } else { i };
+            let old = self.log[i];
+            self.log[i].tag |= REFUSED;
+            if old.kind() == EventType::Received {
+                self.receipts.retain(|r| r.seq != old.seq);
+            }
+            displaced.push(Displaced {
+                seq: old.seq,
+                kind: old.kind(),
+                occurred_at_ms: old.at_ms,
+                offset: old.offset,
+                why: Rejection::Conflict,
+            });
+        }
+        if ev.kind == EventType::Received {
+            let i = self.receipts.partition_point(|r| r.seq < ev.seq);
+            let mut attrs = 0;
+            set_bits(&mut attrs, EID, ev.eid_level2);
+            set_bits(&mut attrs, DIGITIZED, ev.digitized);
+            set_bits(&mut attrs, FEE_REQUIRED, ev.fee_required);
+            self.receipts.insert(
+                i,
+                Receipt {
+                    due_at: ev.due_at_ms.unwrap_or(ev.occurred_at_ms),
+                    seq: ev.seq,
+                    procedure: ev
                         .procedure_code
                         .as_deref()
-                        .map_or(0, |p| procedures.intern(p));
-                    self.province = ev.province;
-                    self.commune = ev.commune;
-                    self.set_attr(EID, ev.eid_level2);
-                    self.set_attr(DIGITIZED, ev.digitized);
-                    self.set_attr(FEE_REQUIRED, ev.fee_required);
-                }
-            }
-            EventType::Resolved | EventType::Stopped => {
-                self.offer_end(ev.seq, ev.occurred_at_ms, false)
-            }
-            EventType::Returned => {
-                self.marks |= RETURNED;
-                self.offer_end(ev.seq, ev.occurred_at_ms, true)
-            }
-            EventType::Withdrawn => self.marks |= WITHDRAWN,
-            EventType::NotReceived => self.marks |= NOT_RECEIVED,
-            EventType::SupplementRequested => self.add_pause_mark(ev.seq, ev.occurred_at_ms, true),
-            EventType::SupplementReceived => self.add_pause_mark(ev.seq, ev.occurred_at_ms, false),
-            EventType::FeePaid => {
-                // Paid online if any payment says so; a payment without the
-                // flag is a payment that was not online.
-                let online =
-                    self.attr(ONLINE_PAYMENT) == Some(true) || ev.online_payment == Some(true);
-                self.set_attr(ONLINE_PAYMENT, Some(online));
-            }
-            EventType::Submitted
-            | EventType::Processing
-            | EventType::FeeRequested
-            | EventType::Extended => {}
+                        .map_or(0, |p| procedures.intern(p)),
+                    commune: ev.commune,
+                    province: ev.province,
+                    channel: ev.channel.map_or(0, |c| c as u8),
+                    attrs,
+                    due_computed: ev.due_at_computed,
+                },
+            );
         }
+        if self
+            .log
+            .iter()
+            .find(|l| l.folded())
+            .is_some_and(|l| l.seq == ev.seq)
+        {
+            self.first_dims = (ev.province, ev.commune);
+        }
+        self.derive();
         Applied::Folded
     }
 
-    /// Why `ev`, new at its `seq`, cannot be applied, if it cannot.
-    fn refusal(&self, ev: &Event<'_>) -> Option<Rejection> {
-        if self.max_seq == 0 {
-            return None;
-        }
-        // A filing belongs to one commune. The `received` event in force
-        // is authoritative; before it, the events so far are, except that a
-        // `received` event may still set them (it is the one that counts).
-        let contradicts = (ev.province, ev.commune) != (self.province, self.commune);
-        if contradicts && (self.received_seq > 0 || ev.kind != EventType::Received) {
-            return Some(Rejection::DimensionMismatch {
-                province: self.province,
-                commune: self.commune,
-            });
-        }
-        // After the filing was closed (its result handed back, withdrawn,
-        // or refused at intake), an event that would take it back into
-        // processing cannot apply. Corrections of how it ended (`resolved`,
-        // `stopped`, `returned`, `withdrawn`, `not_received`) and a late
-        // `fee_paid` can: the contract says what they mean. An event with a
-        // lower `seq` than the newest is history arriving late, not a
-        // reopening.
-        let closed_by = if self.is_withdrawn() {
-            EventType::Withdrawn
-        } else if self.is_not_received() {
-            EventType::NotReceived
-        } else if self.marks & RETURNED != 0 {
-            EventType::Returned
-        } else {
-            return None;
+    /// Recomputes the row from the log: every value is a function of the
+    /// folded events sorted by `seq`, so of their set.
+    fn derive(&mut self) {
+        let (province, commune) = self.first_dims;
+        let mut s = FilingState {
+            log: std::mem::take(&mut self.log),
+            receipts: std::mem::take(&mut self.receipts),
+            first_dims: self.first_dims,
+            province,
+            commune,
+            ..FilingState::new()
         };
-        let reopens = matches!(
-            ev.kind,
-            EventType::Submitted
-                | EventType::Received
-                | EventType::Processing
-                | EventType::SupplementRequested
-                | EventType::SupplementReceived
-                | EventType::FeeRequested
-                | EventType::Extended
-        );
-        (reopens && ev.seq > self.max_seq).then_some(Rejection::AfterClose { closed_by })
-    }
-
-    /// The `event_id` fingerprint folded at `seq`, if any.
-    fn seen(&self, seq: u32) -> Option<u8> {
-        if (1..=INLINE_SEQS).contains(&seq) {
-            let fp = (self.seen_low >> ((seq - 1) * 8)) as u8;
-            return (fp != 0).then_some(fp);
-        }
-        let high = &self.extra.as_ref()?.seen_high;
-        high.binary_search_by_key(&seq, |&(s, _)| s)
-            .ok()
-            .map(|i| high[i].1)
-    }
-
-    /// Records `seq` as folded with its fingerprint (it was not).
-    fn mark_seen(&mut self, seq: u32, fp: u8) {
-        if (1..=INLINE_SEQS).contains(&seq) {
-            self.seen_low |= u64::from(fp) << ((seq - 1) * 8);
-            return;
-        }
-        let high = &mut self.extra.get_or_insert_with(Default::default).seen_high;
-        let i = high.partition_point(|&(s, _)| s < seq);
-        high.insert(i, (seq, fp));
-    }
-
-    /// The lowest `seq` folded so far.
-    fn lowest_seen(&self) -> Option<u32> {
-        if self.seen_low != 0 {
-            return Some(self.seen_low.trailing_zeros() / 8 + 1);
-        }
-        self.extra
-            .as_ref()
-            .and_then(|x| x.seen_high.first().map(|&(s, _)| s))
-    }
-
-    fn set_channel(&mut self, channel: Option<Channel>) {
-        let bits = channel.map_or(0, |c| c as u8);
-        self.marks = (self.marks & !(3 << CHANNEL_SHIFT)) | (bits << CHANNEL_SHIFT);
-    }
-
-    /// The ending event in force is the first `resolved`/`stopped` by `seq`;
-    /// only when there is none, the first `returned`.
-    fn offer_end(&mut self, seq: u32, at_ms: i64, by_return: bool) {
-        let current_by_return = self.marks & END_BY_RETURN != 0;
-        let better = self.end_seq == 0
-            || (current_by_return && !by_return)
-            || (current_by_return == by_return && seq < self.end_seq);
-        if better {
-            self.end_seq = seq;
-            self.end_at = at_ms;
-            if by_return {
-                self.marks |= END_BY_RETURN;
-            } else {
-                self.marks &= !END_BY_RETURN;
+        if let Some(r) = s.receipts.first().copied() {
+            s.received_seq = r.seq;
+            s.due_at = r.due_at;
+            s.procedure = r.procedure;
+            s.province = r.province;
+            s.commune = r.commune;
+            s.attrs = r.attrs;
+            s.marks |= (r.channel & 3) << CHANNEL_SHIFT;
+            if r.due_computed {
+                s.marks |= DUE_COMPUTED;
             }
         }
+        let mut paid: Option<bool> = None;
+        let mut open: Option<i64> = None;
+        for l in s.log.iter().filter(|l| l.folded()) {
+            let kind = l.kind();
+            s.max_seq = l.seq;
+            s.status = kind as u8;
+            match kind {
+                EventType::Received if l.seq == s.received_seq => s.received_at = l.at_ms,
+                // The first `resolved` or `stopped` by `seq` ends the
+                // filing; a `returned` only when there is none.
+                EventType::Resolved | EventType::Stopped
+                    if s.end_seq == 0 || s.marks & END_BY_RETURN != 0 =>
+                {
+                    s.end_seq = l.seq;
+                    s.end_at = l.at_ms;
+                    s.marks &= !END_BY_RETURN;
+                }
+                EventType::Returned => {
+                    s.marks |= RETURNED;
+                    if s.end_seq == 0 {
+                        s.end_seq = l.seq;
+                        s.end_at = l.at_ms;
+                        s.marks |= END_BY_RETURN;
+                    }
+                }
+                EventType::Withdrawn => s.marks |= WITHDRAWN,
+                EventType::NotReceived => s.marks |= NOT_RECEIVED,
+                EventType::SupplementRequested => {
+                    s.supplements += 1;
+                    open.get_or_insert(l.at_ms);
+                }
+                EventType::SupplementReceived => {
+                    if let Some(start) = open.take() {
+                        s.paused_ms += (l.at_ms - start).max(0);
+                    }
+                }
+                // Paid online if any payment says so; a payment without
+                // the flag is a payment that was not online.
+                EventType::FeePaid => {
+                    paid = Some(paid == Some(true) || l.tag & PAID_ONLINE != 0);
+                }
+                _ => {}
+            }
+        }
+        set_bits(&mut s.attrs, ONLINE_PAYMENT, paid);
+        s.pause_open_at = open.unwrap_or(i64::MIN);
+        *self = s;
     }
 
-    fn add_pause_mark(&mut self, seq: u32, at_ms: i64, request: bool) {
-        let pauses = &mut self.extra.get_or_insert_with(Default::default).pauses;
-        let i = pauses.partition_point(|m| m.seq < seq);
-        pauses.insert(
-            i,
-            PauseMark {
-                seq,
-                at_ms,
-                request,
-            },
-        );
-    }
-
-    fn set_attr(&mut self, shift: u8, v: Option<bool>) {
-        let bits = match v {
-            None => 0,
-            Some(false) => 1,
-            Some(true) => 3,
-        };
-        self.attrs = (self.attrs & !(3 << shift)) | (bits << shift);
+    /// Every `(seq, event_id fingerprint)` this filing has seen, folded or
+    /// refused, in order (for tests that compare histories).
+    pub fn seen(&self) -> impl Iterator<Item = (u32, u32, bool)> + '_ {
+        self.log.iter().map(|l| (l.seq, l.fp(), l.folded()))
     }
 
     fn attr(&self, shift: u8) -> Option<bool> {
@@ -427,24 +469,6 @@ impl FilingState {
             3 => Some(true),
             _ => Some(false),
         }
-    }
-
-    /// Completed pauses (each `supplement_requested` to the following
-    /// `supplement_received`, by `seq`) and the start of a pause still open.
-    fn pauses(&self) -> (i64, Option<i64>) {
-        let Some(extra) = &self.extra else {
-            return (0, None);
-        };
-        let mut paused = 0i64;
-        let mut open = None;
-        for m in &extra.pauses {
-            if m.request {
-                open.get_or_insert(m.at_ms);
-            } else if let Some(start) = open.take() {
-                paused += (m.at_ms - start).max(0);
-            }
-        }
-        (paused, open)
     }
 
     // ---- the row, as the contract defines it ----
@@ -518,19 +542,17 @@ impl FilingState {
 
     /// `supplement_requested` events folded.
     pub fn supplement_count(&self) -> u32 {
-        self.extra
-            .as_ref()
-            .map_or(0, |x| x.pauses.iter().filter(|m| m.request).count() as u32)
+        self.supplements
     }
 
     /// Total completed supplement pauses, milliseconds.
     pub fn paused_ms(&self) -> i64 {
-        self.pauses().0
+        self.paused_ms
     }
 
     /// Start of a supplement request still waiting for its documents.
     pub fn pause_started_at(&self) -> Option<i64> {
-        self.pauses().1
+        (self.pause_open_at != i64::MIN).then_some(self.pause_open_at)
     }
 
     /// Original `due_at` plus the completed pauses; `extended` never moves it.
@@ -555,13 +577,9 @@ impl FilingState {
 
     /// What decides when the filing is at risk or overdue.
     pub fn deadline(&self) -> Deadline {
-        let (paused_ms, pause_started_at) = match self.extra {
-            Some(_) => self.pauses(),
-            None => (0, None),
-        };
         Deadline {
-            effective_due_at: self.due_at().map(|d| d + paused_ms),
-            pause_started_at,
+            effective_due_at: self.effective_due_at(),
+            pause_started_at: self.pause_started_at(),
             closed: self.is_closed(),
         }
     }
@@ -616,6 +634,16 @@ impl FilingState {
                 .and_then(|o| self.ended_at().map(|at| (local_day(at), o))),
         }
     }
+}
+
+/// Sets a two-bit optional flag (known, value) at `shift` of `bits`.
+fn set_bits(bits: &mut u8, shift: u8, v: Option<bool>) {
+    let b = match v {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 3,
+    };
+    *bits = (*bits & !(3 << shift)) | (b << shift);
 }
 
 mod codec;

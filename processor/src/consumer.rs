@@ -12,7 +12,6 @@
 //! twice. Without a checkpoint directory, partitions are read from their
 //! beginning every time.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,7 +21,7 @@ use hoso_model::checkpoint::CheckpointStore;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
@@ -31,12 +30,11 @@ use tracing::{debug, error, info, warn};
 
 use crate::checkpoint::{self, FsCheckpointStore, ObjectCheckpointStore};
 use crate::config::{ConsumeMode, ProcessorConfig};
-use crate::daily::DayCounts;
 use crate::dead_letters::DeadLetters;
+use crate::engine::{Engine, Message as EngineMessage, Outcome};
 use crate::live::LiveTables;
 use crate::metrics::ProcessorMetrics;
-use crate::partition::{FoldResult, PartitionTables, Settings};
-use crate::restatements::{self, Restatement};
+use crate::partition::{PartitionTables, Settings, now_ms};
 
 /// Messages folded per batch before the loop looks at the clock again.
 const BATCH_MESSAGES: usize = 4096;
@@ -298,7 +296,9 @@ struct Loop {
     consumer: BaseConsumer<Context>,
     live: Arc<LiveTables>,
     metrics: ProcessorMetrics,
-    parts: HashMap<i32, PartitionTables>,
+    /// The held partitions' tables: every fold, restatement, eviction and
+    /// publish decision is the engine's; this loop only moves messages.
+    engine: Engine,
     /// Set once a standalone or follower processor has assigned itself
     /// every partition.
     following: bool,
@@ -320,13 +320,13 @@ impl Loop {
         dead_letters: Option<Arc<DeadLetters>>,
     ) -> Self {
         Loop {
+            engine: Engine::new(config.partition_settings()),
             settings: config.partition_settings(),
             dead_letters,
             config,
             consumer,
             live,
             metrics,
-            parts: HashMap::new(),
             following: false,
             last_error: None,
             checkpoints,
@@ -403,20 +403,19 @@ impl Loop {
             return;
         }
         let mut progress = TopicPartitionList::new();
-        for (p, tables) in self.parts.iter_mut() {
-            let started = Instant::now();
-            match checkpoint::save(store.as_ref(), tables) {
-                Ok(false) => {}
-                Ok(true) => {
-                    self.metrics
-                        .checkpoint_duration
-                        .observe(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let saved = self.engine.checkpoint(store.as_ref());
+        if !saved.is_empty() {
+            self.metrics
+                .checkpoint_duration
+                .observe(started.elapsed().as_secs_f64() / saved.len() as f64);
+        }
+        for (p, result) in saved {
+            match result {
+                Ok(next) => {
                     self.metrics.checkpoints.with_label_values(&["ok"]).inc();
-                    let _ = progress.add_partition_offset(
-                        &self.config.topic,
-                        *p,
-                        Offset::Offset(tables.next_offset()),
-                    );
+                    let _ =
+                        progress.add_partition_offset(&self.config.topic, p, Offset::Offset(next));
                 }
                 Err(e) => {
                     self.metrics
@@ -441,61 +440,45 @@ impl Loop {
         let (mut consumed, mut folded, mut duplicate, mut rejected) = (0u64, 0u64, 0u64, 0u64);
         let mut timeout = wait;
         for _ in 0..BATCH_MESSAGES {
+            // A revocation (reported during the poll, applied below)
+            // checkpoints its partitions: the dead letters those
+            // checkpoints cover go to the producer first.
+            self.apply_effects();
             let polled = self.consumer.poll(timeout);
             timeout = Duration::ZERO;
-            apply_rebalances(&self.consumer, &mut self.parts, &self.live, &self.metrics);
+            apply_rebalances(&self.consumer, &mut self.engine, &self.live, &self.metrics);
             match polled {
                 None => break,
                 Some(Ok(msg)) => {
                     consumed += 1;
-                    let partition = msg.partition();
-                    // Every partition held was restored first; a message of
-                    // another (fetched before a revocation took effect) is
-                    // its new owner's to fold, never a fresh state's here.
-                    let Some(tables) = self.parts.get_mut(&partition) else {
-                        debug!(partition, "a message of a partition not held; skipped");
-                        continue;
+                    let timestamp = match msg.timestamp() {
+                        Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => Some(t),
+                        Timestamp::NotAvailable => None,
                     };
-                    if msg.offset() > tables.next_offset() && tables.next_offset() > 0 {
-                        // Not on a plain topic: records were skipped (retention
-                        // deleted them unread, or a broker fetch bug).
-                        self.metrics.offset_gaps.inc();
-                        warn!(
-                            partition,
-                            expected = tables.next_offset(),
-                            got = msg.offset(),
-                            "gap in offsets"
-                        );
-                    }
-                    match fold(tables, &msg) {
-                        FoldResult::Folded => {
-                            folded += 1;
-                            if tables.has_closed_changes() {
-                                let n = restate(&mut self.parts, partition);
-                                self.metrics.restatements.inc_by(n);
-                            }
-                        }
-                        FoldResult::Duplicate | FoldResult::BeforeStart => duplicate += 1,
-                        FoldResult::Rejected { reason, new } => {
-                            rejected += 1;
-                            if let Some(r) = new {
-                                self.metrics.rejects.with_label_values(&[reason]).inc();
-                                debug!(partition, offset = r.offset, reason, detail = %r.detail,
-                                    "refused a message; sent to the dead-letter topic");
-                                if let Some(dlq) = &self.dead_letters {
-                                    dlq.send(&r);
-                                }
-                            }
+                    let message = EngineMessage {
+                        partition: msg.partition(),
+                        offset: msg.offset(),
+                        key: msg.key(),
+                        payload: msg.payload().unwrap_or_default(),
+                        timestamp_ms: timestamp,
+                    };
+                    match self.engine.fold(message, now_ms()) {
+                        Outcome::Folded => folded += 1,
+                        Outcome::Duplicate => duplicate += 1,
+                        Outcome::Rejected { .. } => rejected += 1,
+                        // Fetched before a revocation took effect: its new
+                        // owner's to fold, never a fresh state's here.
+                        Outcome::NotHeld => {
+                            debug!(
+                                partition = msg.partition(),
+                                "a message of a partition not held; skipped"
+                            );
                         }
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.live.set_brokers_down(false);
-                    let settings = &self.settings;
-                    self.parts
-                        .entry(p)
-                        .or_insert_with(|| PartitionTables::new(p).with_settings(settings.clone()))
-                        .mark_end();
+                    self.engine.end_of_partition(p);
                 }
                 Some(Err(e)) => {
                     // Broker down, leader moves...: librdkafka retries by
@@ -511,6 +494,7 @@ impl Loop {
                 }
             }
         }
+        self.apply_effects();
         if consumed > 0 {
             self.events_since_checkpoint += consumed;
             self.live.set_brokers_down(false);
@@ -522,6 +506,43 @@ impl Loop {
             events.with_label_values(&["folded"]).inc_by(folded);
             events.with_label_values(&["duplicate"]).inc_by(duplicate);
             events.with_label_values(&["rejected"]).inc_by(rejected);
+        }
+    }
+
+    /// Carries out what the engine asked for: dead letters, and the
+    /// counters and logs of restatements, cold passes and offset gaps.
+    fn apply_effects(&mut self) {
+        let effects = self.engine.take_effects();
+        for r in &effects.dead_letters {
+            self.metrics.rejects.with_label_values(&[r.reason]).inc();
+            debug!(partition = r.partition, offset = r.offset, reason = r.reason, detail = %r.detail,
+                "refused a message; sent to the dead-letter topic");
+            if let Some(dlq) = &self.dead_letters {
+                dlq.send(r);
+            }
+        }
+        self.metrics.restatements.inc_by(effects.restatements);
+        for (p, n) in effects.evicted {
+            self.metrics.cold_evicted.inc_by(n as u64);
+            let files = self
+                .engine
+                .partition(p)
+                .map_or(0, |t| t.cold().files().len());
+            info!(
+                partition = p,
+                filings = n,
+                files,
+                "closed filings moved to cold files"
+            );
+        }
+        for (p, e) in effects.cold_errors {
+            error!(partition = p, error = %e, "cannot write cold files; the filings stay in memory");
+        }
+        for (p, expected, got) in effects.offset_gaps {
+            // Not on a plain topic: records were skipped (retention
+            // deleted them unread, or a broker fetch bug).
+            self.metrics.offset_gaps.inc();
+            warn!(partition = p, expected, got, "gap in offsets");
         }
     }
 
@@ -571,7 +592,7 @@ impl Loop {
             return;
         }
         for tables in restored {
-            self.parts.insert(tables.partition(), tables);
+            self.engine.assign(tables);
         }
         self.live.assign(&parts);
         self.following = true;
@@ -580,45 +601,24 @@ impl Loop {
 
     fn publish(&mut self) {
         let started = Instant::now();
-        let now = crate::partition::now_ms();
-        let mut any = false;
-        for (p, tables) in self.parts.iter_mut() {
-            // Once a day of event time: closed filings past the horizon
-            // leave memory, in the same publish that shows their files.
-            match tables.evict_cold() {
-                Ok(0) => {}
-                Ok(n) => {
-                    self.metrics.cold_evicted.inc_by(n as u64);
-                    info!(
-                        partition = p,
-                        filings = n,
-                        files = tables.cold().files().len(),
-                        "closed filings moved to cold files"
-                    );
-                }
-                Err(e) => {
-                    error!(partition = p, error = %e, "cannot write cold files; the filings stay in memory")
-                }
-            }
-            // Filings whose deadline timers came due since the last
-            // publish turn at risk or overdue, folded events or not.
-            tables.tick_deadlines(now);
-            if tables.has_changes() {
-                self.live.publish(*p, tables.publish());
+        let published = self.engine.publish(now_ms());
+        let any = !published.tables.is_empty();
+        for (p, tables) in published.tables {
+            self.live.publish(p, tables);
+            if let Some(t) = self.engine.partition(p) {
                 let label = p.to_string();
                 self.metrics
                     .filings
                     .with_label_values(&[&label])
-                    .set(tables.filings().len() as i64);
+                    .set(t.filings().len() as i64);
                 self.metrics
                     .cold_filings
                     .with_label_values(&[&label])
-                    .set(tables.cold().rows() as i64);
-                any = true;
+                    .set(t.cold().rows() as i64);
             }
-            if tables.take_caught_up() {
-                self.live.mark_caught_up(*p);
-            }
+        }
+        for p in published.caught_up {
+            self.live.mark_caught_up(p);
         }
         if any {
             self.metrics
@@ -650,71 +650,10 @@ fn resume(
     (tables, start)
 }
 
-/// Folds one Kafka message into its partition's tables.
-pub(crate) fn fold(tables: &mut PartitionTables, msg: &BorrowedMessage<'_>) -> FoldResult {
-    let timestamp = match msg.timestamp() {
-        Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => Some(t),
-        Timestamp::NotAvailable => None,
-    };
-    tables.fold_message(
-        msg.offset(),
-        msg.key(),
-        msg.payload().unwrap_or_default(),
-        timestamp,
-    )
-}
-
-/// Turns the closed days the last event of `partition` changed into
-/// restatements; returns how many. The figures are summed over every
-/// partition held (all of them under `hoso up`), so they are the figures
-/// SQL shows.
-pub(crate) fn restate(parts: &mut HashMap<i32, PartitionTables>, partition: i32) -> u64 {
-    let Some(tables) = parts.get_mut(&partition) else {
-        return 0;
-    };
-    let changes = tables.take_closed_changes();
-    let held = parts.len() as i32;
-    let changed_at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let mut rows = Vec::new();
-    for c in changes {
-        let others = parts
-            .iter()
-            .filter(|(p, _)| **p != partition)
-            .filter_map(|(_, t)| t.daily().get(c.key))
-            .fold(DayCounts::default(), |a, b| a.plus(&b));
-        let (old, new) = (others.plus(&c.old), others.plus(&c.new));
-        for (metric, old, new) in restatements::changed(&old, &new) {
-            rows.push(Restatement {
-                key: c.key,
-                metric,
-                old,
-                new,
-                changed_at_ms,
-                cause: c.cause.clone(),
-                filing_id: c.filing_id.clone(),
-                event_id: c.event_id.clone(),
-                partition,
-                offset: c.offset,
-                partitions_held: held,
-            });
-        }
-    }
-    let n = rows.len() as u64;
-    if let Some(tables) = parts.get_mut(&partition) {
-        for r in rows {
-            tables.restatements.record(r);
-        }
-        tables.mark_changed();
-    }
-    n
-}
-
 /// Applies the rebalances librdkafka reported during the last poll.
 fn apply_rebalances(
     consumer: &BaseConsumer<Context>,
-    parts: &mut HashMap<i32, PartitionTables>,
+    engine: &mut Engine,
     live: &LiveTables,
     metrics: &ProcessorMetrics,
 ) {
@@ -727,7 +666,7 @@ fn apply_rebalances(
                 info!(partitions = ?ps, "partitions assigned");
                 live.assign(&ps);
                 for tables in restored {
-                    parts.insert(tables.partition(), tables);
+                    engine.assign(tables);
                 }
             }
             Assignment::Revoked {
@@ -746,7 +685,7 @@ fn apply_rebalances(
                 for p in &ps {
                     // Checkpoint what was folded, for whoever gets it next.
                     if let (Some(mut tables), Some(store), true) =
-                        (parts.remove(p), &context.checkpoints, settled)
+                        (engine.revoke(*p), &context.checkpoints, settled)
                         && let Err(e) = checkpoint::save(store.as_ref(), &mut tables)
                     {
                         error!(partition = p, error = %e, "checkpoint of a revoked partition failed");

@@ -2,8 +2,9 @@
 //! live Arrow tables.
 //!
 //! Data flow: [`consumer`] polls Kafka on its own thread and hands each
-//! message to the [`partition::PartitionTables`] of its Kafka partition,
-//! which decodes it, folds it into [`store::FilingStore`] and moves the
+//! message to the [`engine::Engine`], which owns the held partitions and
+//! does no I/O; the [`partition::PartitionTables`] of the message's Kafka
+//! partition decodes it, folds it into [`store::FilingStore`] and moves the
 //! filing's contribution in [`daily::DailyAggregates`]. Every
 //! `publish_interval_ms` the changed parts are re-encoded as Arrow batches
 //! and published to [`live::LiveTables`], which the query side reads
@@ -26,6 +27,7 @@ pub mod daily;
 pub mod dead_letters;
 pub mod deadlines;
 mod encode;
+pub mod engine;
 pub mod live;
 pub mod metrics;
 pub mod partition;

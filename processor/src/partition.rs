@@ -133,6 +133,8 @@ pub struct PartitionTables {
     /// Closed days changed by the last folded event, for the caller to
     /// turn into restatements.
     closed_changes: Vec<DayChange>,
+    /// Refusals of events folded before, for the caller to dead-letter.
+    displaced: Vec<Reject>,
     /// Offset of the next message to read.
     next_offset: i64,
     /// Messages before this offset are not part of these tables (0 unless
@@ -166,6 +168,7 @@ impl PartitionTables {
             settings,
             watermark_ms: i64::MIN,
             closed_changes: Vec::new(),
+            displaced: Vec::new(),
             next_offset: 0,
             first_offset: 0,
             changed: true,
@@ -231,19 +234,25 @@ impl PartitionTables {
         payload: &[u8],
         timestamp_ms: Option<i64>,
     ) -> FoldResult {
+        self.fold_message_at(offset, key, payload, timestamp_ms, now_ms())
+    }
+
+    /// [`PartitionTables::fold_message`] with the wall clock given: it
+    /// stamps rejects and moves deadline timers, and decides nothing.
+    pub fn fold_message_at(
+        &mut self,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        timestamp_ms: Option<i64>,
+        now: i64,
+    ) -> FoldResult {
         if offset < self.first_offset {
             return FoldResult::BeforeStart;
         }
         let fresh = offset >= self.next_offset;
         // Never backwards: messages re-read after a resume are behind it.
         self.next_offset = self.next_offset.max(offset + 1);
-        // A message refused before is refused again, whatever the state
-        // says now: a refusal looks at what was folded before it, and the
-        // state has moved on since (the log keeps every reject of the
-        // rewind window, see `Settings::rejects_retained`).
-        if !fresh && let Some(reason) = self.rejects.reason_at(offset) {
-            return FoldResult::Rejected { reason, new: None };
-        }
         let event = match decode_event_with(payload, Some(&self.settings.due_rules)) {
             Ok(e) => e,
             Err(e) => {
@@ -256,17 +265,47 @@ impl PartitionTables {
                     payload: payload.to_vec(),
                     partition: self.partition,
                     offset,
-                    seen_at_ms: now_ms(),
+                    seen_at_ms: now,
                 };
-                return self.reject(reject);
+                return self.reject(reject, fresh);
             }
         };
         let closed_before = self.closed_before();
         let cold = &mut self.cold;
-        let r = self.filings.apply_or_recall(&event, |id| cold.recall(id));
+        let mut displaced = Vec::new();
+        let r = self
+            .filings
+            .apply_at(&event, offset, |id| cold.recall(id), &mut displaced);
         if self.cold.has_recalled() {
             self.cold.finish_recall(&mut self.filings);
             self.changed = true;
+        }
+        // Events this one took the place of: refused under their own
+        // offsets, as final as any refusal (see `hoso_model::fold`).
+        for d in &displaced {
+            let reject = Reject {
+                reason: d.why.reason(),
+                detail: format!(
+                    "{} (seq {} of filing {}, occurred_at {}): displaced by event {} read at \
+                     offset {offset}: {}",
+                    d.kind,
+                    d.seq,
+                    event.filing_id,
+                    hoso_model::time::format_utc_ms(d.occurred_at_ms),
+                    event.event_id,
+                    d.why
+                ),
+                filing_id: Some(event.filing_id.to_string()),
+                event_id: None,
+                key: key.map(<[u8]>::to_vec),
+                payload: Vec::new(),
+                partition: self.partition,
+                offset: d.offset,
+                seen_at_ms: now,
+            };
+            if let FoldResult::Rejected { new: Some(r), .. } = self.reject(reject, fresh) {
+                self.displaced.push(*r);
+            }
         }
         match r.applied {
             Applied::Duplicate => FoldResult::Duplicate,
@@ -283,9 +322,9 @@ impl PartitionTables {
                     payload: payload.to_vec(),
                     partition: self.partition,
                     offset,
-                    seen_at_ms: now_ms(),
+                    seen_at_ms: now,
                 };
-                self.reject(reject)
+                self.reject(reject, fresh)
             }
             Applied::Folded => {
                 if self.reached_end && r.deadline_before != r.deadline_after {
@@ -295,7 +334,7 @@ impl PartitionTables {
                         r.deadline_after,
                         province,
                         commune,
-                        now_ms(),
+                        now,
                     );
                 }
                 let closed = closed_keys(&r.before, &r.after, closed_before);
@@ -343,16 +382,27 @@ impl PartitionTables {
         }
     }
 
-    fn reject(&mut self, reject: Reject) -> FoldResult {
+    /// Logs a refusal. Only a message read for the first time is logged
+    /// and returned for the dead-letter topic: refusals are final, so one
+    /// read again after a resume was refused, logged and dead-lettered
+    /// before the checkpoint it resumed from.
+    fn reject(&mut self, reject: Reject, fresh: bool) -> FoldResult {
         let reason = reject.reason;
-        let new = self
-            .rejects
-            .record(reject.clone())
-            .then(|| Box::new(reject));
-        if new.is_some() {
-            self.changed = true;
+        self.changed = true;
+        if !fresh {
+            return FoldResult::Rejected { reason, new: None };
         }
-        FoldResult::Rejected { reason, new }
+        self.rejects.record(reject.clone());
+        FoldResult::Rejected {
+            reason,
+            new: Some(Box::new(reject)),
+        }
+    }
+
+    /// The events the last folded messages displaced (drained): each was
+    /// logged as a reject and is due on the dead-letter topic.
+    pub fn take_displaced(&mut self) -> Vec<Reject> {
+        std::mem::take(&mut self.displaced)
     }
 
     /// Days before this local day are closed.
@@ -378,6 +428,15 @@ impl PartitionTables {
 
     pub fn watermark_ms(&self) -> i64 {
         self.watermark_ms
+    }
+
+    /// The local day the partition's event time has reached, `i32::MIN`
+    /// before any event: the cold tier makes a pass when it turns.
+    pub fn event_day(&self) -> i32 {
+        if self.watermark_ms == i64::MIN {
+            return i32::MIN;
+        }
+        hoso_model::time::local_day(self.watermark_ms)
     }
 
     /// Tables rebuilt from a checkpoint, to continue at `next_offset`.
@@ -474,6 +533,11 @@ impl PartitionTables {
 
     /// The current tables as Arrow, re-encoding only what changed.
     pub fn publish(&mut self) -> Arc<PublishedPartition> {
+        self.publish_at(now_ms())
+    }
+
+    /// [`PartitionTables::publish`], stamped `now_ms`.
+    pub fn publish_at(&mut self, now_ms: i64) -> Arc<PublishedPartition> {
         self.changed = false;
         Arc::new(PublishedPartition {
             filings: self.filings.batches(),
@@ -487,7 +551,7 @@ impl PartitionTables {
                 last_event_at_ms: (self.watermark_ms != i64::MIN).then_some(self.watermark_ms),
                 hot_filings: self.filings.len() as u64,
                 cold_filings: self.cold.rows(),
-                published_at_ms: now_ms(),
+                published_at_ms: now_ms,
                 ..PartitionStatus::default()
             },
             commune_clocks: Some(self.clocks.batch(self.partition)),
@@ -549,7 +613,8 @@ fn closed_keys(before: &Contribution, after: &Contribution, closed_before: i32) 
     keys
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// The wall clock, UTC ms: what drivers of the engine pass as `now`.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -704,8 +769,26 @@ mod tests {
         assert!(!t.has_closed_changes());
     }
 
+    /// An event with `event_id` `id` at (F1, `seq`).
+    fn ev_id(id: &str, seq: u32, kind: &str) -> Vec<u8> {
+        let raw = String::from_utf8(ev("F1", seq, kind, "2025-07-01T09:00:00+07:00")).unwrap();
+        raw.replacen(&format!("\"F1-{seq}\""), &format!("\"{id}\""), 1)
+            .into_bytes()
+    }
+
+    /// Two event ids whose fingerprints are in increasing order.
+    fn low_and_high() -> (String, String) {
+        let (a, b) = ("conflict-a".to_string(), "conflict-b".to_string());
+        if hoso_model::fold::fingerprint(&a) < hoso_model::fold::fingerprint(&b) {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    }
+
     #[test]
-    fn a_reread_refusal_stays_a_refusal() {
+    fn a_conflict_is_refused_once_and_a_reread_refusal_stays_a_refusal() {
+        let (low, high) = low_and_high();
         let mut t = PartitionTables::new(0);
         t.fold_message(
             0,
@@ -713,39 +796,78 @@ mod tests {
             &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
         );
-        t.fold_message(
-            1,
-            None,
-            &ev("F1", 2, "returned", "2025-07-01T09:00:00+07:00"),
-            None,
+        assert_eq!(
+            t.fold_message(1, None, &ev_id(&low, 2, "processing"), None),
+            FoldResult::Folded
         );
-        let reopen = ev("F1", 3, "processing", "2025-07-01T10:00:00+07:00");
-        let first = t.fold_message(2, None, &reopen, None);
+        let loser = ev_id(&high, 2, "resolved");
+        let first = t.fold_message(2, None, &loser, None);
         assert!(matches!(
             first,
             FoldResult::Rejected {
-                reason: "after_close",
+                reason: "conflict",
                 new: Some(_)
             }
         ));
-        // A later event lifts the newest seq above the refused one...
-        t.fold_message(
-            3,
-            None,
-            &ev("F1", 5, "fee_paid", "2025-07-01T11:00:00+07:00"),
-            None,
-        );
-        // ...yet read again (after a resume), the refused message is still
-        // refused, not folded as late history: the outcome of a message
-        // never depends on whether the processor restarted.
-        let again = t.fold_message(2, None, &reopen, None);
+        // Read again after a resume: the refused event is remembered, so
+        // it is not logged or dead-lettered twice.
+        assert_eq!(t.fold_message(2, None, &loser, None), FoldResult::Duplicate);
+        // Undecodable, read again: refused again, logged once.
+        let junk = b"{not json";
+        assert!(matches!(
+            t.fold_message(3, None, junk, None),
+            FoldResult::Rejected { new: Some(_), .. }
+        ));
         assert_eq!(
-            again,
+            t.fold_message(3, None, junk, None),
             FoldResult::Rejected {
-                reason: "after_close",
+                reason: "not_json",
                 new: None
             }
         );
-        assert_eq!(t.filings().get("F1").unwrap().last_seq(), 5);
+        // Sent again at a new offset: the same event, a duplicate of the refused one.
+        assert_eq!(t.fold_message(4, None, &loser, None), FoldResult::Duplicate);
+        assert_eq!(t.rejects.len(), 2);
+        assert_eq!(
+            t.filings().get("F1").unwrap().status(),
+            Some(hoso_model::EventType::Processing)
+        );
+    }
+
+    #[test]
+    fn an_event_that_takes_a_seq_displaces_the_one_folded_there() {
+        let (low, high) = low_and_high();
+        let mut t = PartitionTables::new(0);
+        t.fold_message(
+            0,
+            None,
+            &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
+            None,
+        );
+        assert_eq!(
+            t.fold_message(1, None, &ev_id(&high, 2, "resolved"), None),
+            FoldResult::Folded
+        );
+        assert!(t.filings().get("F1").unwrap().ended_at().is_some());
+        // The lower fingerprint arrives second and takes seq 2.
+        assert_eq!(
+            t.fold_message(2, None, &ev_id(&low, 2, "processing"), None),
+            FoldResult::Folded
+        );
+        let f = t.filings().get("F1").unwrap();
+        assert_eq!(
+            f.ended_at(),
+            None,
+            "the displaced resolution no longer counts"
+        );
+        let displaced = t.take_displaced();
+        assert_eq!(displaced.len(), 1);
+        assert_eq!((displaced[0].offset, displaced[0].reason), (1, "conflict"));
+        assert_eq!(
+            t.rejects.reason_at(1),
+            Some("conflict"),
+            "logged under its own offset"
+        );
+        assert!(t.take_displaced().is_empty(), "drained");
     }
 }

@@ -3,9 +3,10 @@
 //! topic by [`crate::dead_letters`].
 //!
 //! A partition is read again from a little before its checkpoint after a
-//! restart, so the same message can be refused twice. The log is keyed by
-//! offset: a message already logged (or older than what the log let go of)
-//! is not logged or dead-lettered again.
+//! restart, so the same message can be refused twice: the partition logs
+//! and dead-letters only refusals of messages read for the first time
+//! (refusals are final, so a re-read one was logged before the
+//! checkpoint). The log is sorted by offset; an offset is logged once.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,13 +19,7 @@ use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i64, put_u8, put_
 use hoso_model::schema;
 
 /// The reason codes, as in `rejects.reason` and the DLQ `hoso-reason` header.
-pub const REASONS: [&str; 5] = [
-    "not_json",
-    "invalid_event",
-    "conflict",
-    "dimension_mismatch",
-    "after_close",
-];
+pub const REASONS: [&str; 3] = ["not_json", "invalid_event", "conflict"];
 
 /// One refused message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,8 +42,6 @@ pub struct Reject {
 pub struct RejectLog {
     rows: VecDeque<Reject>,
     retain: usize,
-    /// Offsets at or below this were logged once and let go of.
-    dropped_through: i64,
     batch: Option<RecordBatch>,
 }
 
@@ -57,24 +50,21 @@ impl RejectLog {
         RejectLog {
             rows: VecDeque::new(),
             retain: retain.max(1),
-            dropped_through: -1,
             batch: None,
         }
     }
 
     /// Logs `r` unless its offset was logged before; true when new.
     pub fn record(&mut self, r: Reject) -> bool {
-        if r.offset <= self.dropped_through || self.reason_at(r.offset).is_some() {
+        if self.reason_at(r.offset).is_some() {
             return false;
         }
-        // Offsets only grow in a partition, except on a re-read, which the
-        // check above turned away; keep the log sorted all the same.
+        // Offsets only grow in a partition, except for an event displaced
+        // later, logged under the older offset it was read at.
         let at = self.rows.partition_point(|x| x.offset < r.offset);
         self.rows.insert(at, r);
         while self.rows.len() > self.retain {
-            if let Some(old) = self.rows.pop_front() {
-                self.dropped_through = self.dropped_through.max(old.offset);
-            }
+            self.rows.pop_front();
         }
         self.batch = None;
         true
@@ -84,9 +74,7 @@ impl RejectLog {
     pub fn set_retain(&mut self, retain: usize) {
         self.retain = retain.max(1);
         while self.rows.len() > self.retain {
-            if let Some(old) = self.rows.pop_front() {
-                self.dropped_through = self.dropped_through.max(old.offset);
-            }
+            self.rows.pop_front();
         }
         self.batch = None;
     }
@@ -133,7 +121,6 @@ impl RejectLog {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
-        put_i64(out, self.dropped_through);
         put_u32(out, self.rows.len() as u32);
         for r in &self.rows {
             let reason = REASONS.iter().position(|x| *x == r.reason).unwrap_or(0);
@@ -151,7 +138,6 @@ impl RejectLog {
 
     pub fn decode(r: &mut ByteReader<'_>, retain: usize) -> Result<RejectLog, CodecError> {
         let mut log = RejectLog::new(retain);
-        log.dropped_through = r.i64()?;
         let n = r.count(30)?;
         for _ in 0..n {
             let reason = *REASONS
@@ -258,14 +244,17 @@ mod tests {
     }
 
     #[test]
-    fn an_offset_is_logged_once_even_after_it_was_let_go() {
+    fn an_offset_is_logged_once_and_the_newest_are_kept() {
         let mut log = RejectLog::new(2);
         assert!(log.record(reject(5)));
-        assert!(!log.record(reject(5)), "a re-read refuses the same message");
-        assert!(log.record(reject(7)));
+        assert!(!log.record(reject(5)), "an offset is logged once");
         assert!(log.record(reject(9)));
+        assert!(
+            log.record(reject(7)),
+            "a displaced event, under its older offset"
+        );
         assert_eq!(log.len(), 2, "only the newest `retain` are kept");
-        assert!(!log.record(reject(5)), "let go of, but logged once already");
+        assert_eq!(log.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![7, 9]);
         let b = log.batch().unwrap();
         assert_eq!(b.num_rows(), 2);
     }
@@ -280,12 +269,8 @@ mod tests {
         log.encode(&mut out);
         let back = RejectLog::decode(&mut ByteReader::new(&out), 10).unwrap();
         assert_eq!(back.rows, log.rows);
-        assert_eq!(back.dropped_through, log.dropped_through);
-        let mut smaller = RejectLog::decode(&mut ByteReader::new(&out), 1).unwrap();
+        let smaller = RejectLog::decode(&mut ByteReader::new(&out), 1).unwrap();
         assert_eq!(smaller.len(), 1);
-        assert!(
-            !smaller.record(reject(4)),
-            "dropped on load, still logged once"
-        );
+        assert_eq!(smaller.iter().next().unwrap().offset, 6, "the newest kept");
     }
 }

@@ -1,15 +1,19 @@
 //! `hoso replay`: rebuild every partition's state from the topic into a
 //! fresh checkpoint directory.
 //!
-//! The same fold as the live processor, message for message, so the tables
-//! a replay writes are the tables the live processor holds (the log's order
-//! is fixed, and every decision of the fold follows it). It reads each
+//! The same engine as the live processor ([`crate::engine::Engine`]),
+//! message for message, so the tables a replay writes are the tables the
+//! live processor holds (the log's order is fixed, and every decision of
+//! the engine follows it). It reads each
 //! partition from its beginning (or from the first offset at or after a
 //! timestamp) to its end, as Kafka reports it when the replay reaches it,
 //! then writes one checkpoint per partition. Dead letters are not sent
 //! again: the live processor sent them; the rejects are in the tables.
 
 use std::collections::{BTreeMap, HashMap};
+
+use crate::engine::{Engine, Message as EngineMessage, Outcome};
+use crate::partition::now_ms;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +26,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::checkpoint::{self, FsCheckpointStore, ObjectCheckpointStore};
 use crate::config::ProcessorConfig;
-use crate::partition::{FoldResult, PartitionTables};
+use crate::partition::PartitionTables;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -83,7 +87,8 @@ pub struct ReplaySummary {
     pub skipped: u64,
     pub folded: u64,
     pub duplicates: u64,
-    /// Refused messages by reason.
+    /// Refusals by reason: messages refused as they were read, and events
+    /// a later message displaced.
     pub rejected: BTreeMap<&'static str, u64>,
     pub restatements: u64,
     pub filings: usize,
@@ -155,7 +160,7 @@ pub fn replay(
     let mut total = 0u64;
     let mut tpl = TopicPartitionList::new();
     let settings = config.partition_settings();
-    let mut parts: HashMap<i32, PartitionTables> = HashMap::new();
+    let mut engine = Engine::new(settings.clone());
     // Partitions waiting for their first message at or after `from_ms`,
     // with the offset after the last one skipped.
     let mut waiting: HashMap<i32, i64> = HashMap::new();
@@ -163,7 +168,7 @@ pub fn replay(
         let (low, high) = consumer.fetch_watermarks(&config.topic, *p, Duration::from_secs(10))?;
         total += (high - low).max(0) as u64;
         tpl.add_partition_offset(&config.topic, *p, Offset::Beginning)?;
-        parts.insert(*p, fresh_tables(*p, &settings));
+        engine.assign(fresh_tables(*p, &settings));
         if from_ms.is_some() {
             waiting.insert(*p, low);
         }
@@ -193,23 +198,22 @@ pub fn replay(
                         }
                         waiting.remove(&p);
                         let fresh = fresh_tables(p, &settings);
-                        parts.insert(p, fresh.starting_at(msg.offset()));
+                        engine.assign(fresh.starting_at(msg.offset()));
                     }
                     summary.messages += 1;
-                    let Some(tables) = parts.get_mut(&p) else {
-                        continue;
+                    let message = EngineMessage {
+                        partition: p,
+                        offset: msg.offset(),
+                        key: msg.key(),
+                        payload: msg.payload().unwrap_or_default(),
+                        timestamp_ms: msg.timestamp().to_millis(),
                     };
-                    match crate::consumer::fold(tables, &msg) {
-                        FoldResult::Folded => {
-                            summary.folded += 1;
-                            if tables.has_closed_changes() {
-                                summary.restatements += crate::consumer::restate(&mut parts, p);
-                            }
-                        }
-                        FoldResult::Duplicate | FoldResult::BeforeStart => summary.duplicates += 1,
-                        FoldResult::Rejected { reason, .. } => {
-                            *summary.rejected.entry(reason).or_default() += 1;
-                        }
+                    match engine.fold(message, now_ms()) {
+                        Outcome::Folded => summary.folded += 1,
+                        Outcome::Duplicate | Outcome::NotHeld => summary.duplicates += 1,
+                        // Counted from the dead letters below, with the
+                        // events displaced by later ones.
+                        Outcome::Rejected { .. } => {}
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
@@ -218,8 +222,16 @@ pub fn replay(
                 Some(Err(e)) => return Err(ReplayError::Kafka(e)),
             }
         }
-        for tables in parts.values_mut() {
-            tables.evict_cold().map_err(ReplayError::Cold)?;
+        // Dead letters are not sent again (the live processor sent them;
+        // the rejects are in the tables); a cold file that cannot be
+        // written ends the replay.
+        let effects = engine.take_effects();
+        summary.restatements += effects.restatements;
+        for r in &effects.dead_letters {
+            *summary.rejected.entry(r.reason).or_default() += 1;
+        }
+        if let Some((_, e)) = effects.cold_errors.into_iter().next() {
+            return Err(ReplayError::Cold(e));
         }
         if last_report.elapsed() > Duration::from_millis(100) {
             progress(ReplayProgress {
@@ -233,9 +245,9 @@ pub fn replay(
     // its checkpoint says so, and whoever serves it reads on from there.
     for (p, after) in waiting {
         let fresh = fresh_tables(p, &settings);
-        parts.insert(p, fresh.starting_at(after));
+        engine.assign(fresh.starting_at(after));
     }
-    for tables in parts.values_mut() {
+    for tables in engine.partitions_mut() {
         tables.mark_end();
         checkpoint::save(store.as_ref(), tables)?;
         summary.filings += tables.filings().len() + tables.cold().rows() as usize;

@@ -11,6 +11,7 @@
 use arrow_array::RecordBatch;
 use hashbrown::HashTable;
 use hoso_model::fold::Deadline;
+use hoso_model::fold::Displaced;
 use hoso_model::{Applied, Contribution, Event, FilingState, Interner};
 
 use crate::encode::encode_filings;
@@ -121,13 +122,27 @@ impl FilingStore {
         ev: &Event<'_>,
         recall: impl FnOnce(&[u8]) -> Option<FilingState>,
     ) -> StoreApply {
+        self.apply_at(ev, 0, recall, &mut Vec::new())
+    }
+
+    /// Folds the event read at `offset`; events it displaces (see
+    /// [`FilingState::apply_at`]) are pushed to `displaced`.
+    pub fn apply_at(
+        &mut self,
+        ev: &Event<'_>,
+        offset: i64,
+        recall: impl FnOnce(&[u8]) -> Option<FilingState>,
+        displaced: &mut Vec<Displaced>,
+    ) -> StoreApply {
         let row = self.row_for(ev.filing_id.as_bytes(), recall);
         let chunk = &mut self.chunks[row >> 16];
         let state = &mut chunk.states[row & (CHUNK_ROWS - 1)];
         let before = state.contribution();
         let deadline_before = state.deadline();
-        let applied = state.apply(ev, &mut self.procedures);
-        if applied == Applied::Folded {
+        let applied = state.apply_at(ev, offset, &mut self.procedures, displaced);
+        // A refusal changes the log (it is remembered), so the chunk is
+        // written again either way but for a duplicate.
+        if applied != Applied::Duplicate {
             chunk.dirty = true;
         }
         StoreApply {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use hoso_model::checkpoint::CheckpointStore;
 use hoso_processor::checkpoint::{self, FsCheckpointStore};
+use hoso_processor::engine::{Engine, Message};
 use hoso_processor::{LiveTables, PartitionTables};
 
 use crate::config::Config;
@@ -157,10 +158,13 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
     let communes = world.communes.len();
     let mut stream = Stream::new(world, opts.start_day, opts.days);
 
-    let mut tables: Vec<PartitionTables> = (0..partitions)
-        .map(|p| PartitionTables::new(p).with_settings(settings.clone()))
-        .collect();
-    let mut offsets = vec![0i64; tables.len()];
+    // The processor's own engine, driven as the consumer drives it: the
+    // same fold, restatements, cold passes and publishes, in one order.
+    let mut engine = Engine::new(settings.clone());
+    for p in 0..partitions {
+        engine.assign(PartitionTables::new(p).with_settings(settings.clone()));
+    }
+    let mut offsets = vec![0i64; partitions as usize];
     let mut bytes = Vec::with_capacity(8 << 20);
     let mut batch: Vec<(usize, std::ops::Range<usize>, std::ops::Range<usize>, i64)> =
         Vec::with_capacity(BATCH_EVENTS);
@@ -175,23 +179,33 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
             let Some(e) = stream.next_into(&mut bytes) else {
                 break;
             };
-            let p = partition_of(&bytes[e.key.clone()], tables.len());
+            let p = partition_of(&bytes[e.key.clone()], offsets.len());
             batch.push((p, e.key, from..bytes.len(), e.at));
         }
         if batch.is_empty() {
             break;
         }
+        let now = hoso_processor::partition::now_ms();
         let started = Instant::now();
         for (p, key, event, at) in &batch {
-            tables[*p].fold_message(
-                offsets[*p],
-                Some(&bytes[key.clone()]),
-                &bytes[event.clone()],
-                Some(*at),
-            );
+            let message = Message {
+                partition: *p as i32,
+                offset: offsets[*p],
+                key: Some(&bytes[key.clone()]),
+                payload: &bytes[event.clone()],
+                timestamp_ms: Some(*at),
+            };
+            engine.fold(message, now);
             offsets[*p] += 1;
         }
-        fold += started.elapsed();
+        let elapsed = started.elapsed();
+        // The engine's cold passes ran inside the fold: timed apart.
+        let effects = engine.take_effects();
+        if let Some((_, e)) = effects.cold_errors.into_iter().next() {
+            return Err(e.into());
+        }
+        fold += elapsed.saturating_sub(effects.cold_pass_time);
+        cold_and_publish += effects.cold_pass_time;
         events += batch.len() as u64;
         // Once a day of event time, as the consumer's publishing would.
         let last = hoso_model::time::local_day(batch[batch.len() - 1].3);
@@ -199,10 +213,7 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
             day = Some(last);
             let started = Instant::now();
             // The Arrow encoding is the cost; nothing reads it here.
-            for t in &mut tables {
-                t.evict_cold()?;
-                t.publish();
-            }
+            drop(engine.publish(now));
             cold_and_publish += started.elapsed();
         }
     }
@@ -211,17 +222,18 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
     let store = FsCheckpointStore::new(dir.join("checkpoints"))?;
     let mut checkpoint_bytes = 0;
     let (mut recalls, mut cold_files) = (0, 0);
-    for t in &mut tables {
+    drop(engine.publish(hoso_processor::partition::now_ms()));
+    for (p, saved) in engine.checkpoint(&store) {
+        saved?;
+        checkpoint_bytes += store.load(p)?.map_or(0, |b| b.len() as u64);
+    }
+    for t in engine.partitions() {
         recalls += t.cold().recalls();
         cold_files += t.cold().files().len();
-        t.evict_cold()?;
-        t.publish();
-        checkpoint::save(&store, t)?;
-        checkpoint_bytes += store.load(t.partition())?.map_or(0, |b| b.len() as u64);
     }
     // The crash: nothing of the fold is left but the checkpoints and the
     // cold files they name.
-    drop(tables);
+    drop(engine);
 
     let live = LiveTables::new();
     let ids: Vec<i32> = (0..partitions).collect();

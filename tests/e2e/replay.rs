@@ -13,9 +13,10 @@ use crate::harness::{Broker, Hoso, test_config, topic, wait_for};
 
 const FILINGS: usize = 3_000;
 
-/// Conflicts the stream holds, as the fold can tell them: one in 255 has
-/// the `event_id` fingerprint of the event it conflicts with, and is taken
-/// for a duplicate (see `hoso_model::fold::fingerprint`).
+/// Conflicts the stream holds, as the fold can tell them: each refuses one
+/// event (the one arriving second, or the first when the second displaces
+/// it), unless the two `event_id`s share a fingerprint (1 in 16.7 million),
+/// when the second is taken for a duplicate (`hoso_model::fold::fingerprint`).
 fn conflicts() -> usize {
     use hoso_model::fold::fingerprint;
     (0..FILINGS)

@@ -45,10 +45,14 @@ const MAGIC: &[u8; 8] = b"HOSOCKP1";
 /// 3: the daily counts of the Decision 766 shares (e-ID, digitised, fees),
 /// and the newest event time per commune.
 /// 4: each cold file says whether it holds filings still expecting their
-/// `returned` event (version 3 is still read).
-const VERSION: u32 = 4;
+/// `returned` event.
+/// 5: a filing's state is its event log (every event seen, folded or
+/// refused, with the offset it was read at), from which the row is derived;
+/// the reject log is no longer keyed against re-reads. Version 4 states
+/// hold no log to derive from: rebuild with `hoso replay`.
+const VERSION: u32 = 5;
 /// The oldest version this hoso reads.
-const OLDEST: u32 = 3;
+const OLDEST: u32 = 5;
 
 /// The partition's state as checkpoint bytes.
 pub fn encode(tables: &PartitionTables) -> Vec<u8> {
@@ -123,7 +127,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         names.push(std::str::from_utf8(raw).map_err(|e| CheckpointError::Corrupt(e.to_string()))?);
     }
     let mut filings = FilingStore::with_procedures(Interner::from_names(names));
-    let n = r.count(4 + 57).map_err(corrupt)?;
+    let n = r.count(4 + 13).map_err(corrupt)?;
     for _ in 0..n {
         let id = r.bytes().map_err(corrupt)?;
         let state = FilingState::decode(&mut r).map_err(corrupt)?;

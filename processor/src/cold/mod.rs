@@ -28,7 +28,7 @@
 //! checkpointing) are deleted on restore.
 
 mod bloom;
-mod file;
+pub(crate) mod file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

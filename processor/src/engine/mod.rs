@@ -1,0 +1,296 @@
+//! The processor's engine: the held partitions' tables, driven by messages
+//! and the clock, with no I/O of its own.
+//!
+//! It takes Kafka messages (partition, offset, key, bytes, timestamp) and
+//! the wall clock, and returns what must happen outside: dead letters to
+//! send, partitions to publish, partitions caught up. Every decision it
+//! makes follows the messages alone; the clock only stamps rows
+//! (`seen_at`, `changed_at`) and moves deadline timers. The live consumer
+//! (`consumer.rs`), `hoso replay` (`replay.rs`) and the province-year
+//! benchmark drive this one engine, so all three fold, restate, evict and
+//! publish in one order, and tests drive it by the thousand without a
+//! broker (`tests.rs`: arrival orders and crash points).
+//!
+//! Per message, in this order: fold it into its partition; turn the closed
+//! days it changed into restatements (summed over every partition held);
+//! queue the dead letters of what it refused or displaced; and, when the
+//! partition's event time reached a new day, move the filings past the
+//! cold horizon to cold files. Publishing and checkpoints are the
+//! driver's to time: [`Engine::publish`], [`Engine::checkpoint`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hoso_model::checkpoint::{CheckpointError, CheckpointStore};
+
+use crate::checkpoint;
+use crate::cold::ColdError;
+use crate::daily::DayCounts;
+use crate::partition::{FoldResult, PartitionTables, PublishedPartition, Settings};
+use crate::rejects::Reject;
+use crate::restatements::{self, Restatement};
+
+#[cfg(test)]
+mod tests;
+
+/// One message of the topic, as the engine needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+    /// The Kafka timestamp, when the message has one.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// What became of one message, for the driver's counters.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Folded,
+    /// Seen before (or before a replay's start): nothing changed.
+    Duplicate,
+    /// Refused; `new` when it was refused for the first time (a re-read
+    /// refusal is neither logged nor dead-lettered again).
+    Rejected {
+        reason: &'static str,
+        new: bool,
+    },
+    /// A message of a partition this engine does not hold (fetched before a
+    /// revocation took effect): its new owner's to fold.
+    NotHeld,
+}
+
+/// What the engine asks of the outside world. Drained by
+/// [`Engine::take_effects`].
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Refused messages, and events displaced by later ones, for the
+    /// dead-letter topic; each is logged in its partition's `rejects`. A
+    /// checkpoint must wait until they are acknowledged.
+    pub dead_letters: Vec<Reject>,
+    /// Restatement rows recorded since the last drain.
+    pub restatements: u64,
+    /// Filings moved to cold files, per partition.
+    pub evicted: Vec<(i32, usize)>,
+    /// Cold files that could not be written: the filings stay in memory
+    /// and the next day retries.
+    pub cold_errors: Vec<(i32, ColdError)>,
+    /// A message's offset was past the next one expected (records skipped
+    /// by retention or by a broker).
+    pub offset_gaps: Vec<(i32, i64, i64)>,
+    /// Time spent writing cold files (a measurement for the benchmark and
+    /// the logs; it decides nothing).
+    pub cold_pass_time: std::time::Duration,
+}
+
+/// The held partitions and what their messages asked for.
+pub struct Engine {
+    settings: Settings,
+    parts: BTreeMap<i32, PartitionTables>,
+    effects: Effects,
+}
+
+impl Engine {
+    pub fn new(settings: Settings) -> Self {
+        Engine {
+            settings,
+            parts: BTreeMap::new(),
+            effects: Effects::default(),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Holds `tables` (restored from a checkpoint, or fresh), replacing any
+    /// tables of that partition.
+    pub fn assign(&mut self, tables: PartitionTables) {
+        self.parts.insert(tables.partition(), tables);
+    }
+
+    /// Gives partition `p` up, returning its tables (to checkpoint, or to
+    /// drop when the assignment was lost).
+    pub fn revoke(&mut self, p: i32) -> Option<PartitionTables> {
+        self.parts.remove(&p)
+    }
+
+    pub fn holds(&self, p: i32) -> bool {
+        self.parts.contains_key(&p)
+    }
+
+    pub fn partition(&self, p: i32) -> Option<&PartitionTables> {
+        self.parts.get(&p)
+    }
+
+    pub fn partition_mut(&mut self, p: i32) -> Option<&mut PartitionTables> {
+        self.parts.get_mut(&p)
+    }
+
+    /// The held partitions, by number.
+    pub fn partitions(&self) -> impl Iterator<Item = &PartitionTables> {
+        self.parts.values()
+    }
+
+    pub fn partitions_mut(&mut self) -> impl Iterator<Item = &mut PartitionTables> {
+        self.parts.values_mut()
+    }
+
+    /// Drops every partition, returning them.
+    pub fn into_partitions(self) -> impl Iterator<Item = PartitionTables> {
+        self.parts.into_values()
+    }
+
+    /// Folds one message. `now_ms` is the wall clock.
+    pub fn fold(&mut self, msg: Message<'_>, now_ms: i64) -> Outcome {
+        let Some(tables) = self.parts.get_mut(&msg.partition) else {
+            return Outcome::NotHeld;
+        };
+        let expected = tables.next_offset();
+        if msg.offset > expected && expected > 0 {
+            self.effects
+                .offset_gaps
+                .push((msg.partition, expected, msg.offset));
+        }
+        let day_before = tables.event_day();
+        let result =
+            tables.fold_message_at(msg.offset, msg.key, msg.payload, msg.timestamp_ms, now_ms);
+        let outcome = match result {
+            FoldResult::Folded => Outcome::Folded,
+            FoldResult::Duplicate | FoldResult::BeforeStart => Outcome::Duplicate,
+            FoldResult::Rejected { reason, new } => {
+                let fresh = new.is_some();
+                if let Some(r) = new {
+                    self.effects.dead_letters.push(*r);
+                }
+                Outcome::Rejected { reason, new: fresh }
+            }
+        };
+        let displaced = tables.take_displaced();
+        self.effects.dead_letters.extend(displaced);
+        if tables.has_closed_changes() {
+            self.effects.restatements += restate(&mut self.parts, msg.partition, now_ms);
+        }
+        let Some(tables) = self.parts.get_mut(&msg.partition) else {
+            return outcome;
+        };
+        if tables.event_day() != day_before {
+            let started = std::time::Instant::now();
+            let evicted = tables.evict_cold();
+            self.effects.cold_pass_time += started.elapsed();
+            match evicted {
+                Ok(0) => {}
+                Ok(n) => self.effects.evicted.push((msg.partition, n)),
+                Err(e) => self.effects.cold_errors.push((msg.partition, e)),
+            }
+        }
+        outcome
+    }
+
+    /// Kafka reported the end of partition `p`.
+    pub fn end_of_partition(&mut self, p: i32) {
+        if let Some(t) = self.parts.get_mut(&p) {
+            t.mark_end();
+        }
+    }
+
+    /// Moves every partition's deadline timers to `now_ms` and returns the
+    /// tables of those that changed since their last publish, and the
+    /// partitions whose end is now published (caught up).
+    pub fn publish(&mut self, now_ms: i64) -> Published {
+        let mut out = Published::default();
+        for (p, tables) in self.parts.iter_mut() {
+            // Filings whose deadline timers came due since the last
+            // publish turn at risk or overdue, folded events or not.
+            tables.tick_deadlines(now_ms);
+            if tables.has_changes() {
+                out.tables.push((*p, tables.publish_at(now_ms)));
+            }
+            if tables.take_caught_up() {
+                out.caught_up.push(*p);
+            }
+        }
+        out
+    }
+
+    /// Writes the checkpoint of every partition that read anything since
+    /// its last; returns each partition tried with its next offset or the
+    /// error. The driver must first have every dead letter queued so far
+    /// acknowledged: a checkpoint covers the rejects folded before it.
+    pub fn checkpoint(
+        &mut self,
+        store: &dyn CheckpointStore,
+    ) -> Vec<(i32, Result<i64, CheckpointError>)> {
+        let mut out = Vec::new();
+        for (p, tables) in self.parts.iter_mut() {
+            match checkpoint::save(store, tables) {
+                Ok(false) => {}
+                Ok(true) => out.push((*p, Ok(tables.next_offset()))),
+                Err(e) => out.push((*p, Err(e))),
+            }
+        }
+        out
+    }
+
+    /// What the messages folded since the last call asked for.
+    pub fn take_effects(&mut self) -> Effects {
+        std::mem::take(&mut self.effects)
+    }
+}
+
+/// The engine's answer to [`Engine::publish`].
+#[derive(Default)]
+pub struct Published {
+    pub tables: Vec<(i32, Arc<PublishedPartition>)>,
+    pub caught_up: Vec<i32>,
+}
+
+/// Turns the closed days the last event of `partition` changed into
+/// restatements; returns how many. The figures are summed over every
+/// partition held (all of them under `hoso up`), so they are the figures
+/// SQL shows.
+fn restate(parts: &mut BTreeMap<i32, PartitionTables>, partition: i32, now_ms: i64) -> u64 {
+    let Some(tables) = parts.get_mut(&partition) else {
+        return 0;
+    };
+    let changes = tables.take_closed_changes();
+    let held = parts.len() as i32;
+    let mut rows = Vec::new();
+    for c in changes {
+        let others = parts
+            .iter()
+            .filter(|(p, _)| **p != partition)
+            .filter_map(|(_, t)| t.daily().get(c.key))
+            .fold(DayCounts::default(), |a, b| a.plus(&b));
+        let (old, new) = (others.plus(&c.old), others.plus(&c.new));
+        for (metric, old, new) in restatements::changed(&old, &new) {
+            rows.push(Restatement {
+                key: c.key,
+                metric,
+                old,
+                new,
+                changed_at_ms: now_ms,
+                cause: c.cause.clone(),
+                filing_id: c.filing_id.clone(),
+                event_id: c.event_id.clone(),
+                partition,
+                offset: c.offset,
+                partitions_held: held,
+            });
+        }
+    }
+    let n = rows.len() as u64;
+    if let Some(tables) = parts.get_mut(&partition) {
+        for r in rows {
+            tables.restatements.record(r);
+        }
+        tables.mark_changed();
+    }
+    n
+}
+
+/// The settings a fresh partition of this engine starts with.
+pub fn fresh(p: i32, settings: &Settings) -> PartitionTables {
+    PartitionTables::new(p).with_settings(settings.clone())
+}

@@ -305,7 +305,6 @@ struct Loop {
     last_error: Option<Instant>,
     checkpoints: Option<Arc<dyn CheckpointStore>>,
     dead_letters: Option<Arc<DeadLetters>>,
-    settings: Settings,
     last_checkpoint: Instant,
     events_since_checkpoint: u64,
 }
@@ -321,7 +320,6 @@ impl Loop {
     ) -> Self {
         Loop {
             engine: Engine::new(config.partition_settings()),
-            settings: config.partition_settings(),
             dead_letters,
             config,
             consumer,
@@ -577,7 +575,7 @@ impl Loop {
                 self.checkpoints.as_deref(),
                 *p,
                 self.config.resume_rewind_messages,
-                self.settings.clone(),
+                self.engine.settings().clone(),
             );
             if tpl
                 .add_partition_offset(&self.config.topic, *p, start)

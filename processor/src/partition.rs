@@ -388,10 +388,10 @@ impl PartitionTables {
     /// before the checkpoint it resumed from.
     fn reject(&mut self, reject: Reject, fresh: bool) -> FoldResult {
         let reason = reject.reason;
-        self.changed = true;
         if !fresh {
             return FoldResult::Rejected { reason, new: None };
         }
+        self.changed = true;
         self.rejects.record(reject.clone());
         FoldResult::Rejected {
             reason,

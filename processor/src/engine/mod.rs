@@ -124,10 +124,6 @@ impl Engine {
         self.parts.get(&p)
     }
 
-    pub fn partition_mut(&mut self, p: i32) -> Option<&mut PartitionTables> {
-        self.parts.get_mut(&p)
-    }
-
     /// The held partitions, by number.
     pub fn partitions(&self) -> impl Iterator<Item = &PartitionTables> {
         self.parts.values()
@@ -135,11 +131,6 @@ impl Engine {
 
     pub fn partitions_mut(&mut self) -> impl Iterator<Item = &mut PartitionTables> {
         self.parts.values_mut()
-    }
-
-    /// Drops every partition, returning them.
-    pub fn into_partitions(self) -> impl Iterator<Item = PartitionTables> {
-        self.parts.into_values()
     }
 
     /// Folds one message. `now_ms` is the wall clock.
@@ -288,9 +279,4 @@ fn restate(parts: &mut BTreeMap<i32, PartitionTables>, partition: i32, now_ms: i
         tables.mark_changed();
     }
     n
-}
-
-/// The settings a fresh partition of this engine starts with.
-pub fn fresh(p: i32, settings: &Settings) -> PartitionTables {
-    PartitionTables::new(p).with_settings(settings.clone())
 }

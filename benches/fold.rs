@@ -179,7 +179,7 @@ fn bench(c: &mut Criterion) {
                     .map(|_| {
                         let mut t = tables();
                         fetches.run(|offset, e| {
-                            t.fold_message(offset, None, e, None);
+                            t.fold_message(offset, None, e, None).unwrap();
                         })
                     })
                     .sum()
@@ -193,7 +193,7 @@ fn bench(c: &mut Criterion) {
                 .map(|_| {
                     let mut t = backlog();
                     let fold = fetches.run(|offset, e| {
-                        t.fold_message(offset, None, e, None);
+                        t.fold_message(offset, None, e, None).unwrap();
                     });
                     let started = Instant::now();
                     black_box(t.publish());
@@ -210,7 +210,7 @@ fn bench(c: &mut Criterion) {
             backlog,
             |mut tables| {
                 for (offset, e) in events.iter().enumerate() {
-                    tables.fold_message(offset as i64, None, e, None);
+                    tables.fold_message(offset as i64, None, e, None).unwrap();
                 }
                 tables
             },
@@ -223,7 +223,7 @@ fn bench(c: &mut Criterion) {
     // and the changed day bucket, not the whole table.
     let mut tables = live();
     for (offset, e) in events.iter().enumerate() {
-        tables.fold_message(offset as i64, None, e, None);
+        tables.fold_message(offset as i64, None, e, None).unwrap();
     }
     tables.publish();
     let mut seq = 100u32;
@@ -243,7 +243,7 @@ fn bench(c: &mut Criterion) {
                 // after close, and it folds.
                 next_offset += 1;
                 let offset = next_offset;
-                let folded = tables.fold_message(offset, None, late.as_bytes(), None);
+                let folded = tables.fold_message(offset, None, late.as_bytes(), None).unwrap();
                 assert_eq!(folded, hoso_processor::FoldResult::Folded);
                 tables.publish()
             },

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hoso_model::checkpoint::CheckpointStore;
 use hoso_processor::PartitionTables;
 use hoso_processor::checkpoint::{self, FsCheckpointStore};
 use hoso_processor::partition::Settings;
@@ -108,7 +107,7 @@ fn stream(cold: Option<&Path>) {
             for (seq, kind, d, h) in steps {
                 // Events of tomorrow arrive tomorrow: a live stream.
                 if d == day {
-                    t.fold_message(offset, None, &event(&f, seq, kind, d, h, i % 100), None);
+                    t.fold_message(offset, None, &event(&f, seq, kind, d, h, i % 100), None).unwrap();
                     offset += 1;
                 }
             }
@@ -120,7 +119,7 @@ fn stream(cold: Option<&Path>) {
                 ];
                 for (seq, kind, d, h) in late {
                     if d == day {
-                        t.fold_message(offset, None, &event(&y, seq, kind, d, h, i % 100), None);
+                        t.fold_message(offset, None, &event(&y, seq, kind, d, h, i % 100), None).unwrap();
                         offset += 1;
                     }
                 }
@@ -133,7 +132,7 @@ fn stream(cold: Option<&Path>) {
                         None,
                         &event(&z, 3, "returned", day, 10, i % 100),
                         None,
-                    );
+                    ).unwrap();
                     offset += 1;
                 }
             }
@@ -171,7 +170,7 @@ fn recovery(dir: &Path) {
             None,
             &event(&f, 1, "received", day, 8, i % 100),
             None,
-        );
+        ).unwrap();
         offset += 1;
         if i % 3 != 0 {
             t.fold_message(
@@ -179,16 +178,18 @@ fn recovery(dir: &Path) {
                 None,
                 &event(&f, 2, "resolved", day + 1, 15, i % 100),
                 None,
-            );
+            ).unwrap();
             offset += 1;
         }
     }
     checkpoint::save(&store, &mut t).expect("checkpoint written");
-    let bytes = store.load(0).expect("load").map_or(0, |b| b.len());
+    let bytes = hoso_model::checkpoint::load(&store, 0)
+        .expect("load")
+        .map_or(0, |c| c.bytes.len());
     let mut times = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let restored = checkpoint::restore(&store, 0, Settings::default());
+        let restored = checkpoint::restore(&store, 0, Settings::default()).unwrap();
         times.push(started.elapsed().as_secs_f64());
         assert_eq!(restored.filings().len(), filings as usize);
     }

@@ -66,8 +66,40 @@ impl Roles {
     };
 }
 
-/// The processor's thread, once the topic exists and it has started.
-type ProcessorSlot = Arc<Mutex<Option<std::thread::JoinHandle<()>>>>;
+/// The processor's thread (or a query node's checkpoint reader), once the
+/// topic exists and it has started.
+type ProcessorSlot = Arc<Mutex<Option<TablesThread>>>;
+
+/// The thread that moves the tables.
+enum TablesThread {
+    /// Ends with an error when the engine cannot go on.
+    Processor(std::thread::JoinHandle<Result<(), hoso_processor::ProcessorError>>),
+    Reader(std::thread::JoinHandle<()>),
+}
+
+impl TablesThread {
+    fn is_finished(&self) -> bool {
+        match self {
+            TablesThread::Processor(h) => h.is_finished(),
+            TablesThread::Reader(h) => h.is_finished(),
+        }
+    }
+
+    /// Waits for the thread; what stopped it, when it was an error.
+    fn join(self) -> Option<String> {
+        match self {
+            TablesThread::Processor(h) => match h.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("the processor thread panicked".into()),
+            },
+            TablesThread::Reader(h) => h
+                .join()
+                .err()
+                .map(|_| "the checkpoint reader panicked".into()),
+        }
+    }
+}
 
 /// Not ready once the processor thread has ended without being asked to:
 /// the tables would silently stop moving.
@@ -99,6 +131,10 @@ pub struct Running {
     background: Vec<JoinHandle<()>>,
     processor: ProcessorSlot,
     stop_processor: Arc<AtomicBool>,
+    /// Why the processor stopped on its own, when it did: the process
+    /// shuts down and exits with an error (a restart resumes from the
+    /// checkpoints).
+    fatal: Arc<Mutex<Option<String>>>,
     publisher: Option<Publisher>,
 }
 
@@ -268,7 +304,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         };
         if let (true, Some(live)) = (roles.checkpoints, &live) {
             let handle = read_checkpoints(&config, &table_store, live.clone(), stop.clone())?;
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(TablesThread::Reader(handle));
         }
         // A query node reads the table store only: no Kafka to wait for.
         let needs_topic = roles.ingest || roles.process.is_some();
@@ -287,13 +323,54 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                     return;
                 }
                 match hoso_processor::spawn(pc, live, metrics, stop) {
-                    Ok(handle) => *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle),
+                    Ok(handle) => {
+                        *slot.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(TablesThread::Processor(handle))
+                    }
                     Err(e) => error!(error = %e, "the processor cannot start"),
                 }
             }
         }));
     }
 
+    // The processor stops on its own only when it cannot go on: say why,
+    // and shut the process down (only the binary decides to exit).
+    let fatal = Arc::new(Mutex::new(None));
+    {
+        let (slot, stopping, fatal, cancel) = (
+            processor.clone(),
+            stop_processor.clone(),
+            fatal.clone(),
+            cancel.clone(),
+        );
+        background.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let ended = {
+                    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+                    match &*slot {
+                        Some(t) if t.is_finished() && !stopping.load(Ordering::Relaxed) => slot.take(),
+                        _ => None,
+                    }
+                };
+                if let Some(thread) = ended {
+                    let why = tokio::task::spawn_blocking(move || thread.join())
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| "its thread ended".into());
+                    error!(error = %why, "the processor stopped; shutting down");
+                    *fatal.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                    cancel.cancel();
+                    return;
+                }
+            }
+        }));
+    }
     app = app.merge(ops::router(registry, checks));
     let listener = tokio::net::TcpListener::bind(&config.http.listen)
         .await
@@ -314,6 +391,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
         background,
         processor,
         stop_processor,
+        fatal,
         publisher,
     })
 }
@@ -523,10 +601,16 @@ impl Running {
         self.cancel.clone()
     }
 
-    /// Runs until the token is cancelled, then shuts down.
+    /// Runs until the token is cancelled, then shuts down; an error when
+    /// the processor stopped because it could not go on.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.cancel.cancelled().await;
-        self.shutdown().await
+        let fatal = self.fatal.clone();
+        self.shutdown().await?;
+        match fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(why) => anyhow::bail!("the processor stopped: {why}"),
+            None => Ok(()),
+        }
     }
 
     /// Stops serving, lets the processor publish what it folded, and
@@ -543,10 +627,10 @@ impl Running {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(handle) = handle {
-            tokio::task::spawn_blocking(move || handle.join())
-                .await?
-                .ok();
+        if let Some(handle) = handle
+            && let Some(why) = tokio::task::spawn_blocking(move || handle.join()).await?
+        {
+            error!(error = %why, "the processor stopped");
         }
         if let Some(p) = self.publisher {
             tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(5))).await?;

@@ -9,12 +9,17 @@
 //! `seq` order. So every value is a function of the *set* of events folded,
 //! never of their arrival order, and a repeated event changes nothing.
 //!
-//! One refusal is kept ([`Rejection::Conflict`]): two `event_id`s at one
-//! `(filing_id, seq)`. Of those, the one whose `event_id` has the lowest
-//! [`fingerprint`] is the event at that `seq`, whichever came first; when
-//! it comes second it displaces the first ([`Displaced`]). A refusal is
-//! never taken back, so the refused set, too, is the same in every order.
-//! Refused events stay in the log, so a repeat of one is a duplicate.
+//! Two refusals are kept, both under the reason `conflict`:
+//! [`Rejection::Conflict`], two `event_id`s at one `(filing_id, seq)`, of
+//! which only the one whose `event_id` has the lowest [`fingerprint`] can
+//! be the event at that `seq`, whichever came first; and
+//! [`Rejection::Receipt`], a `received` event naming another province or
+//! commune than a `received` at a lower `seq`. Both are existential over
+//! the events seen (folded or refused), so an arrival only ever adds
+//! refusals: when the deciding event comes second it displaces the first
+//! ([`Displaced`]), and a refusal is never taken back, so the refused set,
+//! too, is the same in every order. Refused events stay in the log, so a
+//! repeat of one is a duplicate.
 use crate::event::{Channel, Event, EventType};
 use crate::intern::Interner;
 use crate::time::local_day;
@@ -65,17 +70,23 @@ pub enum Applied {
 /// which rules were dropped for that and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// Another `event_id` is at this `(filing_id, seq)`, and of the two the
-    /// other one's `event_id` has the lower [`fingerprint`]: that one is
-    /// the event at this `seq`, in every arrival order.
+    /// Another `event_id` seen at this `(filing_id, seq)` has the lower
+    /// [`fingerprint`]: only the lowest can be the event at this `seq`, in
+    /// every arrival order (and it may be refused itself).
     Conflict,
+    /// A `received` event at a lower `seq` of the filing (folded or not)
+    /// names another province or commune: a second receipt cannot move
+    /// the filing. The same reason code as [`Rejection::Conflict`], since
+    /// an event can be refused for both and which one is found first
+    /// depends on arrival order; the detail says which.
+    Receipt,
 }
 
 impl Rejection {
     /// The stable reason code (DLQ header, `rejects.reason`).
     pub const fn reason(&self) -> &'static str {
         match self {
-            Rejection::Conflict => "conflict",
+            Rejection::Conflict | Rejection::Receipt => "conflict",
         }
     }
 }
@@ -86,6 +97,10 @@ impl std::fmt::Display for Rejection {
             Rejection::Conflict => f.write_str(
                 "another event_id is at this (filing_id, seq), and the event_id with the lower \
                  fingerprint is the one folded",
+            ),
+            Rejection::Receipt => f.write_str(
+                "a `received` event at a lower seq of this filing names another province or \
+                 commune",
             ),
         }
     }
@@ -202,12 +217,17 @@ impl Logged {
     }
 }
 
-/// What a folded `received` event says about the filing (only the one in
-/// force counts; the others are kept in case it is displaced).
+/// What a `received` event says about the filing. Every one seen is kept,
+/// folded or refused: only the lowest-`seq` folded one is in force, the
+/// others stand in for it if it is displaced, and any of them refuses a
+/// higher-`seq` one that names other dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Receipt {
     due_at: i64,
     seq: u32,
+    /// The event's `event_id` fingerprint: with `seq`, its place in the log.
+    fp: u32,
+    folded: bool,
     /// Interned procedure code, 0 when none.
     procedure: u32,
     commune: u32,
@@ -253,9 +273,10 @@ pub struct FilingState {
     /// (`Channel as u8`, 0 when not received) in bits 4-5, `DUE_COMPUTED`.
     marks: u8,
     /// Every event seen, sorted by (`seq`, fingerprint); at each `seq` at
-    /// most one is folded: the one with the lowest fingerprint.
+    /// most one is folded: the one with the lowest fingerprint, unless it
+    /// is a refused `received`.
     log: Vec<Logged>,
-    /// The folded `received` events, sorted by `seq`.
+    /// Every `received` event seen, sorted by (`seq`, fingerprint).
     receipts: Vec<Receipt>,
     /// Province and commune of the lowest-`seq` folded event: the filing's
     /// dimensions until it has a `received` event.
@@ -302,7 +323,7 @@ impl FilingState {
     ) -> Applied {
         let fp = fingerprint(&ev.event_id);
         let at = self.log.partition_point(|l| l.seq < ev.seq);
-        let mut folded_here = None;
+        let (mut folded_here, mut beaten) = (None, false);
         for (i, l) in self.log[at..].iter().enumerate() {
             if l.seq != ev.seq {
                 break;
@@ -310,47 +331,51 @@ impl FilingState {
             if l.fp() == fp {
                 return Applied::Duplicate;
             }
+            beaten |= l.fp() < fp;
             if l.folded() {
                 folded_here = Some(at + i);
             }
         }
+        let is_receipt = ev.kind == EventType::Received;
+        let dims = (ev.province, ev.commune);
+        // Both refusals are existential over the events seen, folded or
+        // not, so adding events only ever adds refusals (monotone): a lower
+        // fingerprint at this `seq`, or, for a `received`, one at a lower
+        // `seq` that names other dimensions.
+        let why = if beaten {
+            Some(Rejection::Conflict)
+        } else if is_receipt
+            && self
+                .receipts
+                .iter()
+                .any(|r| r.seq < ev.seq && (r.province, r.commune) != dims)
+        {
+            Some(Rejection::Receipt)
+        } else {
+            None
+        };
+        let loses = why.is_some();
         let mut tag = (ev.kind as u32) | (fp << FP_SHIFT);
         if ev.kind == EventType::FeePaid && ev.online_payment == Some(true) {
             tag |= PAID_ONLINE;
         }
-        let loses = folded_here.is_some_and(|i| self.log[i].fp() < fp);
         if loses {
             tag |= REFUSED;
         }
-        let entry = Logged {
-            at_ms: ev.occurred_at_ms,
-            offset,
-            seq: ev.seq,
-            tag,
-        };
         let pos = at + self.log[at..].partition_point(|l| l.seq == ev.seq && l.fp() < fp);
-        self.log.insert(pos, entry);
-        if loses {
-            return Applied::Rejected(Rejection::Conflict);
-        }
-        if let Some(i) = folded_here {
-            // The new event takes the `seq`: the one folded there is refused.
-            let i = if i >= pos { i + 1 } else { i };
-            let old = self.log[i];
-            self.log[i].tag |= REFUSED;
-            if old.kind() == EventType::Received {
-                self.receipts.retain(|r| r.seq != old.seq);
-            }
-            displaced.push(Displaced {
-                seq: old.seq,
-                kind: old.kind(),
-                occurred_at_ms: old.at_ms,
-                offset: old.offset,
-                why: Rejection::Conflict,
-            });
-        }
-        if ev.kind == EventType::Received {
-            let i = self.receipts.partition_point(|r| r.seq < ev.seq);
+        self.log.insert(
+            pos,
+            Logged {
+                at_ms: ev.occurred_at_ms,
+                offset,
+                seq: ev.seq,
+                tag,
+            },
+        );
+        if is_receipt {
+            let i = self
+                .receipts
+                .partition_point(|r| (r.seq, r.fp) < (ev.seq, fp));
             let mut attrs = 0;
             set_bits(&mut attrs, EID, ev.eid_level2);
             set_bits(&mut attrs, DIGITIZED, ev.digitized);
@@ -360,6 +385,8 @@ impl FilingState {
                 Receipt {
                     due_at: ev.due_at_ms.unwrap_or(ev.occurred_at_ms),
                     seq: ev.seq,
+                    fp,
+                    folded: !loses,
                     procedure: ev
                         .procedure_code
                         .as_deref()
@@ -372,16 +399,66 @@ impl FilingState {
                 },
             );
         }
-        if self
-            .log
-            .iter()
-            .find(|l| l.folded())
-            .is_some_and(|l| l.seq == ev.seq)
-        {
-            self.first_dims = (ev.province, ev.commune);
+        let before = displaced.len();
+        if !beaten && let Some(i) = folded_here {
+            // The lowest fingerprint at the `seq`: the one folded there is
+            // refused, even when this one is refused too.
+            let i = if i >= pos { i + 1 } else { i };
+            self.refuse(i, Rejection::Conflict, displaced);
         }
-        self.derive();
-        Applied::Folded
+        if is_receipt {
+            // A `received` with other dimensions at a higher `seq` can no
+            // longer stand, whether this one is folded or not.
+            let higher: Vec<(u32, u32)> = self
+                .receipts
+                .iter()
+                .filter(|r| r.folded && r.seq > ev.seq && (r.province, r.commune) != dims)
+                .map(|r| (r.seq, r.fp))
+                .collect();
+            for (seq, fp) in higher {
+                if let Some(i) = self.log.iter().position(|l| l.seq == seq && l.fp() == fp) {
+                    self.refuse(i, Rejection::Receipt, displaced);
+                }
+            }
+        }
+        if !loses
+            && self
+                .log
+                .iter()
+                .find(|l| l.folded())
+                .is_some_and(|l| l.seq == ev.seq)
+        {
+            self.first_dims = dims;
+        }
+        if !loses || displaced.len() > before {
+            self.derive();
+        }
+        match why {
+            Some(why) => Applied::Rejected(why),
+            None => Applied::Folded,
+        }
+    }
+
+    /// Refuses the folded event at `self.log[i]`, which a later arrival
+    /// displaced (see [`Displaced`]).
+    fn refuse(&mut self, i: usize, why: Rejection, displaced: &mut Vec<Displaced>) {
+        let old = self.log[i];
+        self.log[i].tag |= REFUSED;
+        if old.kind() == EventType::Received
+            && let Some(r) = self
+                .receipts
+                .iter_mut()
+                .find(|r| r.seq == old.seq && r.fp == old.fp())
+        {
+            r.folded = false;
+        }
+        displaced.push(Displaced {
+            seq: old.seq,
+            kind: old.kind(),
+            occurred_at_ms: old.at_ms,
+            offset: old.offset,
+            why,
+        });
     }
 
     /// Recomputes the row from the log: every value is a function of the
@@ -396,7 +473,7 @@ impl FilingState {
             commune,
             ..FilingState::new()
         };
-        if let Some(r) = s.receipts.first().copied() {
+        if let Some(r) = s.receipts.iter().find(|r| r.folded).copied() {
             s.received_seq = r.seq;
             s.due_at = r.due_at;
             s.procedure = r.procedure;

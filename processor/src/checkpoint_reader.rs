@@ -111,16 +111,17 @@ fn load(
     live: &LiveTables,
     loaded: &mut Loaded,
 ) -> Result<bool, CheckpointError> {
-    let Some(name) = store.latest(p)? else {
+    let Some(manifest) = hoso_model::checkpoint::latest(store, p)? else {
         return Ok(false);
     };
-    if loaded.get(&p) == Some(&name) {
+    if loaded.get(&p) == Some(&manifest.checkpoint) {
         return Ok(false);
     }
     let started = Instant::now();
-    let Some(bytes) = store.load(p)? else {
+    let Some(got) = hoso_model::checkpoint::load(store, p)? else {
         return Ok(false);
     };
+    let (name, bytes) = (got.manifest.checkpoint, got.bytes);
     let tables = match checkpoint::decode(&bytes) {
         Ok(t) if t.partition() == p => t,
         other => {
@@ -185,7 +186,7 @@ mod tests {
 
         let mut parts: Vec<PartitionTables> = (0..2).map(PartitionTables::new).collect();
         for (p, t) in parts.iter_mut().enumerate() {
-            t.fold_message(0, None, &received(&format!("F{p}")), None);
+            t.fold_message(0, None, &received(&format!("F{p}")), None).unwrap();
             checkpoint::save(&cps, t).unwrap();
         }
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 2);
@@ -202,7 +203,7 @@ mod tests {
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 0);
 
         // Partition 1 moves on; only it is loaded again.
-        parts[1].fold_message(1, None, &received("G1"), None);
+        parts[1].fold_message(1, None, &received("G1"), None).unwrap();
         checkpoint::save(&cps, &mut parts[1]).unwrap();
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 1);
         assert_eq!(hot(&live), vec![1, 2]);
@@ -210,12 +211,18 @@ mod tests {
 
         // A checkpoint that does not decode takes its partition out of the
         // tables (not ready) and is not read again; the next good one is.
-        cps.save(1, 9, b"not a checkpoint").unwrap();
+        let bad = hoso_model::checkpoint::Checkpoint {
+            partition: 1,
+            next_offset: 9,
+            bytes: b"not a checkpoint",
+            cold_files: &[],
+        };
+        hoso_model::checkpoint::save(&cps, &bad).unwrap();
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 0);
         assert_eq!(hot(&live), vec![1]);
         assert!(live.readiness().is_err());
         assert_eq!(loaded[&1], "checkpoint-00000000000000000009.bin");
-        parts[1].fold_message(10, None, &received("H1"), None);
+        parts[1].fold_message(10, None, &received("H1"), None).unwrap();
         checkpoint::save(&cps, &mut parts[1]).unwrap();
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 1);
         assert_eq!(hot(&live), vec![1, 3]);

@@ -83,13 +83,13 @@ impl CommuneClock {
             commune.append_value(commune_code(*c));
             at.append_value(*t);
         }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(part.finish()),
-            Arc::new(province.finish()),
-            Arc::new(commune.finish()),
-            Arc::new(at.finish()),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("partition", Arc::new(part.finish())),
+            ("province_code", Arc::new(province.finish())),
+            ("commune_code", Arc::new(commune.finish())),
+            ("newest_event_at", Arc::new(at.finish())),
         ];
-        RecordBatch::try_new(schema::commune_clocks(), columns)
+        crate::encode::named(schema::commune_clocks(), columns)
             .expect("commune clocks match their schema")
     }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hoso_model::checkpoint::CheckpointStore;
+use hoso_model::checkpoint::{CheckpointStore, Saved};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
@@ -31,7 +31,7 @@ use tracing::{debug, error, info, warn};
 use crate::checkpoint::{self, FsCheckpointStore, ObjectCheckpointStore};
 use crate::config::{ConsumeMode, ProcessorConfig};
 use crate::dead_letters::DeadLetters;
-use crate::engine::{Engine, Message as EngineMessage, Outcome};
+use crate::engine::{self, CheckpointSaved, Engine, Fatal, Message as EngineMessage, Outcome};
 use crate::live::LiveTables;
 use crate::metrics::ProcessorMetrics;
 use crate::partition::{PartitionTables, Settings, now_ms};
@@ -56,6 +56,10 @@ pub enum ProcessorError {
     Checkpoints(#[source] hoso_model::checkpoint::CheckpointError),
     #[error("cannot create the dead-letter producer: {0}")]
     DeadLetters(#[source] KafkaError),
+    /// The engine cannot go on (see [`Fatal`]); the process should stop
+    /// and a restart resume from the last checkpoint.
+    #[error(transparent)]
+    Fatal(#[from] Fatal),
 }
 
 /// Rebalance events, handed from librdkafka's callback to the poll loop.
@@ -79,6 +83,9 @@ enum Assignment {
 
 struct Context {
     pending: Mutex<Vec<Assignment>>,
+    /// A partition assigned whose checkpoint could not be restored: the
+    /// loop stops on it.
+    fatal: Mutex<Option<Fatal>>,
     /// Set once the loop has stopped and checkpointed everything: the
     /// consumer's close revokes every partition, and nothing will run the
     /// loop again, so the callback gives them up itself.
@@ -165,12 +172,21 @@ impl ConsumerContext for Context {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let mut restored = Vec::with_capacity(partitions.len());
                 for p in partitions {
-                    let (tables, start) = resume(
+                    let (tables, start) = match resume(
                         self.checkpoints.as_deref(),
                         p,
                         self.rewind,
                         self.settings.clone(),
-                    );
+                    ) {
+                        Ok(resumed) => resumed,
+                        Err(e) => {
+                            // Not held, so nothing of it is folded; the
+                            // loop stops on the error.
+                            let mut fatal = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
+                            fatal.get_or_insert(e);
+                            continue;
+                        }
+                    };
                     if let Err(e) = tpl.set_partition_offset(&self.topic, p, start) {
                         warn!(partition = p, error = %e, "cannot set the start offset");
                     }
@@ -221,13 +237,15 @@ impl ConsumerContext for Context {
 }
 
 /// Starts the processor on its own thread. It runs until `stop` is set,
-/// then publishes what it folded, checkpoints, and leaves the group.
+/// then publishes what it folded, checkpoints, and leaves the group; or
+/// until the engine cannot go on ([`ProcessorError::Fatal`], the thread's
+/// result), when it stops at once, writing nothing more.
 pub fn spawn(
     config: ProcessorConfig,
     live: Arc<LiveTables>,
     metrics: ProcessorMetrics,
     stop: Arc<AtomicBool>,
-) -> Result<JoinHandle<()>, ProcessorError> {
+) -> Result<JoinHandle<Result<(), ProcessorError>>, ProcessorError> {
     // A follower owns no partition, so it writes no checkpoint.
     let checkpoints: Option<Arc<dyn CheckpointStore>> =
         match (&config.remote, &config.checkpoint_dir, config.mode) {
@@ -251,6 +269,7 @@ pub fn spawn(
     };
     let context = Context {
         pending: Mutex::new(Vec::new()),
+        fatal: Mutex::new(None),
         closing: AtomicBool::new(false),
         checkpoints: checkpoints.clone(),
         rewind: config.resume_rewind_messages,
@@ -333,15 +352,30 @@ impl Loop {
         }
     }
 
-    fn run(mut self, stop: &AtomicBool) {
+    fn run(mut self, stop: &AtomicBool) -> Result<(), ProcessorError> {
+        let result = self.serve(stop);
+        // The consumer's close revokes what is held: let the callback give
+        // it up, with nothing more written after an error.
+        self.consumer
+            .context()
+            .closing
+            .store(true, Ordering::Relaxed);
+        match &result {
+            Ok(()) => info!("processor stopped"),
+            Err(e) => error!(error = %e, "processor stopped: it cannot go on"),
+        }
+        result
+    }
+
+    fn serve(&mut self, stop: &AtomicBool) -> Result<(), ProcessorError> {
         let publish_every = Duration::from_millis(self.config.publish_interval_ms.max(1));
         let mut last_publish = Instant::now();
         info!(topic = %self.config.topic, mode = ?self.config.mode, "processor started");
         while !stop.load(Ordering::Relaxed) {
             if self.config.mode != ConsumeMode::Group && !self.following {
-                self.assign_all_partitions();
+                self.assign_all_partitions()?;
             }
-            self.fold_batch(Duration::from_millis(50));
+            self.fold_batch(Duration::from_millis(50))?;
             if self.live.brokers_down()
                 && self
                     .last_error
@@ -370,11 +404,7 @@ impl Loop {
         }
         self.publish();
         self.checkpoint(CommitMode::Sync);
-        self.consumer
-            .context()
-            .closing
-            .store(true, Ordering::Relaxed);
-        info!("processor stopped");
+        Ok(())
     }
 
     /// Checkpoints every partition that read anything since its last
@@ -410,10 +440,31 @@ impl Loop {
         }
         for (p, result) in saved {
             match result {
-                Ok(next) => {
+                Ok(CheckpointSaved {
+                    saved: Saved::Written,
+                    next_offset,
+                }) => {
                     self.metrics.checkpoints.with_label_values(&["ok"]).inc();
-                    let _ =
-                        progress.add_partition_offset(&self.config.topic, p, Offset::Offset(next));
+                    let _ = progress.add_partition_offset(
+                        &self.config.topic,
+                        p,
+                        Offset::Offset(next_offset),
+                    );
+                }
+                Ok(CheckpointSaved {
+                    saved: Saved::Superseded { current },
+                    next_offset,
+                }) => {
+                    self.metrics
+                        .checkpoints
+                        .with_label_values(&["superseded"])
+                        .inc();
+                    warn!(
+                        partition = p,
+                        current,
+                        ours = next_offset,
+                        "a newer checkpoint is there (the partition has another owner); not written"
+                    );
                 }
                 Err(e) => {
                     self.metrics
@@ -433,7 +484,7 @@ impl Loop {
 
     /// Polls up to [`BATCH_MESSAGES`] messages, waiting at most `wait` for
     /// the first, and folds them.
-    fn fold_batch(&mut self, wait: Duration) {
+    fn fold_batch(&mut self, wait: Duration) -> Result<(), ProcessorError> {
         let started = Instant::now();
         let (mut consumed, mut folded, mut duplicate, mut rejected) = (0u64, 0u64, 0u64, 0u64);
         let mut timeout = wait;
@@ -444,7 +495,7 @@ impl Loop {
             self.apply_effects();
             let polled = self.consumer.poll(timeout);
             timeout = Duration::ZERO;
-            apply_rebalances(&self.consumer, &mut self.engine, &self.live, &self.metrics);
+            apply_rebalances(&self.consumer, &mut self.engine, &self.live, &self.metrics)?;
             match polled {
                 None => break,
                 Some(Ok(msg)) => {
@@ -460,7 +511,7 @@ impl Loop {
                         payload: msg.payload().unwrap_or_default(),
                         timestamp_ms: timestamp,
                     };
-                    match self.engine.fold(message, now_ms()) {
+                    match self.engine.fold(message, now_ms())? {
                         Outcome::Folded => folded += 1,
                         Outcome::Duplicate => duplicate += 1,
                         Outcome::Rejected { .. } => rejected += 1,
@@ -505,6 +556,7 @@ impl Loop {
             events.with_label_values(&["duplicate"]).inc_by(duplicate);
             events.with_label_values(&["rejected"]).inc_by(rejected);
         }
+        Ok(())
     }
 
     /// Carries out what the engine asked for: dead letters, and the
@@ -546,7 +598,7 @@ impl Loop {
 
     /// Standalone and follow modes: assign every partition of the topic,
     /// each restored from its checkpoint when there is one.
-    fn assign_all_partitions(&mut self) {
+    fn assign_all_partitions(&mut self) -> Result<(), Fatal> {
         let metadata = match self
             .consumer
             .fetch_metadata(Some(&self.config.topic), Duration::from_secs(2))
@@ -554,7 +606,7 @@ impl Loop {
             Ok(m) => m,
             Err(e) => {
                 debug!(error = %e, "waiting for topic metadata");
-                return;
+                return Ok(());
             }
         };
         let Some(topic) = metadata
@@ -562,10 +614,10 @@ impl Loop {
             .iter()
             .find(|t| t.name() == self.config.topic)
         else {
-            return;
+            return Ok(());
         };
         if topic.error().is_some() || topic.partitions().is_empty() {
-            return;
+            return Ok(());
         }
         let parts: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
         let mut tpl = TopicPartitionList::new();
@@ -576,18 +628,18 @@ impl Loop {
                 *p,
                 self.config.resume_rewind_messages,
                 self.engine.settings().clone(),
-            );
+            )?;
             if tpl
                 .add_partition_offset(&self.config.topic, *p, start)
                 .is_err()
             {
-                return;
+                return Ok(());
             }
             restored.push(tables);
         }
         if let Err(e) = self.consumer.assign(&tpl) {
             warn!(error = %e, "cannot assign partitions; retrying");
-            return;
+            return Ok(());
         }
         for tables in restored {
             self.engine.assign(tables);
@@ -595,6 +647,7 @@ impl Loop {
         self.live.assign(&parts);
         self.following = true;
         info!(partitions = ?parts, mode = ?self.config.mode, "reading every partition");
+        Ok(())
     }
 
     fn publish(&mut self) {
@@ -636,16 +689,13 @@ fn resume(
     partition: i32,
     rewind: u64,
     settings: Settings,
-) -> (PartitionTables, Offset) {
-    let tables = match checkpoints {
-        Some(store) => checkpoint::restore(store, partition, settings),
-        None => PartitionTables::new(partition).with_settings(settings),
-    };
+) -> Result<(PartitionTables, Offset), Fatal> {
+    let tables = engine::restore(checkpoints, partition, settings)?;
     let start = match tables.next_offset() {
         0 => Offset::Beginning,
         next => Offset::Offset(next.saturating_sub(rewind as i64).max(0)),
     };
-    (tables, start)
+    Ok((tables, start))
 }
 
 /// Applies the rebalances librdkafka reported during the last poll.
@@ -654,8 +704,11 @@ fn apply_rebalances(
     engine: &mut Engine,
     live: &LiveTables,
     metrics: &ProcessorMetrics,
-) {
+) -> Result<(), Fatal> {
     let context = consumer.context();
+    if let Some(e) = context.fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(e);
+    }
     let pending = std::mem::take(&mut *context.pending.lock().unwrap_or_else(|e| e.into_inner()));
     for change in pending {
         match change {
@@ -703,4 +756,5 @@ fn apply_rebalances(
             }
         }
     }
+    Ok(())
 }

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use arrow_array::RecordBatch;
 use hoso_model::{Contribution, Outcome};
 
-use crate::encode::encode_daily;
 
 /// Counts for one (day, province, commune): the `received*` ones over the
 /// filings received that day, the `ended*` ones over those ended that day.
@@ -196,14 +195,19 @@ impl DailyAggregates {
         self.len() == 0
     }
 
-    /// One batch per non-empty bucket, re-encoding only changed buckets.
-    pub fn batches(&mut self, partition: i32) -> Vec<RecordBatch> {
+    /// One batch per non-empty bucket, re-encoding (with `encode`, the
+    /// publisher's) only changed buckets.
+    pub fn batches(
+        &mut self,
+        partition: i32,
+        encode: impl Fn(i32, &DayRows) -> RecordBatch,
+    ) -> Vec<RecordBatch> {
         self.buckets.retain(|_, b| !b.rows.is_empty());
         self.buckets
             .values_mut()
             .map(|b| {
                 if b.dirty || b.batch.is_none() {
-                    b.batch = Some(encode_daily(partition, &b.rows));
+                    b.batch = Some(encode(partition, &b.rows));
                     b.dirty = false;
                 }
                 b.batch.clone().expect("encoded above")
@@ -275,7 +279,7 @@ mod tests {
         assert_eq!(d.len(), 3);
         d.update(&c(Some((99, false)), None), &none);
         assert_eq!(d.get((99, 1, 4)), None, "an all-zero row is removed");
-        let rows: usize = d.batches(0).iter().map(|b| b.num_rows()).sum();
+        let rows: usize = d.batches(0, crate::encode::daily).iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 2);
     }
 

@@ -135,7 +135,9 @@ impl DeadLetters {
                         self.failed().push(m);
                         return;
                     }
-                    std::thread::sleep(Duration::from_millis(5));
+                    // Wait for deliveries to make room (the producer's
+                    // thread serves them), not for a fixed time.
+                    let _ = self.producer.flush(Duration::from_millis(5));
                     record = back;
                 }
             }

@@ -236,16 +236,16 @@ impl Deadlines {
                     .with_timezone("UTC"),
             )
         };
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int32Array::from_value(partition, n)),
-            Arc::new(ids),
-            Arc::new(province),
-            Arc::new(commune),
-            Arc::new(urgency),
-            ts(&|a| a.since_ms),
-            ts(&|a| a.effective_due_at),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("partition", Arc::new(Int32Array::from_value(partition, n))),
+            ("filing_id", Arc::new(ids)),
+            ("province_code", Arc::new(province)),
+            ("commune_code", Arc::new(commune)),
+            ("urgency", Arc::new(urgency)),
+            ("since", ts(&|a| a.since_ms)),
+            ("effective_due_at", ts(&|a| a.effective_due_at)),
         ];
-        let batch = RecordBatch::try_new(hoso_model::schema::filing_alerts(), columns)
+        let batch = crate::encode::named(hoso_model::schema::filing_alerts(), columns)
             .expect("columns match the schema");
         self.batch = Some(batch.clone());
         batch

@@ -226,14 +226,16 @@ impl PartitionTables {
     }
 
     /// Decodes and folds the message at `offset`. `timestamp_ms` is the
-    /// message's Kafka timestamp, when it has one.
+    /// message's Kafka timestamp, when it has one. An error (a cold file
+    /// that may hold the filing cannot be read) leaves the tables as they
+    /// were, the message unread.
     pub fn fold_message(
         &mut self,
         offset: i64,
         key: Option<&[u8]>,
         payload: &[u8],
         timestamp_ms: Option<i64>,
-    ) -> FoldResult {
+    ) -> Result<FoldResult, ColdError> {
         self.fold_message_at(offset, key, payload, timestamp_ms, now_ms())
     }
 
@@ -246,11 +248,12 @@ impl PartitionTables {
         payload: &[u8],
         timestamp_ms: Option<i64>,
         now: i64,
-    ) -> FoldResult {
+    ) -> Result<FoldResult, ColdError> {
         if offset < self.first_offset {
-            return FoldResult::BeforeStart;
+            return Ok(FoldResult::BeforeStart);
         }
         let fresh = offset >= self.next_offset;
+        let was_next = self.next_offset;
         // Never backwards: messages re-read after a resume are behind it.
         self.next_offset = self.next_offset.max(offset + 1);
         let event = match decode_event_with(payload, Some(&self.settings.due_rules)) {
@@ -267,15 +270,22 @@ impl PartitionTables {
                     offset,
                     seen_at_ms: now,
                 };
-                return self.reject(reject, fresh);
+                return Ok(self.reject(reject, fresh));
             }
         };
         let closed_before = self.closed_before();
         let cold = &mut self.cold;
         let mut displaced = Vec::new();
-        let r = self
+        let r = match self
             .filings
-            .apply_at(&event, offset, |id| cold.recall(id), &mut displaced);
+            .apply_at(&event, offset, |id| cold.recall(id), &mut displaced)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.next_offset = was_next;
+                return Err(e);
+            }
+        };
         if self.cold.has_recalled() {
             self.cold.finish_recall(&mut self.filings);
             self.changed = true;
@@ -307,9 +317,12 @@ impl PartitionTables {
                 self.displaced.push(*r);
             }
         }
-        match r.applied {
+        Ok(match r.applied {
             Applied::Duplicate => FoldResult::Duplicate,
             Applied::Rejected(why) => {
+                // Refused, yet it may have displaced folded events (a
+                // `received` with other dimensions above it).
+                self.moved(&r, &event, offset, closed_before, now);
                 let reject = Reject {
                     reason: why.reason(),
                     detail: format!(
@@ -327,46 +340,7 @@ impl PartitionTables {
                 self.reject(reject, fresh)
             }
             Applied::Folded => {
-                if self.reached_end && r.deadline_before != r.deadline_after {
-                    let (province, commune) = (r.after.province, r.after.commune);
-                    self.deadlines.observe(
-                        &event.filing_id,
-                        r.deadline_after,
-                        province,
-                        commune,
-                        now,
-                    );
-                }
-                let closed = closed_keys(&r.before, &r.after, closed_before);
-                if closed.is_empty() {
-                    self.daily.update(&r.before, &r.after);
-                } else {
-                    let old: Vec<DayCounts> = closed
-                        .iter()
-                        .map(|k| self.daily.get(*k).unwrap_or_default())
-                        .collect();
-                    self.daily.update(&r.before, &r.after);
-                    for (key, old) in closed.into_iter().zip(old) {
-                        let new = self.daily.get(key).unwrap_or_default();
-                        if new != old {
-                            self.closed_changes.push(DayChange {
-                                key,
-                                old,
-                                new,
-                                offset,
-                                filing_id: event.filing_id.to_string(),
-                                event_id: event.event_id.to_string(),
-                                cause: format!(
-                                    "late `{}` event (seq {}, occurred_at {}) of filing {}",
-                                    event.kind,
-                                    event.seq,
-                                    hoso_model::time::format_utc_ms(event.occurred_at_ms),
-                                    event.filing_id
-                                ),
-                            });
-                        }
-                    }
-                }
+                self.moved(&r, &event, offset, closed_before, now);
                 // Only fresh messages move event time: a re-read after a
                 // resume must decide "closed" as the first read did.
                 if fresh {
@@ -378,6 +352,58 @@ impl PartitionTables {
                     .saw(event.province, event.commune, event.occurred_at_ms);
                 self.changed = true;
                 FoldResult::Folded
+            }
+        })
+    }
+
+    /// Moves what one event changed of its filing: the daily counts (a
+    /// closed day's change kept for its restatement) and the deadline
+    /// timers.
+    fn moved(
+        &mut self,
+        r: &crate::store::StoreApply,
+        event: &hoso_model::Event<'_>,
+        offset: i64,
+        closed_before: i32,
+        now: i64,
+    ) {
+        if self.reached_end && r.deadline_before != r.deadline_after {
+            let (province, commune) = (r.after.province, r.after.commune);
+            self.deadlines
+                .observe(&event.filing_id, r.deadline_after, province, commune, now);
+        }
+        if r.before == r.after {
+            return;
+        }
+        self.changed = true;
+        let closed = closed_keys(&r.before, &r.after, closed_before);
+        if closed.is_empty() {
+            self.daily.update(&r.before, &r.after);
+            return;
+        }
+        let old: Vec<DayCounts> = closed
+            .iter()
+            .map(|k| self.daily.get(*k).unwrap_or_default())
+            .collect();
+        self.daily.update(&r.before, &r.after);
+        for (key, old) in closed.into_iter().zip(old) {
+            let new = self.daily.get(key).unwrap_or_default();
+            if new != old {
+                self.closed_changes.push(DayChange {
+                    key,
+                    old,
+                    new,
+                    offset,
+                    filing_id: event.filing_id.to_string(),
+                    event_id: event.event_id.to_string(),
+                    cause: format!(
+                        "late `{}` event (seq {}, occurred_at {}) of filing {}",
+                        event.kind,
+                        event.seq,
+                        hoso_model::time::format_utc_ms(event.occurred_at_ms),
+                        event.filing_id
+                    ),
+                });
             }
         }
     }
@@ -540,8 +566,8 @@ impl PartitionTables {
     pub fn publish_at(&mut self, now_ms: i64) -> Arc<PublishedPartition> {
         self.changed = false;
         Arc::new(PublishedPartition {
-            filings: self.filings.batches(),
-            daily_partials: self.daily.batches(self.partition),
+            filings: self.filings.batches(crate::encode::filings),
+            daily_partials: self.daily.batches(self.partition, crate::encode::daily),
             rejects: self.rejects.batch(),
             restatements: self.restatements.batches(),
             cold_files: self.cold.paths(),
@@ -643,7 +669,7 @@ mod tests {
         let mut offset = 0;
         let mut fold = |t: &mut PartitionTables, bytes: Vec<u8>| {
             offset += 1;
-            t.fold_message(offset, None, &bytes, None)
+            t.fold_message(offset, None, &bytes, None).unwrap()
         };
         fold(&mut t, ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"));
         fold(&mut t, ev("F1", 2, "resolved", "2025-07-01T10:00:00+07:00"));
@@ -705,19 +731,19 @@ mod tests {
             None,
             &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        );
+        ).unwrap();
         t.fold_message(
             1,
             None,
             &ev("F2", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        );
+        ).unwrap();
         t.fold_message(
             2,
             None,
             &ev("F2", 2, "resolved", "2025-07-02T08:00:00+07:00"),
             None,
-        );
+        ).unwrap();
         assert_eq!(
             t.deadlines().alerting().count(),
             0,
@@ -736,13 +762,13 @@ mod tests {
             None,
             &ev("F1", 2, "resolved", "2025-07-04T08:00:00+07:00"),
             None,
-        );
+        ).unwrap();
         t.fold_message(
             4,
             None,
             &ev("F3", 1, "received", "2025-07-04T09:00:00+07:00"),
             None,
-        );
+        ).unwrap();
         let alerting: Vec<&str> = t.deadlines().alerting().map(|(id, _)| id).collect();
         assert_eq!(alerting, vec!["F3"]);
         t.mark_end();
@@ -758,14 +784,14 @@ mod tests {
         let mut t = PartitionTables::new(0);
         let kafka = parse_rfc3339_ms("2025-07-01T09:00:00+07:00").unwrap();
         let bad = ev("F1", 1, "received", "2999-01-01T00:00:00+07:00");
-        t.fold_message(0, None, &bad, Some(kafka));
+        t.fold_message(0, None, &bad, Some(kafka)).unwrap();
         assert_eq!(t.watermark_ms(), kafka + MAX_EVENT_LEAD_MS);
         t.fold_message(
             1,
             None,
             &ev("F2", 1, "received", "2025-07-01T08:00:00+07:00"),
             Some(kafka),
-        );
+        ).unwrap();
         assert!(!t.has_closed_changes());
     }
 
@@ -795,13 +821,13 @@ mod tests {
             None,
             &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        );
+        ).unwrap();
         assert_eq!(
-            t.fold_message(1, None, &ev_id(&low, 2, "processing"), None),
+            t.fold_message(1, None, &ev_id(&low, 2, "processing"), None).unwrap(),
             FoldResult::Folded
         );
         let loser = ev_id(&high, 2, "resolved");
-        let first = t.fold_message(2, None, &loser, None);
+        let first = t.fold_message(2, None, &loser, None).unwrap();
         assert!(matches!(
             first,
             FoldResult::Rejected {
@@ -811,22 +837,22 @@ mod tests {
         ));
         // Read again after a resume: the refused event is remembered, so
         // it is not logged or dead-lettered twice.
-        assert_eq!(t.fold_message(2, None, &loser, None), FoldResult::Duplicate);
+        assert_eq!(t.fold_message(2, None, &loser, None).unwrap(), FoldResult::Duplicate);
         // Undecodable, read again: refused again, logged once.
         let junk = b"{not json";
         assert!(matches!(
-            t.fold_message(3, None, junk, None),
+            t.fold_message(3, None, junk, None).unwrap(),
             FoldResult::Rejected { new: Some(_), .. }
         ));
         assert_eq!(
-            t.fold_message(3, None, junk, None),
+            t.fold_message(3, None, junk, None).unwrap(),
             FoldResult::Rejected {
                 reason: "not_json",
                 new: None
             }
         );
         // Sent again at a new offset: the same event, a duplicate of the refused one.
-        assert_eq!(t.fold_message(4, None, &loser, None), FoldResult::Duplicate);
+        assert_eq!(t.fold_message(4, None, &loser, None).unwrap(), FoldResult::Duplicate);
         assert_eq!(t.rejects.len(), 2);
         assert_eq!(
             t.filings().get("F1").unwrap().status(),
@@ -843,15 +869,15 @@ mod tests {
             None,
             &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        );
+        ).unwrap();
         assert_eq!(
-            t.fold_message(1, None, &ev_id(&high, 2, "resolved"), None),
+            t.fold_message(1, None, &ev_id(&high, 2, "resolved"), None).unwrap(),
             FoldResult::Folded
         );
         assert!(t.filings().get("F1").unwrap().ended_at().is_some());
         // The lower fingerprint arrives second and takes seq 2.
         assert_eq!(
-            t.fold_message(2, None, &ev_id(&low, 2, "processing"), None),
+            t.fold_message(2, None, &ev_id(&low, 2, "processing"), None).unwrap(),
             FoldResult::Folded
         );
         let f = t.filings().get("F1").unwrap();

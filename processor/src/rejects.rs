@@ -211,18 +211,18 @@ fn encode(rows: &VecDeque<Reject>) -> RecordBatch {
         offset.append_value(r.offset);
         seen.append_value(r.seen_at_ms);
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(reason.finish()),
-        Arc::new(detail.finish()),
-        Arc::new(filing.finish()),
-        Arc::new(event.finish()),
-        Arc::new(payload.finish()),
-        Arc::new(bytes.finish()),
-        Arc::new(partition.finish()),
-        Arc::new(offset.finish()),
-        Arc::new(seen.finish()),
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("reason", Arc::new(reason.finish())),
+        ("detail", Arc::new(detail.finish())),
+        ("filing_id", Arc::new(filing.finish())),
+        ("event_id", Arc::new(event.finish())),
+        ("payload", Arc::new(payload.finish())),
+        ("payload_bytes", Arc::new(bytes.finish())),
+        ("partition", Arc::new(partition.finish())),
+        ("offset", Arc::new(offset.finish())),
+        ("seen_at", Arc::new(seen.finish())),
     ];
-    RecordBatch::try_new(schema::rejects(), columns).expect("rejects batch matches its schema")
+    crate::encode::named(schema::rejects(), columns).expect("rejects batch matches its schema")
 }
 
 #[cfg(test)]

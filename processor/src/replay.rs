@@ -45,6 +45,8 @@ pub enum ReplayError {
     Checkpoint(#[from] CheckpointError),
     #[error("cold files: {0}")]
     Cold(#[from] crate::cold::ColdError),
+    #[error(transparent)]
+    Fatal(#[from] crate::engine::Fatal),
     #[error("cancelled")]
     Cancelled,
 }
@@ -208,7 +210,7 @@ pub fn replay(
                         payload: msg.payload().unwrap_or_default(),
                         timestamp_ms: msg.timestamp().to_millis(),
                     };
-                    match engine.fold(message, now_ms()) {
+                    match engine.fold(message, now_ms())? {
                         Outcome::Folded => summary.folded += 1,
                         Outcome::Duplicate | Outcome::NotHeld => summary.duplicates += 1,
                         // Counted from the dead letters below, with the

@@ -297,22 +297,22 @@ fn encode<'a>(rows: impl ExactSizeIterator<Item = &'a Restatement>) -> RecordBat
         offset.append_value(r.offset);
         held.append_value(r.partitions_held);
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(day.finish()),
-        Arc::new(province.finish()),
-        Arc::new(commune.finish()),
-        Arc::new(metric.finish()),
-        Arc::new(old.finish()),
-        Arc::new(new.finish()),
-        Arc::new(changed.finish()),
-        Arc::new(cause.finish()),
-        Arc::new(filing.finish()),
-        Arc::new(event.finish()),
-        Arc::new(partition.finish()),
-        Arc::new(offset.finish()),
-        Arc::new(held.finish()),
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("day", Arc::new(day.finish())),
+        ("province_code", Arc::new(province.finish())),
+        ("commune_code", Arc::new(commune.finish())),
+        ("metric", Arc::new(metric.finish())),
+        ("old_value", Arc::new(old.finish())),
+        ("new_value", Arc::new(new.finish())),
+        ("changed_at", Arc::new(changed.finish())),
+        ("cause", Arc::new(cause.finish())),
+        ("filing_id", Arc::new(filing.finish())),
+        ("event_id", Arc::new(event.finish())),
+        ("partition", Arc::new(partition.finish())),
+        ("offset", Arc::new(offset.finish())),
+        ("partitions_held", Arc::new(held.finish())),
     ];
-    RecordBatch::try_new(schema::restatements(), columns)
+    crate::encode::named(schema::restatements(), columns)
         .expect("restatements batch matches its schema")
 }
 

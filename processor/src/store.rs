@@ -14,7 +14,6 @@ use hoso_model::fold::Deadline;
 use hoso_model::fold::Displaced;
 use hoso_model::{Applied, Contribution, Event, FilingState, Interner};
 
-use crate::encode::encode_filings;
 
 /// Rows per chunk: big enough that a province-year is ~100 batches, small
 /// enough that re-encoding one is a fraction of a millisecond per column.
@@ -112,29 +111,23 @@ impl FilingStore {
 
     /// Folds one event into its filing, creating the row on first sight.
     pub fn apply(&mut self, ev: &Event<'_>) -> StoreApply {
-        self.apply_or_recall(ev, |_| None)
+        let recall = |_: &[u8]| Ok::<_, std::convert::Infallible>(None);
+        let Ok(applied) = self.apply_at(ev, 0, recall, &mut Vec::new());
+        applied
     }
 
-    /// [`FilingStore::apply`], asking `recall` for the state of a filing
-    /// not held (one that went cold) before starting a new one.
-    pub fn apply_or_recall(
-        &mut self,
-        ev: &Event<'_>,
-        recall: impl FnOnce(&[u8]) -> Option<FilingState>,
-    ) -> StoreApply {
-        self.apply_at(ev, 0, recall, &mut Vec::new())
-    }
-
-    /// Folds the event read at `offset`; events it displaces (see
-    /// [`FilingState::apply_at`]) are pushed to `displaced`.
-    pub fn apply_at(
+    /// Folds the event read at `offset`, asking `recall` for the state of a
+    /// filing not held (one that went cold) before starting a new one;
+    /// events it displaces (see [`FilingState::apply_at`]) are pushed to
+    /// `displaced`. When `recall` fails nothing changed.
+    pub fn apply_at<E>(
         &mut self,
         ev: &Event<'_>,
         offset: i64,
-        recall: impl FnOnce(&[u8]) -> Option<FilingState>,
+        recall: impl FnOnce(&[u8]) -> Result<Option<FilingState>, E>,
         displaced: &mut Vec<Displaced>,
-    ) -> StoreApply {
-        let row = self.row_for(ev.filing_id.as_bytes(), recall);
+    ) -> Result<StoreApply, E> {
+        let row = self.row_for(ev.filing_id.as_bytes(), recall)?;
         let chunk = &mut self.chunks[row >> 16];
         let state = &mut chunk.states[row & (CHUNK_ROWS - 1)];
         let before = state.contribution();
@@ -145,13 +138,13 @@ impl FilingStore {
         if applied != Applied::Duplicate {
             chunk.dirty = true;
         }
-        StoreApply {
+        Ok(StoreApply {
             applied,
             before,
             after: state.contribution(),
             deadline_before,
             deadline_after: state.deadline(),
-        }
+        })
     }
 
     /// The state of a filing, if held.
@@ -169,16 +162,20 @@ impl FilingStore {
         self.hasher.hash_one(key)
     }
 
-    fn row_for(&mut self, key: &[u8], recall: impl FnOnce(&[u8]) -> Option<FilingState>) -> usize {
+    fn row_for<E>(
+        &mut self,
+        key: &[u8],
+        recall: impl FnOnce(&[u8]) -> Result<Option<FilingState>, E>,
+    ) -> Result<usize, E> {
         let hash = self.hash(key);
         let chunks = &self.chunks;
         if let Some(&r) = self
             .index
             .find(hash, |&r| row_id(chunks, r as usize) == key)
         {
-            return r as usize;
+            return Ok(r as usize);
         }
-        let state = recall(key).unwrap_or_default();
+        let state = recall(key)?.unwrap_or_default();
         let row = self.len;
         if row.is_multiple_of(CHUNK_ROWS) {
             self.chunks.push(Chunk::new());
@@ -194,7 +191,7 @@ impl FilingStore {
             use std::hash::BuildHasher;
             hasher.hash_one(row_id(chunks, r as usize))
         });
-        row
+        Ok(row)
     }
 
     /// Every filing in row order: its id and state (what a checkpoint holds).
@@ -221,7 +218,7 @@ impl FilingStore {
     /// already there (a corrupt checkpoint).
     pub fn restore_row(&mut self, filing_id: &[u8], state: FilingState) -> bool {
         let before = self.len;
-        let row = self.row_for(filing_id, |_| None);
+        let Ok(row) = self.row_for(filing_id, |_| Ok::<_, std::convert::Infallible>(None));
         self.chunks[row >> 16].states[row & (CHUNK_ROWS - 1)] = state;
         self.len > before
     }
@@ -255,14 +252,18 @@ impl FilingStore {
         taken
     }
 
-    /// One Arrow batch per chunk, re-encoding only the chunks that changed.
-    pub fn batches(&mut self) -> Vec<RecordBatch> {
+    /// One Arrow batch per chunk, re-encoding (with `encode`, the
+    /// publisher's) only the chunks that changed.
+    pub(crate) fn batches(
+        &mut self,
+        encode: impl Fn(&Chunk, &Interner) -> RecordBatch,
+    ) -> Vec<RecordBatch> {
         let procedures = &self.procedures;
         self.chunks
             .iter_mut()
             .map(|chunk| {
                 if chunk.dirty || chunk.batch.is_none() {
-                    chunk.batch = Some(encode_filings(chunk, procedures));
+                    chunk.batch = Some(encode(chunk, procedures));
                     chunk.dirty = false;
                 }
                 chunk.batch.clone().expect("encoded above")
@@ -318,7 +319,7 @@ mod tests {
         }
         assert_eq!(store.len(), n, "no new rows for known filings");
         assert!(store.get("nope").is_none());
-        let batches = store.batches();
+        let batches = store.batches(crate::encode::filings);
         assert_eq!(batches.len(), 2);
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), n);
     }
@@ -329,9 +330,9 @@ mod tests {
         for i in 0..(CHUNK_ROWS + 1) {
             store.apply(&decode_event(&event(&format!("F{i}"), 1, "received")).unwrap());
         }
-        let first = store.batches();
+        let first = store.batches(crate::encode::filings);
         store.apply(&decode_event(&event("F0", 2, "processing")).unwrap());
-        let second = store.batches();
+        let second = store.batches(crate::encode::filings);
         // Chunk 1 did not change: the very same buffers are handed out.
         assert!(
             first[1]

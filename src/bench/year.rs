@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use hoso_model::checkpoint::CheckpointStore;
 use hoso_processor::checkpoint::{self, FsCheckpointStore};
 use hoso_processor::engine::{Engine, Message};
 use hoso_processor::{LiveTables, PartitionTables};
@@ -195,7 +194,7 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
                 payload: &bytes[event.clone()],
                 timestamp_ms: Some(*at),
             };
-            engine.fold(message, now);
+            engine.fold(message, now)?;
             offsets[*p] += 1;
         }
         let elapsed = started.elapsed();
@@ -225,7 +224,8 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
     drop(engine.publish(hoso_processor::partition::now_ms()));
     for (p, saved) in engine.checkpoint(&store) {
         saved?;
-        checkpoint_bytes += store.load(p)?.map_or(0, |b| b.len() as u64);
+        checkpoint_bytes +=
+            hoso_model::checkpoint::load(&store, p)?.map_or(0, |c| c.bytes.len() as u64);
     }
     for t in engine.partitions() {
         recalls += t.cold().recalls();
@@ -242,7 +242,7 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
     let (mut hot_filings, mut cold_filings) = (0, 0u64);
     let mut tables = Vec::with_capacity(ids.len());
     for &p in &ids {
-        let mut t = checkpoint::restore(&store, p, settings.clone());
+        let mut t = checkpoint::restore(&store, p, settings.clone())?;
         anyhow::ensure!(
             t.next_offset() == offsets[p as usize],
             "partition {p} recovered at offset {} instead of {}",

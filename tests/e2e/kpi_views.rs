@@ -55,7 +55,8 @@ async fn executor_over(events: &[String]) -> QueryExecutor {
             .split('"')
             .next()
             .unwrap();
-        part.fold_message(offset as i64, Some(key.as_bytes()), e.as_bytes(), None);
+        part.fold_message(offset as i64, Some(key.as_bytes()), e.as_bytes(), None)
+            .unwrap();
     }
     let live = LiveTables::new();
     live.publish(0, part.publish());

@@ -1,5 +1,5 @@
 //! The fold state as bytes, for checkpoints and cold files: the event log
-//! and the folded `received` events; the row is derived again on decode,
+//! and the `received` events seen; the row is derived again on decode,
 //! so it can never disagree with the log it came from.
 
 use super::{FilingState, KIND_MASK, Logged, Receipt};
@@ -21,10 +21,17 @@ impl FilingState {
         put_u32(out, self.receipts.len() as u32);
         for r in &self.receipts {
             put_u32(out, r.seq);
+            put_u32(out, r.fp);
             put_i64(out, r.due_at);
             put_u32(out, r.procedure);
             put_u32(out, r.commune);
-            for v in [r.province, r.channel, r.attrs, u8::from(r.due_computed)] {
+            for v in [
+                r.province,
+                r.channel,
+                r.attrs,
+                u8::from(r.due_computed),
+                u8::from(r.folded),
+            ] {
                 put_u8(out, v);
             }
         }
@@ -56,11 +63,12 @@ impl FilingState {
             }
             log.push(l);
         }
-        let n = r.count(24)?;
+        let n = r.count(29)?;
         let mut receipts = Vec::with_capacity(n);
         for _ in 0..n {
             let x = Receipt {
                 seq: r.u32()?,
+                fp: r.u32()?,
                 due_at: r.i64()?,
                 procedure: r.u32()?,
                 commune: r.u32()?,
@@ -68,7 +76,18 @@ impl FilingState {
                 channel: r.u8()?,
                 attrs: r.u8()?,
                 due_computed: r.u8()? != 0,
+                folded: r.u8()? != 0,
             };
+            // Each receipt is an event of the log, refused or folded as it is.
+            let logged = log
+                .iter()
+                .find(|l| l.seq == x.seq && l.fp() == x.fp && l.kind() == EventType::Received);
+            if logged.is_none_or(|l| l.folded() != x.folded) {
+                return Err(CodecError::Corrupt(format!(
+                    "receipt at seq {} is not in the event log",
+                    x.seq
+                )));
+            }
             if x.channel != 0 && Channel::from_u8(x.channel).is_none() {
                 return Err(CodecError::Corrupt(format!("channel {}", x.channel)));
             }

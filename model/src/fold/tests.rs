@@ -854,7 +854,7 @@ fn two_requests_with_one_pending_are_late_on_resolution() {
 }
 
 #[test]
-fn a_received_that_contradicts_the_one_in_force_is_history_not_a_dimension() {
+fn a_received_that_contradicts_a_lower_one_is_refused_in_every_order() {
     // No `received` yet: the lowest-`seq` event sets the dimensions, and an
     // event from another commune is folded (whose business it is, is the
     // fidelity rules', not the fold's).
@@ -866,8 +866,8 @@ fn a_received_that_contradicts_the_one_in_force_is_history_not_a_dimension() {
     let (s, _) = fold(&[a.clone(), b.clone()]);
     assert_eq!((s.province(), s.commune()), (1, 25));
     assert_order_free("before received", &[a.clone(), b.clone()], &s);
-    // The `received` event in force (the lowest one) sets them, whatever
-    // the others say and whatever the order.
+    // A second `received` naming another commune than one at a lower seq
+    // is refused, whichever arrives first; one that agrees is history.
     let mut r3 = received(
         3,
         "2025-07-01T08:00:00+07:00",
@@ -882,12 +882,37 @@ fn a_received_that_contradicts_the_one_in_force_is_history_not_a_dimension() {
         Channel::Postal,
     );
     r5.commune = 9;
-    let events = [a, b, r5.clone(), r3];
+    let mut r7 = received(
+        7,
+        "2025-07-01T10:00:00+07:00",
+        "2025-07-05T17:00:00+07:00",
+        Channel::Postal,
+    );
+    r7.commune = 8;
+    let events = [a, b, r5, r3, r7];
+    let mut idx: Vec<usize> = (0..events.len()).collect();
+    let mut first = None;
+    permute(&mut idx, 0, &mut |order| {
+        let (s, refused) = fold_order(&events, order);
+        // r7 agrees with r3 but not with r5: any lower `received` naming
+        // other dimensions refuses it (the rule must be monotone).
+        assert_eq!(refused, vec![(5, Received), (7, Received)], "order {order:?}");
+        assert_eq!((s.province(), s.commune()), (1, 8), "order {order:?}");
+        assert_eq!(s.status(), Some(Received), "the highest folded seq: r3");
+        assert_eq!(s.last_seq(), 3);
+        assert_eq!(s.channel(), Some(Channel::Online));
+        match &first {
+            None => first = Some(s),
+            Some(f) => assert_eq!(f, &s, "order {order:?}"),
+        }
+    });
+    // Without r5, r7 is folded history: it sets the status, not the
+    // dimensions or the clock.
+    let events = [events[0].clone(), events[1].clone(), events[3].clone(), events[4].clone()];
     let (s, _) = fold(&events);
-    assert_eq!((s.province(), s.commune()), (1, 8));
-    assert_eq!(s.status(), Some(Received), "the highest seq is the status");
-    assert_eq!(s.channel(), Some(Channel::Online));
-    assert_order_free("two received", &events, &s);
+    assert_eq!((s.province(), s.commune(), s.last_seq()), (1, 8, 7));
+    assert_eq!(s.received_at(), Some(t("2025-07-01T08:00:00+07:00")));
+    assert_order_free("agreeing received", &events, &s);
 }
 
 /// Folds `events` in `order`, returning the state and what was refused

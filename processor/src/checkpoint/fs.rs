@@ -1,14 +1,10 @@
-//! Checkpoints in a local directory, written so a crash at any instant
-//! leaves either the old or the new checkpoint readable:
-//!
-//! 1. write `partition-P/checkpoint-OFFSET.bin.tmp`, fsync it;
-//! 2. rename it to `checkpoint-OFFSET.bin`, fsync the directory;
-//! 3. write `MANIFEST.tmp` naming that file, fsync, rename to `MANIFEST`,
-//!    fsync the directory;
-//! 4. only then delete older checkpoint files.
-//!
-//! `load` trusts only what `MANIFEST` names; leftovers of an interrupted
-//! save are ignored and cleaned up by the next one.
+//! Checkpoints in a local directory, `partition-P/`, each write made
+//! durable so that a crash at any instant leaves the old or the new state:
+//! an object (and the manifest) is written to `NAME.tmp`, fsync'd, renamed
+//! into place, and the directory fsync'd. The rules (what is written in
+//! which order, what is deleted) are the contract's, in
+//! `hoso_model::checkpoint::save`; leftovers of an interrupted write are
+//! listed, and the next save deletes them.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -17,18 +13,6 @@ use std::path::{Path, PathBuf};
 use hoso_model::checkpoint::{CheckpointError, CheckpointStore};
 
 const MANIFEST: &str = "MANIFEST";
-
-/// The checkpoint file a manifest names, or what it names instead.
-pub(super) fn checked_name(manifest: &str) -> Result<String, String> {
-    let name = manifest.trim();
-    let valid =
-        name.starts_with("checkpoint-") && name.ends_with(".bin") && !name.contains(['/', '\\']);
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err(name.to_string())
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct FsCheckpointStore {
@@ -52,51 +36,66 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = File::create(path)?;
+/// Writes `dir/name` through `name.tmp`: fsync'd, renamed into place, the
+/// directory fsync'd.
+fn replace_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = File::create(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join(name))?;
+    sync_dir(dir)
 }
 
 impl CheckpointStore for FsCheckpointStore {
-    fn save(&self, partition: i32, next_offset: i64, bytes: &[u8]) -> Result<(), CheckpointError> {
+    fn put(&self, partition: i32, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
         let dir = self.dir(partition);
         fs::create_dir_all(&dir)?;
-        let name = format!("checkpoint-{next_offset:020}.bin");
-        let tmp = dir.join(format!("{name}.tmp"));
-        write_durably(&tmp, bytes)?;
-        fs::rename(&tmp, dir.join(&name))?;
-        sync_dir(&dir)?;
-        let manifest_tmp = dir.join(format!("{MANIFEST}.tmp"));
-        write_durably(&manifest_tmp, format!("{name}\n").as_bytes())?;
-        fs::rename(&manifest_tmp, dir.join(MANIFEST))?;
-        sync_dir(&dir)?;
-        for entry in fs::read_dir(&dir)? {
-            let entry = entry?;
-            let file = entry.file_name();
-            let file = file.to_string_lossy();
-            let stale = file.starts_with("checkpoint-") && *file != *name;
-            if stale {
-                fs::remove_file(entry.path())?;
-            }
-        }
+        replace_durably(&dir, name, bytes)?;
         Ok(())
     }
 
-    fn load(&self, partition: i32) -> Result<Option<Vec<u8>>, CheckpointError> {
-        match self.latest(partition)? {
-            Some(name) => Ok(Some(fs::read(self.dir(partition).join(name))?)),
-            None => Ok(None),
+    fn get(&self, partition: i32, name: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        match fs::read(self.dir(partition).join(name)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
-    fn latest(&self, partition: i32) -> Result<Option<String>, CheckpointError> {
-        let path = self.dir(partition).join(MANIFEST);
-        match fs::read_to_string(&path) {
-            Ok(m) => checked_name(&m).map(Some).map_err(|name| {
-                CheckpointError::Corrupt(format!("{} names {name:?}", path.display()))
-            }),
+    fn put_manifest(&self, partition: i32, text: &str) -> Result<(), CheckpointError> {
+        self.put(partition, MANIFEST, text.as_bytes())
+    }
+
+    fn manifest(&self, partition: i32) -> Result<Option<String>, CheckpointError> {
+        match fs::read_to_string(self.dir(partition).join(MANIFEST)) {
+            Ok(m) => Ok(Some(m)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn list(&self, partition: i32) -> Result<Vec<String>, CheckpointError> {
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(self.dir(partition)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(MANIFEST) {
+                out.push(name);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn delete(&self, partition: i32, name: &str) -> Result<(), CheckpointError> {
+        match fs::remove_file(self.dir(partition).join(name)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

@@ -26,10 +26,10 @@ pub use fs::FsCheckpointStore;
 pub use object::ObjectCheckpointStore;
 
 use hoso_model::Interner;
-use hoso_model::checkpoint::{CheckpointError, CheckpointStore};
+use hoso_model::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Saved};
 use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i32, put_i64, put_u8, put_u32};
 use hoso_model::fold::FilingState;
-use tracing::{error, info};
+use tracing::info;
 
 use crate::cold::ColdTier;
 use crate::completeness::CommuneClock;
@@ -111,10 +111,11 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     let mut r = ByteReader::new(&body[MAGIC.len()..]);
     let version = r.u32().map_err(corrupt)?;
     if !(OLDEST..=VERSION).contains(&version) {
-        return Err(CheckpointError::Corrupt(format!(
-            "version {version}, this hoso reads {OLDEST} to {VERSION}; rebuild the state from \
-             the topic with `hoso replay` into a new data directory"
-        )));
+        return Err(CheckpointError::Version {
+            found: version,
+            oldest: OLDEST,
+            newest: VERSION,
+        });
     }
     let partition = r.i32().map_err(corrupt)?;
     let first_offset = r.i64().map_err(corrupt)?;
@@ -177,86 +178,88 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
 }
 
 /// A partition's tables from its latest checkpoint, or fresh tables (to be
-/// read from the partition's beginning) when it has none. A checkpoint that
-/// cannot be used is reported and replaced by a full re-read: slower, never
-/// wrong, as long as the topic still holds the whole log.
-pub fn restore(store: &dyn CheckpointStore, partition: i32, settings: Settings) -> PartitionTables {
-    let started = std::time::Instant::now();
-    let loaded = load_retrying(store, partition).and_then(|bytes| match bytes {
-        None => Ok(None),
-        Some(b) => match decode(&b)? {
-            t if t.partition() == partition => Ok(Some((t, b.len()))),
-            t => Err(CheckpointError::Corrupt(format!(
-                "it holds partition {}",
-                t.partition()
-            ))),
-        },
-    });
-    let mut restored = false;
-    let mut t = match loaded {
-        Ok(Some((t, bytes))) => {
-            restored = true;
-            info!(
-                partition,
-                next_offset = t.next_offset(),
-                filings = t.filings().len(),
-                bytes,
-                ms = started.elapsed().as_millis() as u64,
-                "restored from checkpoint"
-            );
-            t.with_settings(settings)
-        }
-        Ok(None) => PartitionTables::new(partition).with_settings(settings),
-        Err(CheckpointError::Io(e)) => {
-            // The checkpoint may be fine and the store away: re-reading from
-            // the beginning would, at its next save, replace a good
-            // checkpoint with a partial state (and lose what the topic no
-            // longer holds). Stop; a restart (or another member) retries.
-            error!(partition, error = %e, "cannot read the checkpoint; stopping the process rather than re-reading the partition from its beginning");
-            std::process::exit(1);
-        }
-        Err(e) => {
-            error!(partition, error = %e, "unusable checkpoint; re-reading the partition from its beginning");
-            PartitionTables::new(partition).with_settings(settings)
-        }
-    };
-    t.cold.remove_orphans(restored);
-    t
-}
-
-/// The partition's checkpoint, asking again a few times (for about 6 s)
-/// while the storage fails: an object store has bad moments.
-fn load_retrying(
+/// read from the partition's beginning) when it has none.
+///
+/// A checkpoint that cannot be read is an error for the caller to stop on,
+/// never a silent re-read from the beginning: the store may only be away,
+/// and the next save of a partial state would replace a good checkpoint
+/// (and lose what the topic no longer holds). A corrupt one, or one of a
+/// format this build does not read, needs an operator (see
+/// `docs/operations.md`).
+pub fn restore(
     store: &dyn CheckpointStore,
     partition: i32,
-) -> Result<Option<Vec<u8>>, CheckpointError> {
-    let mut wait = std::time::Duration::from_millis(200);
-    loop {
-        match store.load(partition) {
-            Err(CheckpointError::Io(e)) if wait <= std::time::Duration::from_secs(5) => {
-                tracing::warn!(partition, error = %e, "cannot read the checkpoint; asking again");
-                std::thread::sleep(wait);
-                wait *= 2;
-            }
-            other => return other,
-        }
+    settings: Settings,
+) -> Result<PartitionTables, CheckpointError> {
+    let started = std::time::Instant::now();
+    let Some(loaded) = hoso_model::checkpoint::load(store, partition)? else {
+        let mut t = PartitionTables::new(partition).with_settings(settings);
+        t.cold.remove_orphans(false);
+        return Ok(t);
+    };
+    let t = decode(&loaded.bytes)?;
+    if t.partition() != partition {
+        return Err(CheckpointError::Corrupt(format!(
+            "partition {partition}'s checkpoint holds partition {}",
+            t.partition()
+        )));
     }
+    if t.next_offset() != loaded.manifest.next_offset {
+        return Err(CheckpointError::Corrupt(format!(
+            "partition {partition}'s manifest says offset {}, its checkpoint {}",
+            loaded.manifest.next_offset,
+            t.next_offset()
+        )));
+    }
+    // Manifests of the first version 5 checkpoints name no cold file.
+    let named = &loaded.manifest.cold_files;
+    if !named.is_empty() && *named != t.cold.names() {
+        return Err(CheckpointError::Corrupt(format!(
+            "partition {partition}'s manifest names other cold files than its checkpoint"
+        )));
+    }
+    info!(
+        partition,
+        next_offset = t.next_offset(),
+        filings = t.filings().len(),
+        bytes = loaded.bytes.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "restored from checkpoint"
+    );
+    let mut t = t.with_settings(settings);
+    t.cold.remove_orphans(true);
+    Ok(t)
 }
 
-/// Writes the partition's checkpoint if it read anything since the last.
+/// Writes the partition's checkpoint if it read anything since the last;
+/// `None` when there was nothing to write. Files the state let go of are
+/// deleted only after a checkpoint that no longer names them was written.
 pub fn save(
     store: &dyn CheckpointStore,
     tables: &mut PartitionTables,
-) -> Result<bool, CheckpointError> {
+) -> Result<Option<Saved>, CheckpointError> {
     if !tables.needs_checkpoint() {
-        return Ok(false);
+        return Ok(None);
     }
+    let cold_files = tables.cold.needed_files().map_err(CheckpointError::Refused)?;
     let bytes = encode(tables);
-    store.save(tables.partition(), tables.next_offset(), &bytes)?;
-    tables.mark_checkpointed();
-    tables.collect_garbage();
-    Ok(true)
+    let saved = hoso_model::checkpoint::save(
+        store,
+        &Checkpoint {
+            partition: tables.partition(),
+            next_offset: tables.next_offset(),
+            bytes: &bytes,
+            cold_files: &cold_files,
+        },
+    )?;
+    if saved == Saved::Written {
+        tables.mark_checkpointed();
+        tables.collect_garbage();
+    }
+    Ok(Some(saved))
 }
 
+#[cfg(test)]
+mod contract_tests;
 #[cfg(test)]
 mod tests;

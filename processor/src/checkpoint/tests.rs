@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::partition::FoldResult;
-use hoso_model::checkpoint::CheckpointStore;
 
 fn event(filing: usize, seq: u32, kind: &str, day: u32) -> String {
     let extra = if kind == "received" {
@@ -56,7 +55,7 @@ fn stream(filings: usize) -> Vec<String> {
 fn folded(events: &[String]) -> PartitionTables {
     let mut t = PartitionTables::new(3);
     for (i, e) in events.iter().enumerate() {
-        t.fold_message(i as i64, None, e.as_bytes(), None);
+        t.fold_message(i as i64, None, e.as_bytes(), None).unwrap();
     }
     t
 }
@@ -111,7 +110,7 @@ fn a_checkpoint_restores_the_exact_tables_and_dedup_memory() {
     // Replaying what the checkpoint already holds changes nothing: folded
     // events are duplicates, refused ones are not logged again.
     for (i, e) in first.iter().enumerate() {
-        match restored.fold_message(i as i64, None, e.as_bytes(), None) {
+        match restored.fold_message(i as i64, None, e.as_bytes(), None).unwrap() {
             FoldResult::Duplicate => {}
             FoldResult::Rejected { new: None, .. } => {}
             other => panic!("offset {i}: {other:?}"),
@@ -123,8 +122,8 @@ fn a_checkpoint_restores_the_exact_tables_and_dedup_memory() {
     for (i, e) in rest.iter().enumerate() {
         let at = offset + i as i64;
         let (a, b) = (
-            live.fold_message(at, None, e.as_bytes(), None),
-            restored.fold_message(at, None, e.as_bytes(), None),
+            live.fold_message(at, None, e.as_bytes(), None).unwrap(),
+            restored.fold_message(at, None, e.as_bytes(), None).unwrap(),
         );
         assert_eq!(without_clock(a), without_clock(b), "offset {at}");
     }
@@ -175,47 +174,4 @@ fn corrupt_or_truncated_bytes_are_refused() {
             "cut at {cut}"
         );
     }
-}
-
-fn temp_store(name: &str) -> (FsCheckpointStore, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("hoso-ckpt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    (FsCheckpointStore::new(&dir).unwrap(), dir)
-}
-
-#[test]
-fn the_store_keeps_the_latest_and_ignores_interrupted_saves() {
-    let (store, dir) = temp_store("latest");
-    assert_eq!(store.load(0).unwrap(), None);
-    store.save(0, 10, b"ten").unwrap();
-    store.save(0, 25, b"twenty-five").unwrap();
-    store.save(4, 7, b"seven").unwrap();
-    assert_eq!(store.load(0).unwrap().as_deref(), Some(&b"twenty-five"[..]));
-    assert_eq!(store.partitions().unwrap(), vec![0, 4]);
-    let files: Vec<String> = std::fs::read_dir(dir.join("partition-0"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(files.len(), 2, "the manifest and one checkpoint: {files:?}");
-
-    // A save that died after writing its file but before the manifest: the
-    // manifest still names the previous checkpoint, which is what loads.
-    std::fs::write(
-        dir.join("partition-0/checkpoint-00000000000000000099.bin"),
-        b"half",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("partition-0/checkpoint-00000000000000000100.bin.tmp"),
-        b"ha",
-    )
-    .unwrap();
-    assert_eq!(store.load(0).unwrap().as_deref(), Some(&b"twenty-five"[..]));
-    store.save(0, 30, b"thirty").unwrap();
-    let leftovers = std::fs::read_dir(dir.join("partition-0")).unwrap().count();
-    assert_eq!(leftovers, 2, "the next save cleans up");
-
-    std::fs::write(dir.join("partition-4/MANIFEST"), "../../etc/passwd\n").unwrap();
-    assert!(matches!(store.load(4), Err(CheckpointError::Corrupt(_))));
-    let _ = std::fs::remove_dir_all(&dir);
 }

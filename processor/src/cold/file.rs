@@ -21,7 +21,7 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 
-use crate::encode::encode_filings_stored;
+use crate::encode::filings_stored;
 use crate::store::Chunk;
 
 /// The column that holds the fold state.
@@ -176,7 +176,7 @@ impl Writer {
         procedures: &Interner,
     ) -> Result<(), ColdError> {
         let chunk = Chunk::of_rows(rows.iter().map(|(id, s)| (id.as_slice(), s)));
-        let batch = encode_filings_stored(&chunk, procedures);
+        let batch = filings_stored(&chunk, procedures);
         let mut states = BinaryBuilder::with_capacity(rows.len(), rows.len() * 60);
         let mut buf = Vec::with_capacity(80);
         for (_, s) in rows {

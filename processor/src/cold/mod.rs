@@ -194,6 +194,30 @@ impl ColdTier {
         &self.files
     }
 
+    /// The files' names (paths under the cold directory), in order.
+    pub fn names(&self) -> Vec<String> {
+        self.files.iter().map(|f| f.name.clone()).collect()
+    }
+
+    /// The cold files a checkpoint of this state needs: every file of the
+    /// tier, and only those. Refused while a recall is half done (a file
+    /// still holds a filing that is back in memory) or when a file named
+    /// is also set for deletion: a checkpoint then would count a filing
+    /// twice or name a file that goes.
+    pub fn needed_files(&self) -> Result<Vec<String>, String> {
+        if self.has_recalled() {
+            return Err("a cold file is being rewritten after a recall".into());
+        }
+        let names = self.names();
+        if let Some(n) = names
+            .iter()
+            .find(|n| self.garbage.contains(n) || self.aging.contains(n))
+        {
+            return Err(format!("cold file {n} is both named and set for deletion"));
+        }
+        Ok(names)
+    }
+
     /// Where SQL reads the files: their URLs in the table store when there
     /// is one (this machine has only the files it needed), else absolute
     /// paths under the cold directory.
@@ -230,30 +254,19 @@ impl ColdTier {
     }
 
     /// The local path of `name`, downloaded from the table store first
-    /// when this machine does not have it.
+    /// when this machine does not have it (the store's client retries a
+    /// failing call itself, with backoff).
     fn local_file(&self, dir: &Path, name: &str) -> Result<PathBuf, ColdError> {
         let path = dir.join(name);
         if let Some(r) = &self.remote
             && !path.exists()
         {
-            // An object store has bad moments: ask again a few times.
-            let mut wait = std::time::Duration::from_millis(200);
-            loop {
-                match r.store.download(&r.rel(name), &path) {
-                    Ok(()) => break,
-                    Err(e) if wait <= std::time::Duration::from_secs(5) => {
-                        warn!(file = name, error = %e, "cannot fetch a cold file; asking again");
-                        std::thread::sleep(wait);
-                        wait *= 2;
-                    }
-                    Err(e) => {
-                        return Err(ColdError::Store {
-                            path: name.to_string(),
-                            message: e.to_string(),
-                        });
-                    }
-                }
-            }
+            r.store
+                .download(&r.rel(name), &path)
+                .map_err(|e| ColdError::Store {
+                    path: name.to_string(),
+                    message: e.to_string(),
+                })?;
         }
         Ok(path)
     }
@@ -573,16 +586,23 @@ impl ColdTier {
 
     /// The state of a cold filing, taken out of its file (rewritten by
     /// [`ColdTier::finish_recall`]); `None` when it is not cold.
-    pub fn recall(&mut self, id: &[u8]) -> Option<FilingState> {
+    ///
+    /// A file that may hold it and cannot be read is an error, and the
+    /// event must not be folded: into a fresh state it would count the
+    /// filing twice, for good. The caller stops; a restart reads on from
+    /// the last checkpoint.
+    pub fn recall(&mut self, id: &[u8]) -> Result<Option<FilingState>, ColdError> {
         // Every new filing asks: answer "not cold" before any other work.
         if self.files.is_empty() {
-            return None;
+            return Ok(None);
         }
         let h = id_hash(id);
         if !self.bloom.may_contain(h) {
-            return None;
+            return Ok(None);
         }
-        let dir = self.dir.clone()?;
+        let Some(dir) = self.dir.clone() else {
+            return Ok(None);
+        };
         // Pending files first: nearly every recall is for one of them.
         let order = (0..self.files.len())
             .rev()
@@ -600,47 +620,25 @@ impl ColdTier {
             if let Some(r) = self.recalled.iter_mut().find(|r| r.file == i) {
                 if let Some(at) = r.rest.iter().position(|(x, _)| x == id) {
                     self.recalls += 1;
-                    return Some(r.rest.swap_remove(at).1);
+                    return Ok(Some(r.rest.swap_remove(at).1));
                 }
                 continue;
             }
             // Look in the row groups that may hold it; read the whole file
             // (to rewrite it) only when it does.
-            let found = self.local_file(&dir, &self.files[i].name).and_then(|path| {
-                Ok(match file::find_state(&path, id)? {
-                    Some(_) => Some(file::read_states(&path)?),
-                    None => None,
-                })
-            });
-            match found {
-                Ok(Some(mut rows)) => {
-                    if let Some(at) = rows.iter().position(|(x, _)| x == id) {
-                        let (_, state) = rows.swap_remove(at);
-                        self.recalls += 1;
-                        self.recalled.push(Recalled {
-                            file: i,
-                            rest: rows,
-                        });
-                        return Some(state);
-                    }
-                }
-                Ok(None) => {}
-                Err(e @ ColdError::Store { .. }) => {
-                    // The filing may be in it, and the store will likely
-                    // give it again later: folding the event into a fresh
-                    // state would count the filing twice, for good. Stop;
-                    // a restart reads from the last checkpoint again.
-                    error!(partition = self.partition, error = %e, "cannot fetch a cold file from the table store; stopping the process rather than counting a filing twice");
-                    std::process::exit(1);
-                }
-                Err(e) => {
-                    // The filing may be in it: folding the event into a
-                    // fresh state would count the filing twice. Say so loudly.
-                    error!(partition = self.partition, error = %e, "cannot read a cold file; an event for a filing in it starts a new row");
-                }
+            let path = self.local_file(&dir, &self.files[i].name)?;
+            let Some(_) = file::find_state(&path, id)? else {
+                continue;
+            };
+            let mut rows = file::read_states(&path)?;
+            if let Some(at) = rows.iter().position(|(x, _)| x == id) {
+                let (_, state) = rows.swap_remove(at);
+                self.recalls += 1;
+                self.recalled.push(Recalled { file: i, rest: rows });
+                return Ok(Some(state));
             }
         }
-        None
+        Ok(None)
     }
 
     /// True when a recall awaits [`ColdTier::finish_recall`].

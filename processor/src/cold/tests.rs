@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::checkpoint;
 use crate::partition::{FoldResult, PartitionTables, Settings};
-use hoso_model::checkpoint::CheckpointStore;
 
 fn dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("hoso-cold-{name}-{}", std::process::id()));
@@ -48,7 +47,7 @@ fn feed(t: &mut PartitionTables, offset: &mut i64) {
                 if (kind != "received" && i == 19) || (kind == "returned" && i == 18) {
                     continue;
                 }
-                t.fold_message(*offset, None, &ev(&f, seq, kind, day), None);
+                t.fold_message(*offset, None, &ev(&f, seq, kind, day), None).unwrap();
                 *offset += 1;
             }
         }
@@ -110,7 +109,7 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
     // A late event for a cold filing: the filing comes back, once.
     let late = ev("F03-05", 3, "fee_paid", 11);
     assert_eq!(
-        t.fold_message(offset, None, &late, None),
+        t.fold_message(offset, None, &late, None).unwrap(),
         FoldResult::Folded
     );
     offset += 1;
@@ -123,13 +122,13 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
     assert_eq!(after.len(), 200, "never in both places, never in neither");
     // The same event again is a duplicate, from memory now.
     assert_eq!(
-        t.fold_message(offset, None, &late, None),
+        t.fold_message(offset, None, &late, None).unwrap(),
         FoldResult::Duplicate
     );
     // A new filing does not touch the cold files.
     let new = ev("NEW", 1, "received", 10);
     assert_eq!(
-        t.fold_message(offset + 1, None, &new, None),
+        t.fold_message(offset + 1, None, &new, None).unwrap(),
         FoldResult::Folded
     );
     assert_eq!(t.cold().rows(), COLD_AFTER_FEED - 1);
@@ -140,7 +139,7 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
         t.cold().paths()[t.cold().files().iter().position(|f| !f.pending).unwrap()].clone();
     let returned = ev("F01-18", 4, "returned", 11);
     assert_eq!(
-        t.fold_message(offset + 2, None, &returned, None),
+        t.fold_message(offset + 2, None, &returned, None).unwrap(),
         FoldResult::Folded
     );
     assert!(t.filings().get("F01-18").unwrap().is_returned());
@@ -165,7 +164,7 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
         for i in 0..20 {
             let f = format!("M{day:02}-{i:02}");
             for (seq, kind) in [(1, "received"), (2, "resolved"), (4, "returned")] {
-                t.fold_message(offset, None, &ev(&f, seq, kind, day), None);
+                t.fold_message(offset, None, &ev(&f, seq, kind, day), None).unwrap();
                 offset += 1;
             }
         }
@@ -184,7 +183,7 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
     for f in ["M01-00", "M13-07", "M25-19"] {
         let late = ev(f, 3, "fee_paid", 29);
         assert_eq!(
-            t.fold_message(offset, None, &late, None),
+            t.fold_message(offset, None, &late, None).unwrap(),
             FoldResult::Folded,
             "{f}"
         );
@@ -197,7 +196,7 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
     // August 20th: July ended more than the unreturned horizon (4 x 2
     // days) ago, so no daily pass writes to it any more: its files, the
     // three recalled filings moving back included, become one sealed file.
-    t.fold_message(offset, None, &aug("A1", 1, "received", 20), None);
+    t.fold_message(offset, None, &aug("A1", 1, "received", 20), None).unwrap();
     offset += 1;
     t.evict_cold().unwrap();
     let july: Vec<_> = t
@@ -242,7 +241,7 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
                 if kind == "returned" && !returned {
                     continue;
                 }
-                t.fold_message(offset, None, &ev(&f, seq, kind, day), None);
+                t.fold_message(offset, None, &ev(&f, seq, kind, day), None).unwrap();
                 offset += 1;
             }
         }
@@ -250,7 +249,7 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
     }
     // August 20th: July is sealed, its settled and its pending filings in
     // one file each.
-    t.fold_message(offset, None, &aug("B1", 1, "received", 20), None);
+    t.fold_message(offset, None, &aug("B1", 1, "received", 20), None).unwrap();
     offset += 1;
     t.evict_cold().unwrap();
     let files = |t: &PartitionTables| {
@@ -272,10 +271,10 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
     // joins the small pending file instead of making a third file.
     let late = ev("S07-07", 3, "fee_paid", 31);
     assert_eq!(
-        t.fold_message(offset, None, &late, None),
+        t.fold_message(offset, None, &late, None).unwrap(),
         FoldResult::Folded
     );
-    t.fold_message(offset + 1, None, &aug("B2", 1, "received", 25), None);
+    t.fold_message(offset + 1, None, &aug("B2", 1, "received", 25), None).unwrap();
     offset += 2;
     t.evict_cold().unwrap();
     assert_eq!(
@@ -285,11 +284,11 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
     // A pending one too: out of its file and back into it.
     let late = ev("S09-05", 3, "fee_paid", 31);
     assert_eq!(
-        t.fold_message(offset, None, &late, None),
+        t.fold_message(offset, None, &late, None).unwrap(),
         FoldResult::Folded
     );
     assert!(t.filings().get("S09-05").is_some(), "recalled");
-    t.fold_message(offset + 1, None, &aug("B3", 1, "received", 28), None);
+    t.fold_message(offset + 1, None, &aug("B3", 1, "received", 28), None).unwrap();
     offset += 2;
     t.evict_cold().unwrap();
     assert_eq!(
@@ -312,11 +311,11 @@ fn recall_and_move_back(
 ) -> Vec<(bool, u32)> {
     let late = ev(filing, 3, "fee_paid", 31);
     assert_eq!(
-        t.fold_message(*offset, None, &late, None),
+        t.fold_message(*offset, None, &late, None).unwrap(),
         FoldResult::Folded
     );
     assert_eq!(t.cold().files().iter().filter(|f| f.sealed).count(), 1);
-    t.fold_message(*offset + 1, None, &aug(id, 1, "received", day), None);
+    t.fold_message(*offset + 1, None, &aug(id, 1, "received", day), None).unwrap();
     *offset += 2;
     t.evict_cold().unwrap();
     let mut files: Vec<_> = t
@@ -346,14 +345,14 @@ fn the_cold_tier_follows_the_checkpoints() {
     let mut offset = 0;
     feed(&mut t, &mut offset);
     checkpoint::save(&store, &mut t).unwrap();
-    let restored = checkpoint::restore(&store, 0, settings(&cold));
+    let restored = checkpoint::restore(&store, 0, settings(&cold)).unwrap();
     assert_eq!(restored.cold().files(), t.cold().files());
     assert_eq!(restored.cold().rows(), COLD_AFTER_FEED);
 
     // A recall rewrites a file; the old one stays until two checkpoints
     // no longer name it (a query may still be reading it).
     let old_files = t.cold().paths();
-    t.fold_message(offset, None, &ev("F01-00", 3, "fee_paid", 11), None);
+    t.fold_message(offset, None, &ev("F01-00", 3, "fee_paid", 11), None).unwrap();
     let gone: Vec<_> = old_files
         .iter()
         .filter(|p| !t.cold().paths().contains(p))
@@ -363,7 +362,7 @@ fn the_cold_tier_follows_the_checkpoints() {
     assert!(Path::new(&gone[0]).exists());
     checkpoint::save(&store, &mut t).unwrap();
     assert!(Path::new(&gone[0]).exists());
-    t.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None);
+    t.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None).unwrap();
     checkpoint::save(&store, &mut t).unwrap();
     assert!(
         !Path::new(&gone[0]).exists(),
@@ -376,11 +375,11 @@ fn the_cold_tier_follows_the_checkpoints() {
     std::fs::write(&orphan, b"half").unwrap();
     let other_partition = cold.join("filings/province=01/month=2025-07/p1-0000000000.parquet");
     std::fs::write(&other_partition, b"not mine").unwrap();
-    let mut again = checkpoint::restore(&store, 0, settings(&cold));
+    let mut again = checkpoint::restore(&store, 0, settings(&cold)).unwrap();
     assert_eq!(again.cold().rows(), t.cold().rows());
     assert!(!orphan.exists());
     // Its name is not used again: a cached footer could describe it.
-    again.fold_message(offset + 2, None, &ev("F02-00", 3, "fee_paid", 11), None);
+    again.fold_message(offset + 2, None, &ev("F02-00", 3, "fee_paid", 11), None).unwrap();
     assert!(
         again
             .cold()
@@ -435,7 +434,7 @@ fn a_partition_moves_to_another_machine_through_the_table_store() {
     // one checkpoint behind may still read them.
     let let_go = stored() - t.cold().files().len() - 1;
     assert!(let_go > 0, "merged files await their deletion");
-    let mut moved = checkpoint::restore(&checkpoints, 0, on(&second));
+    let mut moved = checkpoint::restore(&checkpoints, 0, on(&second)).unwrap();
     assert!(
         !remote_dir.join(orphan).exists(),
         "the orphan is deleted in the store"
@@ -448,7 +447,7 @@ fn a_partition_moves_to_another_machine_through_the_table_store() {
     );
     // A late event recalls a filing from a file the second machine fetches.
     assert_eq!(
-        moved.fold_message(offset, None, &ev("F03-05", 3, "fee_paid", 11), None),
+        moved.fold_message(offset, None, &ev("F03-05", 3, "fee_paid", 11), None).unwrap(),
         FoldResult::Folded
     );
     assert!(moved.filings().get("F03-05").is_some());
@@ -459,7 +458,7 @@ fn a_partition_moves_to_another_machine_through_the_table_store() {
     assert_eq!(after.len(), 199);
     assert_eq!(after, expected, "every other filing once, unchanged");
     checkpoint::save(&checkpoints, &mut moved).unwrap();
-    moved.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None);
+    moved.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None).unwrap();
     checkpoint::save(&checkpoints, &mut moved).unwrap();
     assert_eq!(
         stored(),
@@ -483,7 +482,7 @@ fn a_partition_moves_to_another_machine_through_the_table_store() {
         moved.cold().paths()
     );
     // SQL reads the files where they are, on any node.
-    let query_node = checkpoint::decode(&checkpoints.load(0).unwrap().unwrap())
+    let query_node = checkpoint::decode(&hoso_model::checkpoint::load(&checkpoints, 0).unwrap().unwrap().bytes)
         .unwrap()
         .with_settings(Settings {
             cold_dir: None,
@@ -520,7 +519,7 @@ fn a_failed_write_leaves_every_filing_in_memory() {
     for day in 1..=10u32 {
         for (seq, kind) in [(1, "received"), (2, "resolved")] {
             let f = format!("F{day:02}");
-            t.fold_message(offset, None, &ev(&f, seq, kind, day), None);
+            t.fold_message(offset, None, &ev(&f, seq, kind, day), None).unwrap();
             offset += 1;
         }
     }

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hoso_model::checkpoint::{CheckpointError, CheckpointStore};
+use hoso_model::checkpoint::{CheckpointError, CheckpointStore, Saved};
 
 use crate::checkpoint;
 use crate::cold::ColdError;
@@ -42,6 +42,46 @@ pub struct Message<'a> {
     pub payload: &'a [u8],
     /// The Kafka timestamp, when the message has one.
     pub timestamp_ms: Option<i64>,
+}
+
+/// What the engine cannot go on from. It is returned, never acted on here:
+/// the driver stops, and only the `hoso` binary decides to exit (a restart
+/// resumes from the last checkpoint, with nothing lost or counted twice).
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    /// The partition's checkpoint cannot be read: the store is away, the
+    /// checkpoint is corrupt, or of a format this build does not read.
+    /// Reading the partition from its beginning instead would, at the next
+    /// save, replace a good checkpoint with a partial state.
+    #[error("partition {partition}: cannot restore its checkpoint: {source}")]
+    Restore {
+        partition: i32,
+        #[source]
+        source: CheckpointError,
+    },
+    /// A cold file that may hold the message's filing cannot be read:
+    /// folding it into a fresh state would count the filing twice.
+    #[error("partition {partition}, offset {offset}: cannot read a cold file: {source}")]
+    ColdRead {
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: ColdError,
+    },
+}
+
+/// A partition's tables from its latest checkpoint in `store`, or fresh
+/// ones when it has none (or there is no store).
+pub fn restore(
+    store: Option<&dyn CheckpointStore>,
+    partition: i32,
+    settings: Settings,
+) -> Result<PartitionTables, Fatal> {
+    match store {
+        Some(store) => checkpoint::restore(store, partition, settings)
+            .map_err(|source| Fatal::Restore { partition, source }),
+        None => Ok(PartitionTables::new(partition).with_settings(settings)),
+    }
 }
 
 /// What became of one message, for the driver's counters.
@@ -133,10 +173,11 @@ impl Engine {
         self.parts.values_mut()
     }
 
-    /// Folds one message. `now_ms` is the wall clock.
-    pub fn fold(&mut self, msg: Message<'_>, now_ms: i64) -> Outcome {
+    /// Folds one message. `now_ms` is the wall clock. On an error nothing
+    /// of the message was folded, and the driver must stop.
+    pub fn fold(&mut self, msg: Message<'_>, now_ms: i64) -> Result<Outcome, Fatal> {
         let Some(tables) = self.parts.get_mut(&msg.partition) else {
-            return Outcome::NotHeld;
+            return Ok(Outcome::NotHeld);
         };
         let expected = tables.next_offset();
         if msg.offset > expected && expected > 0 {
@@ -145,8 +186,13 @@ impl Engine {
                 .push((msg.partition, expected, msg.offset));
         }
         let day_before = tables.event_day();
-        let result =
-            tables.fold_message_at(msg.offset, msg.key, msg.payload, msg.timestamp_ms, now_ms);
+        let result = tables
+            .fold_message_at(msg.offset, msg.key, msg.payload, msg.timestamp_ms, now_ms)
+            .map_err(|source| Fatal::ColdRead {
+                partition: msg.partition,
+                offset: msg.offset,
+                source,
+            })?;
         let outcome = match result {
             FoldResult::Folded => Outcome::Folded,
             FoldResult::Duplicate | FoldResult::BeforeStart => Outcome::Duplicate,
@@ -164,7 +210,7 @@ impl Engine {
             self.effects.restatements += restate(&mut self.parts, msg.partition, now_ms);
         }
         let Some(tables) = self.parts.get_mut(&msg.partition) else {
-            return outcome;
+            return Ok(outcome);
         };
         if tables.event_day() != day_before {
             let started = std::time::Instant::now();
@@ -176,7 +222,7 @@ impl Engine {
                 Err(e) => self.effects.cold_errors.push((msg.partition, e)),
             }
         }
-        outcome
+        Ok(outcome)
     }
 
     /// Kafka reported the end of partition `p`.
@@ -206,18 +252,23 @@ impl Engine {
     }
 
     /// Writes the checkpoint of every partition that read anything since
-    /// its last; returns each partition tried with its next offset or the
-    /// error. The driver must first have every dead letter queued so far
-    /// acknowledged: a checkpoint covers the rejects folded before it.
-    pub fn checkpoint(
-        &mut self,
-        store: &dyn CheckpointStore,
-    ) -> Vec<(i32, Result<i64, CheckpointError>)> {
+    /// its last; returns each partition tried with what became of it and
+    /// its next offset, or the error (a save that failed is tried again at
+    /// the next checkpoint). The driver must first have every dead letter
+    /// queued so far acknowledged: a checkpoint covers the rejects folded
+    /// before it.
+    pub fn checkpoint(&mut self, store: &dyn CheckpointStore) -> Vec<(i32, Checkpointed)> {
         let mut out = Vec::new();
         for (p, tables) in self.parts.iter_mut() {
             match checkpoint::save(store, tables) {
-                Ok(false) => {}
-                Ok(true) => out.push((*p, Ok(tables.next_offset()))),
+                Ok(None) => {}
+                Ok(Some(saved)) => out.push((
+                    *p,
+                    Ok(CheckpointSaved {
+                        saved,
+                        next_offset: tables.next_offset(),
+                    }),
+                )),
                 Err(e) => out.push((*p, Err(e))),
             }
         }
@@ -229,6 +280,16 @@ impl Engine {
         std::mem::take(&mut self.effects)
     }
 }
+
+/// A partition's checkpoint written (or superseded by another owner's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointSaved {
+    pub saved: Saved,
+    pub next_offset: i64,
+}
+
+/// What became of one partition's checkpoint.
+pub type Checkpointed = Result<CheckpointSaved, CheckpointError>;
 
 /// The engine's answer to [`Engine::publish`].
 #[derive(Default)]

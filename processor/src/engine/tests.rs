@@ -310,7 +310,7 @@ fn run_order(
                 timestamp_ms: None,
             },
             NOW,
-        );
+        ).unwrap();
         dead_letters.extend(engine.take_effects().dead_letters);
         for r in engine.partition(p).unwrap().restatements.iter().skip(seen) {
             let key = format!("{:?} {}", r.key, r.metric);
@@ -501,7 +501,7 @@ impl CrashRun<'_> {
                         timestamp_ms: None,
                     },
                     NOW,
-                );
+                ).unwrap();
                 let asked = engine.take_effects().dead_letters;
                 dead.insert((p as i32, offset), asked);
                 n += 1;
@@ -519,12 +519,16 @@ impl CrashRun<'_> {
 }
 
 /// What a crash leaves half done: a checkpoint being written (its bytes
-/// cut short, the manifest not yet moved) and a cold file being written.
+/// cut short; or whole, the manifest not yet moved) and a cold file being
+/// written.
 fn leave_half_written(checkpoints: &Path, cold: &Path, partitions: i32) {
     for p in 0..partitions {
         let dir = checkpoints.join(format!("partition-{p}"));
         if dir.is_dir() {
-            std::fs::write(dir.join("checkpoint-99999999.bin.tmp"), b"HOSOCKP1\x05\0").unwrap();
+            let next = hoso_model::checkpoint::object_name(99_999_999);
+            std::fs::write(dir.join(format!("{next}.tmp")), b"HOSOCKP1\x05\0").unwrap();
+            let whole = hoso_model::checkpoint::object_name(99_999_998);
+            std::fs::write(dir.join(whole), b"HOSOCKP1 never named by a manifest").unwrap();
         }
     }
     let month = cold.join("province=01").join("month=2025-07");
@@ -585,7 +589,7 @@ fn a_run_killed_anywhere_and_resumed_gives_the_tables_of_one_never_killed() {
                 let store = FsCheckpointStore::new(dir.join("checkpoints")).unwrap();
                 let mut engine = Engine::new(settings.clone());
                 for p in 0..partitions {
-                    engine.assign(checkpoint::restore(&store, p, settings.clone()));
+                    engine.assign(checkpoint::restore(&store, p, settings.clone()).unwrap());
                 }
                 let (mut ids, mut want_dead) = (BTreeMap::new(), DeadByMessage::new());
                 run.fold(
@@ -615,7 +619,7 @@ fn a_run_killed_anywhere_and_resumed_gives_the_tables_of_one_never_killed() {
                     let store = FsCheckpointStore::new(dir.join("checkpoints")).unwrap();
                     let mut engine = Engine::new(settings.clone());
                     for p in 0..partitions {
-                        engine.assign(checkpoint::restore(&store, p, settings.clone()));
+                        engine.assign(checkpoint::restore(&store, p, settings.clone()).unwrap());
                     }
                     let (mut ids, mut before) = (BTreeMap::new(), DeadByMessage::new());
                     let mut from = vec![0; logs.len()];
@@ -631,7 +635,7 @@ fn a_run_killed_anywhere_and_resumed_gives_the_tables_of_one_never_killed() {
                     let mut from = vec![0; logs.len()];
                     let mut resumed_at = vec![0i64; logs.len()];
                     for p in 0..partitions {
-                        let t = checkpoint::restore(&store, p, settings.clone());
+                        let t = checkpoint::restore(&store, p, settings.clone()).unwrap();
                         resumed_at[p as usize] = t.next_offset();
                         // The consumer's resume: a little before the checkpoint,
                         // and the broker may skip to the next batch from there.
@@ -695,4 +699,132 @@ fn a_run_killed_anywhere_and_resumed_gives_the_tables_of_one_never_killed() {
     );
     assert!(crashes >= 1000, "{crashes}");
     assert!(cold_rows.get() > 0 && restated.get() > 0 && displaced.get() > 0);
+}
+
+// ---- fatal errors are values ----
+
+fn event(filing: &str, seq: u32, kind: &str, day: u32) -> Vec<u8> {
+    let extra = if kind == "received" {
+        r#","procedure_code":"1.001193","channel":"online","due_at":"2025-07-25T17:00:00+07:00""#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"event_id":"{filing}-{seq}","filing_id":"{filing}","seq":{seq},"type":"{kind}","occurred_at":"2025-07-{day:02}T09:00:00+07:00","province_code":"01","commune_code":"00004"{extra}}}"#
+    )
+    .into_bytes()
+}
+
+fn feed(engine: &mut Engine, offset: i64, bytes: &[u8]) -> Result<super::Outcome, super::Fatal> {
+    engine.fold(
+        Message {
+            partition: 0,
+            offset,
+            key: None,
+            payload: bytes,
+            timestamp_ms: None,
+        },
+        NOW,
+    )
+}
+
+#[test]
+fn a_checkpoint_that_cannot_be_read_is_an_error_not_a_fresh_start() {
+    let dir = scratch("fatal-restore");
+    let store = FsCheckpointStore::new(dir.join("checkpoints")).unwrap();
+    let mut engine = Engine::new(Settings::default());
+    engine.assign(super::restore(Some(&store), 0, Settings::default()).unwrap());
+    feed(&mut engine, 0, &event("F1", 1, "received", 1)).unwrap();
+    for (_, saved) in engine.checkpoint(&store) {
+        saved.unwrap();
+    }
+    let file = dir
+        .join("checkpoints/partition-0")
+        .join(hoso_model::checkpoint::object_name(1));
+    let good = std::fs::read(&file).unwrap();
+    assert!(super::restore(Some(&store), 0, Settings::default()).is_ok());
+    // Damaged: re-reading from the beginning would replace a good state
+    // with a partial one at the next save. An error, for the binary.
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 1;
+    std::fs::write(&file, &bad).unwrap();
+    let err = super::restore(Some(&store), 0, Settings::default())
+        .err()
+        .expect("an error");
+    assert!(
+        matches!(
+            err,
+            super::Fatal::Restore {
+                partition: 0,
+                source: hoso_model::checkpoint::CheckpointError::Corrupt(_)
+            }
+        ),
+        "{err}"
+    );
+    // Written by a newer hoso: said as a version, not as damage.
+    let mut newer = good.clone();
+    newer[8..12].copy_from_slice(&99u32.to_le_bytes());
+    let body = newer.len() - 4;
+    let crc = crc32fast::hash(&newer[..body]).to_le_bytes();
+    newer[body..].copy_from_slice(&crc);
+    std::fs::write(&file, &newer).unwrap();
+    let err = super::restore(Some(&store), 0, Settings::default())
+        .err()
+        .expect("an error");
+    assert!(
+        matches!(
+            err,
+            super::Fatal::Restore {
+                source: hoso_model::checkpoint::CheckpointError::Version { found: 99, .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("version 99"), "{err}");
+    // Gone from under its manifest: corrupt, not "no checkpoint".
+    std::fs::remove_file(&file).unwrap();
+    assert!(super::restore(Some(&store), 0, Settings::default()).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_cold_file_that_cannot_be_read_stops_the_fold_and_changes_nothing() {
+    let dir = scratch("fatal-cold");
+    let settings = cold_settings(&dir.join("cold"));
+    let mut engine = Engine::new(settings.clone());
+    engine.assign(PartitionTables::new(0).with_settings(settings));
+    let log = [
+        event("F1", 1, "received", 1),
+        event("F1", 2, "resolved", 2),
+        event("F1", 3, "returned", 2),
+        // Days later: F1 goes cold.
+        event("F2", 1, "received", 12),
+    ];
+    for (i, e) in log.iter().enumerate() {
+        feed(&mut engine, i as i64, e).unwrap();
+    }
+    let t = engine.partition(0).unwrap();
+    assert_eq!(t.cold().rows(), 1, "F1 is in a cold file");
+    let before = (t.next_offset(), t.filings().len());
+    // The file is gone (a disk lost, a store away): a late event for F1
+    // must not start a fresh F1, which would count it twice.
+    let cold = t.cold().paths();
+    for p in &cold {
+        std::fs::rename(p, format!("{p}.away")).unwrap();
+    }
+    let late = event("F1", 4, "fee_paid", 12);
+    let err = feed(&mut engine, 4, &late).unwrap_err();
+    assert!(matches!(err, super::Fatal::ColdRead { partition: 0, offset: 4, .. }), "{err}");
+    let t = engine.partition(0).unwrap();
+    assert_eq!((t.next_offset(), t.filings().len()), before, "nothing folded");
+    // Once the file is back, the same message folds: it was never read.
+    for p in &cold {
+        std::fs::rename(format!("{p}.away"), p).unwrap();
+    }
+    assert_eq!(feed(&mut engine, 4, &late).unwrap(), super::Outcome::Folded);
+    let t = engine.partition(0).unwrap();
+    assert_eq!(t.filings().get("F1").unwrap().last_seq(), 4);
+    assert_eq!(t.cold().rows(), 0, "recalled");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,4 +1,5 @@
-//! Arrow encoding of the processor's state, in the model's schemas.
+//! The `filings` table: a chunk of the store as an Arrow batch, in the
+//! published form (`Utf8View`) or the stored one (`Utf8`, cold files).
 
 use std::sync::Arc;
 
@@ -6,26 +7,13 @@ use arrow_array::builder::{
     BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringViewBuilder,
     TimestampMillisecondBuilder,
 };
-use arrow_array::types::Date32Type;
-use arrow_array::{ArrayRef, PrimitiveArray, RecordBatch, StringArray};
-use arrow_array::{Int32Array, Int64Array};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, SchemaRef};
 use hoso_model::{Interner, schema};
 
-use crate::daily::{DayCounts, DayKey, DayRows};
+use super::{digits, named};
 use crate::store::Chunk;
-
-/// Writes `value` as exactly `width` decimal digits.
-fn digits(value: u32, width: usize, out: &mut [u8; 8]) -> &str {
-    let mut v = value;
-    for i in (0..width).rev() {
-        out[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&out[..width]).unwrap_or("")
-}
 
 /// A text column of `filings` being built: `Utf8View` for the published
 /// table, `Utf8` for cold files (see `hoso_model::schema::filings`).
@@ -94,13 +82,13 @@ impl Text for StringViewBuilder {
 }
 
 /// The chunk as the published `filings` table (text as `Utf8View`).
-pub(crate) fn encode_filings(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
+pub(crate) fn filings(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
     try_encode_filings::<StringViewBuilder>(chunk, procedures, schema::filings())
         .expect("filings batch matches its schema")
 }
 
 /// The chunk as cold files store it (text as `Utf8`).
-pub(crate) fn encode_filings_stored(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
+pub(crate) fn filings_stored(chunk: &Chunk, procedures: &Interner) -> RecordBatch {
     try_encode_filings::<StringBuilder>(chunk, procedures, schema::filings_stored())
         .expect("filings batch matches its schema")
 }
@@ -151,60 +139,30 @@ fn try_encode_filings<T: Text>(
         last_seq.append_value(i64::from(s.last_seq()));
         due_computed.append_value(s.due_at_computed());
     }
-    let columns: Vec<ArrayRef> = vec![
-        ids,
-        province.finish(),
-        commune.finish(),
-        procedure.finish(),
-        channel.finish(),
-        status.finish(),
-        Arc::new(received_at.finish()),
-        Arc::new(due_at.finish()),
-        Arc::new(ended_at.finish()),
-        outcome.finish(),
-        Arc::new(supplements.finish()),
-        Arc::new(paused.finish()),
-        Arc::new(eid.finish()),
-        Arc::new(digitized.finish()),
-        Arc::new(online_payment.finish()),
-        Arc::new(effective_due.finish()),
-        Arc::new(pause_started.finish()),
-        Arc::new(closed.finish()),
-        Arc::new(fee_required.finish()),
-        Arc::new(last_seq.finish()),
-        Arc::new(due_computed.finish()),
-    ];
-    RecordBatch::try_new(schema, columns)
-}
-
-pub(crate) fn encode_daily(partition: i32, rows: &DayRows) -> RecordBatch {
-    try_encode_daily(partition, rows).expect("daily batch matches its schema")
-}
-
-fn try_encode_daily(partition: i32, rows: &DayRows) -> Result<RecordBatch, ArrowError> {
-    let mut keys: Vec<(&DayKey, &DayCounts)> = rows.iter().collect();
-    keys.sort_unstable_by_key(|(k, _)| **k);
-    let n = keys.len();
-    let mut province = StringBuilder::with_capacity(n, n * 2);
-    let mut commune = StringBuilder::with_capacity(n, n * 5);
-    let mut buf = [0u8; 8];
-    for ((_, p, c), _) in &keys {
-        province.append_value(digits(u32::from(*p), 2, &mut buf));
-        commune.append_value(digits(*c, 5, &mut buf));
-    }
-    let values: Vec<[i64; 10]> = keys.iter().map(|(_, c)| c.values()).collect();
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(Int32Array::from_value(partition, n)),
-        Arc::new(PrimitiveArray::<Date32Type>::from_iter_values(
-            keys.iter().map(|((d, _, _), _)| *d),
-        )),
-        Arc::new(province.finish()),
-        Arc::new(commune.finish()),
-    ];
-    for i in 0..DayCounts::NAMES.len() {
-        columns.push(Arc::new(Int64Array::from_iter_values(
-            values.iter().map(|v| v[i]),
-        )));
-    }
-    RecordBatch::try_new(schema::daily_partials(), columns)
+    named(
+        schema,
+        vec![
+            ("filing_id", ids),
+            ("province_code", province.finish()),
+            ("commune_code", commune.finish()),
+            ("procedure_code", procedure.finish()),
+            ("channel", channel.finish()),
+            ("status", status.finish()),
+            ("received_at", Arc::new(received_at.finish())),
+            ("due_at", Arc::new(due_at.finish())),
+            ("ended_at", Arc::new(ended_at.finish())),
+            ("outcome", outcome.finish()),
+            ("supplement_count", Arc::new(supplements.finish())),
+            ("paused_seconds", Arc::new(paused.finish())),
+            ("eid_level2", Arc::new(eid.finish())),
+            ("digitized", Arc::new(digitized.finish())),
+            ("online_payment", Arc::new(online_payment.finish())),
+            ("effective_due_at", Arc::new(effective_due.finish())),
+            ("pause_started_at", Arc::new(pause_started.finish())),
+            ("closed", Arc::new(closed.finish())),
+            ("fee_required", Arc::new(fee_required.finish())),
+            ("last_seq", Arc::new(last_seq.finish())),
+            ("due_at_computed", Arc::new(due_computed.finish())),
+        ],
+    )
 }

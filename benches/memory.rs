@@ -107,7 +107,8 @@ fn stream(cold: Option<&Path>) {
             for (seq, kind, d, h) in steps {
                 // Events of tomorrow arrive tomorrow: a live stream.
                 if d == day {
-                    t.fold_message(offset, None, &event(&f, seq, kind, d, h, i % 100), None).unwrap();
+                    t.fold_message(offset, None, &event(&f, seq, kind, d, h, i % 100), None)
+                        .unwrap();
                     offset += 1;
                 }
             }
@@ -119,7 +120,8 @@ fn stream(cold: Option<&Path>) {
                 ];
                 for (seq, kind, d, h) in late {
                     if d == day {
-                        t.fold_message(offset, None, &event(&y, seq, kind, d, h, i % 100), None).unwrap();
+                        t.fold_message(offset, None, &event(&y, seq, kind, d, h, i % 100), None)
+                            .unwrap();
                         offset += 1;
                     }
                 }
@@ -132,7 +134,8 @@ fn stream(cold: Option<&Path>) {
                         None,
                         &event(&z, 3, "returned", day, 10, i % 100),
                         None,
-                    ).unwrap();
+                    )
+                    .unwrap();
                     offset += 1;
                 }
             }
@@ -170,7 +173,8 @@ fn recovery(dir: &Path) {
             None,
             &event(&f, 1, "received", day, 8, i % 100),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         offset += 1;
         if i % 3 != 0 {
             t.fold_message(
@@ -178,7 +182,8 @@ fn recovery(dir: &Path) {
                 None,
                 &event(&f, 2, "resolved", day + 1, 15, i % 100),
                 None,
-            ).unwrap();
+            )
+            .unwrap();
             offset += 1;
         }
     }

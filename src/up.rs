@@ -353,7 +353,9 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
                 let ended = {
                     let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
                     match &*slot {
-                        Some(t) if t.is_finished() && !stopping.load(Ordering::Relaxed) => slot.take(),
+                        Some(t) if t.is_finished() && !stopping.load(Ordering::Relaxed) => {
+                            slot.take()
+                        }
                         _ => None,
                     }
                 };

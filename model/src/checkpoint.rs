@@ -42,7 +42,11 @@ pub enum CheckpointError {
         "checkpoint format version {found}; this hoso reads versions {oldest} to {newest} \
          (after a downgrade, run the newer hoso again; else rebuild the state with `hoso replay`)"
     )]
-    Version { found: u32, oldest: u32, newest: u32 },
+    Version {
+        found: u32,
+        oldest: u32,
+        newest: u32,
+    },
     /// The checkpoint asked of [`save`] breaks the contract (a bug, not a
     /// storage problem): nothing was written.
     #[error("checkpoint refused: {0}")]
@@ -102,7 +106,9 @@ pub enum Saved {
     Written,
     /// The manifest names a checkpoint further on (`current`): the
     /// partition has another owner; nothing was written.
-    Superseded { current: i64 },
+    Superseded {
+        current: i64,
+    },
 }
 
 /// A checkpoint read by [`load`].
@@ -226,9 +232,14 @@ pub fn save(store: &dyn CheckpointStore, cp: &Checkpoint<'_>) -> Result<Saved, C
 
 /// The partition's manifest, `None` when it has no checkpoint. Cheap: a
 /// reader polls it before loading.
-pub fn latest(store: &dyn CheckpointStore, partition: i32) -> Result<Option<Manifest>, CheckpointError> {
+pub fn latest(
+    store: &dyn CheckpointStore,
+    partition: i32,
+) -> Result<Option<Manifest>, CheckpointError> {
     match store.manifest(partition)? {
-        Some(text) => Manifest::parse(&text, &format!("partition {partition}'s manifest")).map(Some),
+        Some(text) => {
+            Manifest::parse(&text, &format!("partition {partition}'s manifest")).map(Some)
+        }
         None => Ok(None),
     }
 }
@@ -236,7 +247,10 @@ pub fn latest(store: &dyn CheckpointStore, partition: i32) -> Result<Option<Mani
 /// The partition's latest checkpoint, `None` when it has none. A save
 /// between reading the manifest and the object may delete the object; the
 /// manifest then names a newer one, so it is read again (a few times).
-pub fn load(store: &dyn CheckpointStore, partition: i32) -> Result<Option<Loaded>, CheckpointError> {
+pub fn load(
+    store: &dyn CheckpointStore,
+    partition: i32,
+) -> Result<Option<Loaded>, CheckpointError> {
     for _ in 0..3 {
         let Some(manifest) = latest(store, partition)? else {
             return Ok(None);

@@ -186,7 +186,8 @@ mod tests {
 
         let mut parts: Vec<PartitionTables> = (0..2).map(PartitionTables::new).collect();
         for (p, t) in parts.iter_mut().enumerate() {
-            t.fold_message(0, None, &received(&format!("F{p}")), None).unwrap();
+            t.fold_message(0, None, &received(&format!("F{p}")), None)
+                .unwrap();
             checkpoint::save(&cps, t).unwrap();
         }
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 2);
@@ -203,7 +204,9 @@ mod tests {
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 0);
 
         // Partition 1 moves on; only it is loaded again.
-        parts[1].fold_message(1, None, &received("G1"), None).unwrap();
+        parts[1]
+            .fold_message(1, None, &received("G1"), None)
+            .unwrap();
         checkpoint::save(&cps, &mut parts[1]).unwrap();
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 1);
         assert_eq!(hot(&live), vec![1, 2]);
@@ -222,7 +225,9 @@ mod tests {
         assert_eq!(hot(&live), vec![1]);
         assert!(live.readiness().is_err());
         assert_eq!(loaded[&1], "checkpoint-00000000000000000009.bin");
-        parts[1].fold_message(10, None, &received("H1"), None).unwrap();
+        parts[1]
+            .fold_message(10, None, &received("H1"), None)
+            .unwrap();
         checkpoint::save(&cps, &mut parts[1]).unwrap();
         assert_eq!(refresh(&cps, &settings, &live, &mut loaded).unwrap(), 1);
         assert_eq!(hot(&live), vec![1, 3]);

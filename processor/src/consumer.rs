@@ -173,6 +173,7 @@ impl ConsumerContext for Context {
                 let mut restored = Vec::with_capacity(partitions.len());
                 for p in partitions {
                     let (tables, start) = match resume(
+                        consumer,
                         self.checkpoints.as_deref(),
                         p,
                         self.rewind,
@@ -624,6 +625,7 @@ impl Loop {
         let mut restored = Vec::with_capacity(parts.len());
         for p in &parts {
             let (tables, start) = resume(
+                &self.consumer,
                 self.checkpoints.as_deref(),
                 *p,
                 self.config.resume_rewind_messages,
@@ -685,12 +687,20 @@ impl Loop {
 /// rewind guards against brokers that answer a fetch from inside a record
 /// batch with the next batch (Tansu 0.6 does), which would skip records.
 fn resume(
+    consumer: &BaseConsumer<Context>,
     checkpoints: Option<&dyn CheckpointStore>,
     partition: i32,
     rewind: u64,
     settings: Settings,
 ) -> Result<(PartitionTables, Offset), Fatal> {
-    let tables = engine::restore(checkpoints, partition, settings)?;
+    let topic = consumer.context().topic.clone();
+    let log_start = || {
+        consumer
+            .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+            .ok()
+            .map(|(low, _)| low)
+    };
+    let tables = engine::restore(checkpoints, partition, settings, log_start)?;
     let start = match tables.next_offset() {
         0 => Offset::Beginning,
         next => Offset::Offset(next.saturating_sub(rewind as i64).max(0)),
@@ -706,7 +716,12 @@ fn apply_rebalances(
     metrics: &ProcessorMetrics,
 ) -> Result<(), Fatal> {
     let context = consumer.context();
-    if let Some(e) = context.fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some(e) = context
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
         return Err(e);
     }
     let pending = std::mem::take(&mut *context.pending.lock().unwrap_or_else(|e| e.into_inner()));

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use arrow_array::RecordBatch;
 use hoso_model::{Contribution, Outcome};
 
-
 /// Counts for one (day, province, commune): the `received*` ones over the
 /// filings received that day, the `ended*` ones over those ended that day.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -279,7 +278,11 @@ mod tests {
         assert_eq!(d.len(), 3);
         d.update(&c(Some((99, false)), None), &none);
         assert_eq!(d.get((99, 1, 4)), None, "an all-zero row is removed");
-        let rows: usize = d.batches(0, crate::encode::daily).iter().map(|b| b.num_rows()).sum();
+        let rows: usize = d
+            .batches(0, crate::encode::daily)
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
         assert_eq!(rows, 2);
     }
 

@@ -731,19 +731,22 @@ mod tests {
             None,
             &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         t.fold_message(
             1,
             None,
             &ev("F2", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         t.fold_message(
             2,
             None,
             &ev("F2", 2, "resolved", "2025-07-02T08:00:00+07:00"),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         assert_eq!(
             t.deadlines().alerting().count(),
             0,
@@ -762,13 +765,15 @@ mod tests {
             None,
             &ev("F1", 2, "resolved", "2025-07-04T08:00:00+07:00"),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         t.fold_message(
             4,
             None,
             &ev("F3", 1, "received", "2025-07-04T09:00:00+07:00"),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         let alerting: Vec<&str> = t.deadlines().alerting().map(|(id, _)| id).collect();
         assert_eq!(alerting, vec!["F3"]);
         t.mark_end();
@@ -791,7 +796,8 @@ mod tests {
             None,
             &ev("F2", 1, "received", "2025-07-01T08:00:00+07:00"),
             Some(kafka),
-        ).unwrap();
+        )
+        .unwrap();
         assert!(!t.has_closed_changes());
     }
 
@@ -821,9 +827,11 @@ mod tests {
             None,
             &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         assert_eq!(
-            t.fold_message(1, None, &ev_id(&low, 2, "processing"), None).unwrap(),
+            t.fold_message(1, None, &ev_id(&low, 2, "processing"), None)
+                .unwrap(),
             FoldResult::Folded
         );
         let loser = ev_id(&high, 2, "resolved");
@@ -837,7 +845,10 @@ mod tests {
         ));
         // Read again after a resume: the refused event is remembered, so
         // it is not logged or dead-lettered twice.
-        assert_eq!(t.fold_message(2, None, &loser, None).unwrap(), FoldResult::Duplicate);
+        assert_eq!(
+            t.fold_message(2, None, &loser, None).unwrap(),
+            FoldResult::Duplicate
+        );
         // Undecodable, read again: refused again, logged once.
         let junk = b"{not json";
         assert!(matches!(
@@ -852,7 +863,10 @@ mod tests {
             }
         );
         // Sent again at a new offset: the same event, a duplicate of the refused one.
-        assert_eq!(t.fold_message(4, None, &loser, None).unwrap(), FoldResult::Duplicate);
+        assert_eq!(
+            t.fold_message(4, None, &loser, None).unwrap(),
+            FoldResult::Duplicate
+        );
         assert_eq!(t.rejects.len(), 2);
         assert_eq!(
             t.filings().get("F1").unwrap().status(),
@@ -869,15 +883,18 @@ mod tests {
             None,
             &ev("F1", 1, "received", "2025-07-01T08:00:00+07:00"),
             None,
-        ).unwrap();
+        )
+        .unwrap();
         assert_eq!(
-            t.fold_message(1, None, &ev_id(&high, 2, "resolved"), None).unwrap(),
+            t.fold_message(1, None, &ev_id(&high, 2, "resolved"), None)
+                .unwrap(),
             FoldResult::Folded
         );
         assert!(t.filings().get("F1").unwrap().ended_at().is_some());
         // The lower fingerprint arrives second and takes seq 2.
         assert_eq!(
-            t.fold_message(2, None, &ev_id(&low, 2, "processing"), None).unwrap(),
+            t.fold_message(2, None, &ev_id(&low, 2, "processing"), None)
+                .unwrap(),
             FoldResult::Folded
         );
         let f = t.filings().get("F1").unwrap();

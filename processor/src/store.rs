@@ -14,7 +14,6 @@ use hoso_model::fold::Deadline;
 use hoso_model::fold::Displaced;
 use hoso_model::{Applied, Contribution, Event, FilingState, Interner};
 
-
 /// Rows per chunk: big enough that a province-year is ~100 batches, small
 /// enough that re-encoding one is a fraction of a millisecond per column.
 pub const CHUNK_ROWS: usize = 1 << 16;

@@ -177,3 +177,85 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
     }
     reference.stop().await;
 }
+
+/// Every file named `name` under `dir`.
+fn find_files(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == name) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// A damaged checkpoint is the engine's error, returned to the binary,
+/// which stops with a failure exit naming it: not a silent re-read from
+/// the beginning that would overwrite the checkpoint with a partial state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_that_cannot_be_read_stops_hoso_with_an_error() {
+    let broker = Broker::start();
+    let topic = topic("badckpt");
+    let data_dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}-up"));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let log = std::env::temp_dir().join(format!("hoso-e2e-{topic}.log"));
+    let http = reqwest::Client::new();
+    let up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+    assert!(
+        wait_http_ok(
+            &http,
+            &format!("{}/readyz", up.base),
+            Duration::from_secs(60)
+        )
+        .await,
+        "hoso up became ready (log: {})",
+        log.display()
+    );
+    let events = filing_events("B", 300, false);
+    produce(&broker.addr, &topic, &events, Duration::ZERO).await;
+    let checkpointed = wait_for(Duration::from_secs(60), || async {
+        find_files(&data_dir, "MANIFEST").len() == 3
+    })
+    .await;
+    assert!(checkpointed, "every partition checkpointed");
+    drop(up);
+
+    // Damage one partition's checkpoint (a flipped bit: the CRC catches it).
+    let manifest = &find_files(&data_dir, "MANIFEST")[0];
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let checkpoint = manifest.with_file_name(text.lines().next().unwrap());
+    let mut bytes = std::fs::read(&checkpoint).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&checkpoint, &bytes).unwrap();
+
+    let mut up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(s) = up.child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let status =
+        status.unwrap_or_else(|| panic!("hoso kept running on a damaged checkpoint: {log_text}"));
+    assert!(!status.success(), "exit status {status}");
+    assert!(
+        log_text.contains("cannot restore its checkpoint") && log_text.contains("corrupt"),
+        "the log says why: {log_text}"
+    );
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        bytes,
+        "the damaged checkpoint is left for the operator, not overwritten"
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

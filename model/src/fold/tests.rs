@@ -896,7 +896,11 @@ fn a_received_that_contradicts_a_lower_one_is_refused_in_every_order() {
         let (s, refused) = fold_order(&events, order);
         // r7 agrees with r3 but not with r5: any lower `received` naming
         // other dimensions refuses it (the rule must be monotone).
-        assert_eq!(refused, vec![(5, Received), (7, Received)], "order {order:?}");
+        assert_eq!(
+            refused,
+            vec![(5, Received), (7, Received)],
+            "order {order:?}"
+        );
         assert_eq!((s.province(), s.commune()), (1, 8), "order {order:?}");
         assert_eq!(s.status(), Some(Received), "the highest folded seq: r3");
         assert_eq!(s.last_seq(), 3);
@@ -908,7 +912,12 @@ fn a_received_that_contradicts_a_lower_one_is_refused_in_every_order() {
     });
     // Without r5, r7 is folded history: it sets the status, not the
     // dimensions or the clock.
-    let events = [events[0].clone(), events[1].clone(), events[3].clone(), events[4].clone()];
+    let events = [
+        events[0].clone(),
+        events[1].clone(),
+        events[3].clone(),
+        events[4].clone(),
+    ];
     let (s, _) = fold(&events);
     assert_eq!((s.province(), s.commune(), s.last_seq()), (1, 8, 7));
     assert_eq!(s.received_at(), Some(t("2025-07-01T08:00:00+07:00")));

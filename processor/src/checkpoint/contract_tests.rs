@@ -46,9 +46,18 @@ fn keeps_the_contract(store: &dyn CheckpointStore) {
         "filings/province=01/month=2025-07/p0-1.parquet".to_string(),
         "filings/province=01/month=2025-07/p0-2.parquet".to_string(),
     ];
-    assert_eq!(save(store, &cp(0, 10, b"ten", &[])).unwrap(), Saved::Written);
-    assert_eq!(save(store, &cp(0, 25, b"twenty-five", &cold)).unwrap(), Saved::Written);
-    assert_eq!(save(store, &cp(4, 7, b"seven", &[])).unwrap(), Saved::Written);
+    assert_eq!(
+        save(store, &cp(0, 10, b"ten", &[])).unwrap(),
+        Saved::Written
+    );
+    assert_eq!(
+        save(store, &cp(0, 25, b"twenty-five", &cold)).unwrap(),
+        Saved::Written
+    );
+    assert_eq!(
+        save(store, &cp(4, 7, b"seven", &[])).unwrap(),
+        Saved::Written
+    );
     let got = load(store, 0).unwrap().unwrap();
     assert_eq!(got.bytes, b"twenty-five");
     assert_eq!(got.manifest.next_offset, 25);
@@ -66,30 +75,52 @@ fn keeps_the_contract(store: &dyn CheckpointStore) {
     assert_eq!(bytes_of(store, 0).unwrap(), b"twenty-five");
     assert_eq!(store.list(0).unwrap(), vec![object_name(25)]);
     // The same offset again is the same place: written.
-    assert_eq!(save(store, &cp(0, 25, b"again", &cold)).unwrap(), Saved::Written);
+    assert_eq!(
+        save(store, &cp(0, 25, b"again", &cold)).unwrap(),
+        Saved::Written
+    );
     assert_eq!(bytes_of(store, 0).unwrap(), b"again");
 
     // A save cut short: its object was written, the manifest never moved.
     // The previous checkpoint loads; the next save removes the leftover.
     store.put(0, &object_name(40), b"half").unwrap();
-    store.put(0, &format!("{}.tmp", object_name(41)), b"ha").unwrap();
+    store
+        .put(0, &format!("{}.tmp", object_name(41)), b"ha")
+        .unwrap();
     assert_eq!(bytes_of(store, 0).unwrap(), b"again");
-    assert_eq!(save(store, &cp(0, 30, b"thirty", &[])).unwrap(), Saved::Written);
+    assert_eq!(
+        save(store, &cp(0, 30, b"thirty", &[])).unwrap(),
+        Saved::Written
+    );
     assert_eq!(bytes_of(store, 0).unwrap(), b"thirty");
     // A whole checkpoint further on is never deleted (a newer owner's).
-    assert_eq!(store.list(0).unwrap(), vec![object_name(30), object_name(40)]);
-    assert_eq!(save(store, &cp(0, 50, b"fifty", &[])).unwrap(), Saved::Written);
+    assert_eq!(
+        store.list(0).unwrap(),
+        vec![object_name(30), object_name(40)]
+    );
+    assert_eq!(
+        save(store, &cp(0, 50, b"fifty", &[])).unwrap(),
+        Saved::Written
+    );
     assert_eq!(store.list(0).unwrap(), vec![object_name(50)]);
 
     // A checkpoint must name its cold files exactly once, by safe names.
     let twice = vec![cold[0].clone(), cold[0].clone()];
-    for bad in [twice, vec!["../../etc/passwd".to_string()], vec!["/abs".to_string()]] {
+    for bad in [
+        twice,
+        vec!["../../etc/passwd".to_string()],
+        vec!["/abs".to_string()],
+    ] {
         assert!(matches!(
             save(store, &cp(0, 60, b"bad", &bad)),
             Err(CheckpointError::Refused(_))
         ));
     }
-    assert_eq!(bytes_of(store, 0).unwrap(), b"fifty", "a refused save writes nothing");
+    assert_eq!(
+        bytes_of(store, 0).unwrap(),
+        b"fifty",
+        "a refused save writes nothing"
+    );
 
     // What a manifest holds is checked: a manifest naming something else,
     // or a checkpoint that is not there, is corruption, said as such.
@@ -111,7 +142,10 @@ fn a_local_directory_keeps_the_contract() {
 #[test]
 fn the_table_store_in_memory_keeps_the_contract() {
     let store = Arc::new(TableStore::open("memory:///t", &BTreeMap::new()).unwrap());
-    keeps_the_contract(&ObjectCheckpointStore::new(StoreDir::new(store, "checkpoints/topic")));
+    keeps_the_contract(&ObjectCheckpointStore::new(StoreDir::new(
+        store,
+        "checkpoints/topic",
+    )));
 }
 
 #[test]
@@ -119,6 +153,9 @@ fn the_table_store_on_a_mount_keeps_the_contract() {
     let dir = scratch("mount");
     let url = format!("file://{}", dir.display());
     let store = Arc::new(TableStore::open(&url, &BTreeMap::new()).unwrap());
-    keeps_the_contract(&ObjectCheckpointStore::new(StoreDir::new(store, "checkpoints/topic")));
+    keeps_the_contract(&ObjectCheckpointStore::new(StoreDir::new(
+        store,
+        "checkpoints/topic",
+    )));
     let _ = std::fs::remove_dir_all(&dir);
 }

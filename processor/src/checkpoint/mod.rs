@@ -241,7 +241,10 @@ pub fn save(
     if !tables.needs_checkpoint() {
         return Ok(None);
     }
-    let cold_files = tables.cold.needed_files().map_err(CheckpointError::Refused)?;
+    let cold_files = tables
+        .cold
+        .needed_files()
+        .map_err(CheckpointError::Refused)?;
     let bytes = encode(tables);
     let saved = hoso_model::checkpoint::save(
         store,

@@ -110,7 +110,10 @@ fn a_checkpoint_restores_the_exact_tables_and_dedup_memory() {
     // Replaying what the checkpoint already holds changes nothing: folded
     // events are duplicates, refused ones are not logged again.
     for (i, e) in first.iter().enumerate() {
-        match restored.fold_message(i as i64, None, e.as_bytes(), None).unwrap() {
+        match restored
+            .fold_message(i as i64, None, e.as_bytes(), None)
+            .unwrap()
+        {
             FoldResult::Duplicate => {}
             FoldResult::Rejected { new: None, .. } => {}
             other => panic!("offset {i}: {other:?}"),

@@ -634,7 +634,10 @@ impl ColdTier {
             if let Some(at) = rows.iter().position(|(x, _)| x == id) {
                 let (_, state) = rows.swap_remove(at);
                 self.recalls += 1;
-                self.recalled.push(Recalled { file: i, rest: rows });
+                self.recalled.push(Recalled {
+                    file: i,
+                    rest: rows,
+                });
                 return Ok(Some(state));
             }
         }

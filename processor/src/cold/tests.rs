@@ -47,7 +47,8 @@ fn feed(t: &mut PartitionTables, offset: &mut i64) {
                 if (kind != "received" && i == 19) || (kind == "returned" && i == 18) {
                     continue;
                 }
-                t.fold_message(*offset, None, &ev(&f, seq, kind, day), None).unwrap();
+                t.fold_message(*offset, None, &ev(&f, seq, kind, day), None)
+                    .unwrap();
                 *offset += 1;
             }
         }
@@ -164,7 +165,8 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
         for i in 0..20 {
             let f = format!("M{day:02}-{i:02}");
             for (seq, kind) in [(1, "received"), (2, "resolved"), (4, "returned")] {
-                t.fold_message(offset, None, &ev(&f, seq, kind, day), None).unwrap();
+                t.fold_message(offset, None, &ev(&f, seq, kind, day), None)
+                    .unwrap();
                 offset += 1;
             }
         }
@@ -196,7 +198,8 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
     // August 20th: July ended more than the unreturned horizon (4 x 2
     // days) ago, so no daily pass writes to it any more: its files, the
     // three recalled filings moving back included, become one sealed file.
-    t.fold_message(offset, None, &aug("A1", 1, "received", 20), None).unwrap();
+    t.fold_message(offset, None, &aug("A1", 1, "received", 20), None)
+        .unwrap();
     offset += 1;
     t.evict_cold().unwrap();
     let july: Vec<_> = t
@@ -241,7 +244,8 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
                 if kind == "returned" && !returned {
                     continue;
                 }
-                t.fold_message(offset, None, &ev(&f, seq, kind, day), None).unwrap();
+                t.fold_message(offset, None, &ev(&f, seq, kind, day), None)
+                    .unwrap();
                 offset += 1;
             }
         }
@@ -249,7 +253,8 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
     }
     // August 20th: July is sealed, its settled and its pending filings in
     // one file each.
-    t.fold_message(offset, None, &aug("B1", 1, "received", 20), None).unwrap();
+    t.fold_message(offset, None, &aug("B1", 1, "received", 20), None)
+        .unwrap();
     offset += 1;
     t.evict_cold().unwrap();
     let files = |t: &PartitionTables| {
@@ -274,7 +279,8 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
         t.fold_message(offset, None, &late, None).unwrap(),
         FoldResult::Folded
     );
-    t.fold_message(offset + 1, None, &aug("B2", 1, "received", 25), None).unwrap();
+    t.fold_message(offset + 1, None, &aug("B2", 1, "received", 25), None)
+        .unwrap();
     offset += 2;
     t.evict_cold().unwrap();
     assert_eq!(
@@ -288,7 +294,8 @@ fn a_sealed_months_stragglers_join_its_small_pending_file() {
         FoldResult::Folded
     );
     assert!(t.filings().get("S09-05").is_some(), "recalled");
-    t.fold_message(offset + 1, None, &aug("B3", 1, "received", 28), None).unwrap();
+    t.fold_message(offset + 1, None, &aug("B3", 1, "received", 28), None)
+        .unwrap();
     offset += 2;
     t.evict_cold().unwrap();
     assert_eq!(
@@ -315,7 +322,8 @@ fn recall_and_move_back(
         FoldResult::Folded
     );
     assert_eq!(t.cold().files().iter().filter(|f| f.sealed).count(), 1);
-    t.fold_message(*offset + 1, None, &aug(id, 1, "received", day), None).unwrap();
+    t.fold_message(*offset + 1, None, &aug(id, 1, "received", day), None)
+        .unwrap();
     *offset += 2;
     t.evict_cold().unwrap();
     let mut files: Vec<_> = t
@@ -352,7 +360,8 @@ fn the_cold_tier_follows_the_checkpoints() {
     // A recall rewrites a file; the old one stays until two checkpoints
     // no longer name it (a query may still be reading it).
     let old_files = t.cold().paths();
-    t.fold_message(offset, None, &ev("F01-00", 3, "fee_paid", 11), None).unwrap();
+    t.fold_message(offset, None, &ev("F01-00", 3, "fee_paid", 11), None)
+        .unwrap();
     let gone: Vec<_> = old_files
         .iter()
         .filter(|p| !t.cold().paths().contains(p))
@@ -362,7 +371,8 @@ fn the_cold_tier_follows_the_checkpoints() {
     assert!(Path::new(&gone[0]).exists());
     checkpoint::save(&store, &mut t).unwrap();
     assert!(Path::new(&gone[0]).exists());
-    t.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None).unwrap();
+    t.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None)
+        .unwrap();
     checkpoint::save(&store, &mut t).unwrap();
     assert!(
         !Path::new(&gone[0]).exists(),
@@ -379,7 +389,9 @@ fn the_cold_tier_follows_the_checkpoints() {
     assert_eq!(again.cold().rows(), t.cold().rows());
     assert!(!orphan.exists());
     // Its name is not used again: a cached footer could describe it.
-    again.fold_message(offset + 2, None, &ev("F02-00", 3, "fee_paid", 11), None).unwrap();
+    again
+        .fold_message(offset + 2, None, &ev("F02-00", 3, "fee_paid", 11), None)
+        .unwrap();
     assert!(
         again
             .cold()
@@ -447,7 +459,9 @@ fn a_partition_moves_to_another_machine_through_the_table_store() {
     );
     // A late event recalls a filing from a file the second machine fetches.
     assert_eq!(
-        moved.fold_message(offset, None, &ev("F03-05", 3, "fee_paid", 11), None).unwrap(),
+        moved
+            .fold_message(offset, None, &ev("F03-05", 3, "fee_paid", 11), None)
+            .unwrap(),
         FoldResult::Folded
     );
     assert!(moved.filings().get("F03-05").is_some());
@@ -458,7 +472,9 @@ fn a_partition_moves_to_another_machine_through_the_table_store() {
     assert_eq!(after.len(), 199);
     assert_eq!(after, expected, "every other filing once, unchanged");
     checkpoint::save(&checkpoints, &mut moved).unwrap();
-    moved.fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None).unwrap();
+    moved
+        .fold_message(offset + 1, None, &ev("NEW", 1, "received", 11), None)
+        .unwrap();
     checkpoint::save(&checkpoints, &mut moved).unwrap();
     assert_eq!(
         stored(),
@@ -482,12 +498,17 @@ fn a_partition_moves_to_another_machine_through_the_table_store() {
         moved.cold().paths()
     );
     // SQL reads the files where they are, on any node.
-    let query_node = checkpoint::decode(&hoso_model::checkpoint::load(&checkpoints, 0).unwrap().unwrap().bytes)
-        .unwrap()
-        .with_settings(Settings {
-            cold_dir: None,
-            ..on(&second)
-        });
+    let query_node = checkpoint::decode(
+        &hoso_model::checkpoint::load(&checkpoints, 0)
+            .unwrap()
+            .unwrap()
+            .bytes,
+    )
+    .unwrap()
+    .with_settings(Settings {
+        cold_dir: None,
+        ..on(&second)
+    });
     assert_eq!(query_node.cold().files(), moved.cold().files());
     for p in query_node
         .cold()
@@ -519,7 +540,8 @@ fn a_failed_write_leaves_every_filing_in_memory() {
     for day in 1..=10u32 {
         for (seq, kind) in [(1, "received"), (2, "resolved")] {
             let f = format!("F{day:02}");
-            t.fold_message(offset, None, &ev(&f, seq, kind, day), None).unwrap();
+            t.fold_message(offset, None, &ev(&f, seq, kind, day), None)
+                .unwrap();
             offset += 1;
         }
     }

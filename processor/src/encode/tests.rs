@@ -147,8 +147,11 @@ fn columns_are_placed_by_name_and_a_mismatch_names_the_column() {
     assert_eq!(b.column(1).as_ref(), col(2).as_ref());
     let missing = named(schema.clone(), vec![("a", col(1))]).unwrap_err();
     assert!(missing.to_string().contains("field b"), "{missing}");
-    let extra = named(schema.clone(), vec![("a", col(1)), ("b", col(2)), ("c", col(3))])
-        .unwrap_err();
+    let extra = named(
+        schema.clone(),
+        vec![("a", col(1)), ("b", col(2)), ("c", col(3))],
+    )
+    .unwrap_err();
     assert!(extra.to_string().contains("column c"), "{extra}");
     let twice = named(schema, vec![("a", col(1)), ("a", col(1))]).unwrap_err();
     assert!(twice.to_string().contains("twice"), "{twice}");

@@ -72,15 +72,39 @@ pub enum Fatal {
 
 /// A partition's tables from its latest checkpoint in `store`, or fresh
 /// ones when it has none (or there is no store).
+///
+/// A checkpoint older than this build reads (an upgrade across a format
+/// change) is rebuilt from the topic, read again from offset 0, but only
+/// when `log_start` (asked only then: the partition's first offset in
+/// Kafka) says the topic still holds the partition's whole log; else it is
+/// an error, as is any other checkpoint that cannot be read.
 pub fn restore(
     store: Option<&dyn CheckpointStore>,
     partition: i32,
     settings: Settings,
+    log_start: impl FnOnce() -> Option<i64>,
 ) -> Result<PartitionTables, Fatal> {
-    match store {
-        Some(store) => checkpoint::restore(store, partition, settings)
-            .map_err(|source| Fatal::Restore { partition, source }),
-        None => Ok(PartitionTables::new(partition).with_settings(settings)),
+    let Some(store) = store else {
+        return Ok(PartitionTables::new(partition).with_settings(settings));
+    };
+    match checkpoint::restore(store, partition, settings.clone()) {
+        Ok(t) => Ok(t),
+        Err(CheckpointError::Version { found, oldest, .. })
+            if found < oldest && log_start() == Some(0) =>
+        {
+            tracing::warn!(
+                partition,
+                version = found,
+                oldest,
+                "the checkpoint predates this hoso's format; rebuilding the partition from the \
+                 topic, which still holds its whole log (read again from offset 0)"
+            );
+            let mut t = PartitionTables::new(partition).with_settings(settings);
+            // Its files belonged to the old state: a rebuild writes its own.
+            t.cold.remove_orphans(true);
+            Ok(t)
+        }
+        Err(source) => Err(Fatal::Restore { partition, source }),
     }
 }
 

@@ -301,16 +301,7 @@ fn run_order(
         next[p as usize] += 1;
         ids.insert((p, offset), m.id);
         let seen = engine.partition(p).unwrap().restatements.len();
-        engine.fold(
-            Message {
-                partition: p,
-                offset,
-                key: Some(&m.key),
-                payload: &m.bytes,
-                timestamp_ms: None,
-            },
-            NOW,
-        ).unwrap();
+        fold_msg(&mut engine, p, offset, m);
         dead_letters.extend(engine.take_effects().dead_letters);
         for r in engine.partition(p).unwrap().restatements.iter().skip(seen) {
             let key = format!("{:?} {}", r.key, r.metric);
@@ -325,6 +316,18 @@ fn run_order(
         .filter(|(k, new)| first_old[k] != *new)
         .collect();
     tables(&engine, &ids, &dead_letters, restated)
+}
+
+/// Folds one generated message at (`p`, `offset`); these logs never fail.
+fn fold_msg(engine: &mut Engine, p: i32, offset: i64, m: &Msg) {
+    let message = Message {
+        partition: p,
+        offset,
+        key: Some(&m.key),
+        payload: &m.bytes,
+        timestamp_ms: None,
+    };
+    engine.fold(message, NOW).unwrap();
 }
 
 fn shuffled(n: usize, seed: u64) -> Vec<usize> {
@@ -492,16 +495,7 @@ impl CrashRun<'_> {
                 let offset = from[p] as i64;
                 from[p] += 1;
                 ids.insert((p as i32, offset), m.id);
-                engine.fold(
-                    Message {
-                        partition: p as i32,
-                        offset,
-                        key: Some(&m.key),
-                        payload: &m.bytes,
-                        timestamp_ms: None,
-                    },
-                    NOW,
-                ).unwrap();
+                fold_msg(engine, p as i32, offset, m);
                 let asked = engine.take_effects().dead_letters;
                 dead.insert((p as i32, offset), asked);
                 n += 1;
@@ -728,12 +722,22 @@ fn feed(engine: &mut Engine, offset: i64, bytes: &[u8]) -> Result<super::Outcome
     )
 }
 
+/// Checkpoint bytes said to be of format `version`, their CRC made good.
+fn with_version(bytes: &[u8], version: u32) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[8..12].copy_from_slice(&version.to_le_bytes());
+    let body = out.len() - 4;
+    let crc = crc32fast::hash(&out[..body]).to_le_bytes();
+    out[body..].copy_from_slice(&crc);
+    out
+}
+
 #[test]
 fn a_checkpoint_that_cannot_be_read_is_an_error_not_a_fresh_start() {
     let dir = scratch("fatal-restore");
     let store = FsCheckpointStore::new(dir.join("checkpoints")).unwrap();
     let mut engine = Engine::new(Settings::default());
-    engine.assign(super::restore(Some(&store), 0, Settings::default()).unwrap());
+    engine.assign(super::restore(Some(&store), 0, Settings::default(), || Some(0)).unwrap());
     feed(&mut engine, 0, &event("F1", 1, "received", 1)).unwrap();
     for (_, saved) in engine.checkpoint(&store) {
         saved.unwrap();
@@ -742,15 +746,18 @@ fn a_checkpoint_that_cannot_be_read_is_an_error_not_a_fresh_start() {
         .join("checkpoints/partition-0")
         .join(hoso_model::checkpoint::object_name(1));
     let good = std::fs::read(&file).unwrap();
-    assert!(super::restore(Some(&store), 0, Settings::default()).is_ok());
+    assert!(super::restore(Some(&store), 0, Settings::default(), || Some(0)).is_ok());
     // Damaged: re-reading from the beginning would replace a good state
     // with a partial one at the next save. An error, for the binary.
     let mut bad = good.clone();
     bad[good.len() / 2] ^= 1;
     std::fs::write(&file, &bad).unwrap();
-    let err = super::restore(Some(&store), 0, Settings::default())
-        .err()
-        .expect("an error");
+    let restore_err = || {
+        super::restore(Some(&store), 0, Settings::default(), || Some(0))
+            .err()
+            .expect("an error")
+    };
+    let err = restore_err();
     assert!(
         matches!(
             err,
@@ -762,15 +769,8 @@ fn a_checkpoint_that_cannot_be_read_is_an_error_not_a_fresh_start() {
         "{err}"
     );
     // Written by a newer hoso: said as a version, not as damage.
-    let mut newer = good.clone();
-    newer[8..12].copy_from_slice(&99u32.to_le_bytes());
-    let body = newer.len() - 4;
-    let crc = crc32fast::hash(&newer[..body]).to_le_bytes();
-    newer[body..].copy_from_slice(&crc);
-    std::fs::write(&file, &newer).unwrap();
-    let err = super::restore(Some(&store), 0, Settings::default())
-        .err()
-        .expect("an error");
+    std::fs::write(&file, with_version(&good, 99)).unwrap();
+    let err = restore_err();
     assert!(
         matches!(
             err,
@@ -782,9 +782,27 @@ fn a_checkpoint_that_cannot_be_read_is_an_error_not_a_fresh_start() {
         "{err}"
     );
     assert!(err.to_string().contains("version 99"), "{err}");
+    // Older than this build reads (an upgrade across a format change):
+    // rebuilt from the topic when it still holds the whole partition,
+    // else an error (re-reading would lose what retention deleted).
+    std::fs::write(&file, with_version(&good, 4)).unwrap();
+    let rebuilt = super::restore(Some(&store), 0, Settings::default(), || Some(0)).unwrap();
+    assert_eq!((rebuilt.next_offset(), rebuilt.filings().len()), (0, 0));
+    let trimmed = super::restore(Some(&store), 0, Settings::default(), || Some(5));
+    assert!(
+        matches!(
+            trimmed,
+            Err(super::Fatal::Restore {
+                source: hoso_model::checkpoint::CheckpointError::Version { found: 4, .. },
+                ..
+            })
+        ),
+        "the topic no longer holds offset 0"
+    );
+    assert!(super::restore(Some(&store), 0, Settings::default(), || None).is_err());
     // Gone from under its manifest: corrupt, not "no checkpoint".
     std::fs::remove_file(&file).unwrap();
-    assert!(super::restore(Some(&store), 0, Settings::default()).is_err());
+    assert!(super::restore(Some(&store), 0, Settings::default(), || Some(0)).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -815,9 +833,23 @@ fn a_cold_file_that_cannot_be_read_stops_the_fold_and_changes_nothing() {
     }
     let late = event("F1", 4, "fee_paid", 12);
     let err = feed(&mut engine, 4, &late).unwrap_err();
-    assert!(matches!(err, super::Fatal::ColdRead { partition: 0, offset: 4, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            super::Fatal::ColdRead {
+                partition: 0,
+                offset: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let t = engine.partition(0).unwrap();
-    assert_eq!((t.next_offset(), t.filings().len()), before, "nothing folded");
+    assert_eq!(
+        (t.next_offset(), t.filings().len()),
+        before,
+        "nothing folded"
+    );
     // Once the file is back, the same message folds: it was never read.
     for p in &cold {
         std::fs::rename(format!("{p}.away"), p).unwrap();

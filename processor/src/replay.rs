@@ -28,6 +28,10 @@ use crate::checkpoint::{self, FsCheckpointStore, ObjectCheckpointStore};
 use crate::config::ProcessorConfig;
 use crate::partition::PartitionTables;
 
+/// How often the replay makes the cold passes due (the live consumer's
+/// default `publish_interval_ms`).
+const COLD_PASS_EVERY: Duration = Duration::from_millis(100);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("Kafka: {0}")]
@@ -182,6 +186,7 @@ pub fn replay(
     };
     let mut at_end = std::collections::BTreeSet::new();
     let mut last_report = Instant::now();
+    let mut last_cold_pass = Instant::now();
     progress(ReplayProgress { read: 0, total });
     while at_end.len() < partitions.len() {
         if cancelled() {
@@ -223,6 +228,12 @@ pub fn replay(
                 }
                 Some(Err(e)) => return Err(ReplayError::Kafka(e)),
             }
+        }
+        // The cold passes due, on the live consumer's default publish
+        // clock: a pass scans the partition, so not once per batch.
+        if last_cold_pass.elapsed() >= COLD_PASS_EVERY {
+            engine.evict_cold();
+            last_cold_pass = Instant::now();
         }
         // Dead letters are not sent again (the live processor sent them;
         // the rejects are in the tables); a cold file that cannot be

@@ -239,12 +239,19 @@ impl FilingStore {
         *self = FilingStore::with_procedures(procedures);
         let mut taken = Vec::new();
         for chunk in chunks {
-            for (i, state) in chunk.states.iter().enumerate() {
-                let id = chunk.id(i);
-                if leave(state) {
-                    taken.push((id.to_vec(), state.clone()));
+            // The states move; a clone would copy every filing's event log.
+            let Chunk {
+                states,
+                id_bytes,
+                id_offsets,
+                ..
+            } = chunk;
+            for (i, state) in states.into_iter().enumerate() {
+                let id = &id_bytes[id_offsets[i] as usize..id_offsets[i + 1] as usize];
+                if leave(&state) {
+                    taken.push((id.to_vec(), state));
                 } else {
-                    self.restore_row(id, state.clone());
+                    self.restore_row(id, state);
                 }
             }
         }

@@ -13,10 +13,11 @@
 //!
 //! Per message, in this order: fold it into its partition; turn the closed
 //! days it changed into restatements (summed over every partition held);
-//! queue the dead letters of what it refused or displaced; and, when the
-//! partition's event time reached a new day, move the filings past the
-//! cold horizon to cold files. Publishing and checkpoints are the
-//! driver's to time: [`Engine::publish`], [`Engine::checkpoint`].
+//! queue the dead letters of what it refused or displaced. Between
+//! messages, on the driver's clock: [`Engine::publish`] (which first moves
+//! the filings past the cold horizon to cold files, in a partition whose
+//! event time reached a new day: [`Engine::evict_cold`]) and
+//! [`Engine::checkpoint`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -143,9 +144,6 @@ pub struct Effects {
     /// A message's offset was past the next one expected (records skipped
     /// by retention or by a broker).
     pub offset_gaps: Vec<(i32, i64, i64)>,
-    /// Time spent writing cold files (a measurement for the benchmark and
-    /// the logs; it decides nothing).
-    pub cold_pass_time: std::time::Duration,
 }
 
 /// The held partitions and what their messages asked for.
@@ -209,7 +207,6 @@ impl Engine {
                 .offset_gaps
                 .push((msg.partition, expected, msg.offset));
         }
-        let day_before = tables.event_day();
         let result = tables
             .fold_message_at(msg.offset, msg.key, msg.payload, msg.timestamp_ms, now_ms)
             .map_err(|source| Fatal::ColdRead {
@@ -233,20 +230,24 @@ impl Engine {
         if tables.has_closed_changes() {
             self.effects.restatements += restate(&mut self.parts, msg.partition, now_ms);
         }
-        let Some(tables) = self.parts.get_mut(&msg.partition) else {
-            return Ok(outcome);
-        };
-        if tables.event_day() != day_before {
-            let started = std::time::Instant::now();
-            let evicted = tables.evict_cold();
-            self.effects.cold_pass_time += started.elapsed();
-            match evicted {
+        Ok(outcome)
+    }
+
+    /// Moves the closed filings past the cold horizon to cold files, in
+    /// each partition whose event time reached a new day since its last
+    /// pass. The drivers call it between messages: [`Engine::publish`]
+    /// does, so a pass costs at most once per publish interval however
+    /// fast a backlog folds (a pass scans the partition and merges files),
+    /// and its files show in the publish that follows. Where filings are
+    /// kept never changes a figure.
+    pub fn evict_cold(&mut self) {
+        for (p, tables) in self.parts.iter_mut() {
+            match tables.evict_cold() {
                 Ok(0) => {}
-                Ok(n) => self.effects.evicted.push((msg.partition, n)),
-                Err(e) => self.effects.cold_errors.push((msg.partition, e)),
+                Ok(n) => self.effects.evicted.push((*p, n)),
+                Err(e) => self.effects.cold_errors.push((*p, e)),
             }
         }
-        Ok(outcome)
     }
 
     /// Kafka reported the end of partition `p`.
@@ -260,6 +261,7 @@ impl Engine {
     /// tables of those that changed since their last publish, and the
     /// partitions whose end is now published (caught up).
     pub fn publish(&mut self, now_ms: i64) -> Published {
+        self.evict_cold();
         let mut out = Published::default();
         for (p, tables) in self.parts.iter_mut() {
             // Filings whose deadline timers came due since the last

@@ -15,6 +15,7 @@ use hoso_model::calendar::{
     parse_clock, parse_window,
 };
 use hoso_model::catalogue::{Catalogue, DueRules};
+use hoso_model::units::Units;
 use hoso_processor::ProcessorConfig;
 use hoso_query::QueryConfig;
 use hoso_query::alerts::AlertingConfig;
@@ -35,6 +36,8 @@ pub struct Config {
     pub query: QueryConfig,
     pub calendar: CalendarConfig,
     pub procedures: ProceduresConfig,
+    /// The provinces and communes events may name.
+    pub units: UnitsConfig,
     /// Tokens and their roles, for SQL on every protocol and for ingest;
     /// none means local mode (loopback only, `hoso`/`hoso`).
     pub auth: AuthConfig,
@@ -44,6 +47,44 @@ pub struct Config {
     /// [`Config::load`]; the components get their copies from it.
     #[serde(skip)]
     pub due_rules: DueRules,
+    /// The official units and `units.files`, read by [`Config::load`].
+    #[serde(skip)]
+    pub unit_list: Arc<Units>,
+}
+
+/// The administrative units events may name: the official list of the 34
+/// provinces and 3,321 communes hoso ships (`model/data/communes.csv`),
+/// plus the operator's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnitsConfig {
+    /// Ingest refuses an event whose `province_code` or `commune_code` is
+    /// not in the list, or whose commune is not in its province (422,
+    /// naming the field). Off for systems with private codes.
+    pub check: bool,
+    /// Files adding units (or replacing rows of the same commune), read
+    /// after the official list: the columns province_code, province_name,
+    /// commune_code, commune_name, unit_type.
+    pub files: Vec<PathBuf>,
+}
+
+impl Default for UnitsConfig {
+    fn default() -> Self {
+        UnitsConfig {
+            check: true,
+            files: Vec::new(),
+        }
+    }
+}
+
+impl UnitsConfig {
+    /// The official list, then the files.
+    pub fn build(&self) -> anyhow::Result<Units> {
+        let texts = read_all(&self.files, "units.files")?;
+        let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+        Units::official_with(&refs)
+            .map_err(|(i, e)| anyhow::anyhow!("units.files: {}: {e}", texts[i].0.display()))
+    }
 }
 
 /// The table store: where the processors' checkpoints and cold Parquet
@@ -101,9 +142,12 @@ fn scalar_strings<'de, D: serde::Deserializer<'de>>(
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CalendarConfig {
-    /// Days files read after the built-in one (2024-2027), later rows
-    /// winning: `date,kind,note` with kind one of holiday, tet,
-    /// substitute_day_off, swap_day_off, make_up_working_saturday.
+    /// Days files read after the built-in one (the announced years
+    /// 2024-2027), later rows winning: `date,kind,note` with kind one of
+    /// holiday, tet, substitute_day_off, swap_day_off,
+    /// make_up_working_saturday. A file listing a year's `tet` days
+    /// announces that year: its rows replace the statutory projection hoso
+    /// applies to every other year of 2000-2100.
     pub days_off_files: Vec<PathBuf>,
     /// Working windows of a working day, local time, `HH:MM-HH:MM`.
     pub working_hours: Vec<String>,
@@ -118,7 +162,9 @@ pub struct CalendarConfig {
 pub struct ProceduresConfig {
     /// Catalogue files read after the built-in one; a row replaces the
     /// row of the same code. Columns:
-    /// code,name_vi,name_en,deadline,fee_vnd,online,level,source.
+    /// code,name_vi,name_en,deadline,fee_vnd,online,level,source, then
+    /// optionally deadline_unit (working_days, calendar_days) and
+    /// same_day_cutoff (`HH:MM`, empty for `calendar.same_day_cutoff`).
     pub catalogue_files: Vec<PathBuf>,
 }
 
@@ -215,9 +261,11 @@ impl Default for Config {
             query: QueryConfig::default(),
             calendar: CalendarConfig::default(),
             procedures: ProceduresConfig::default(),
+            units: UnitsConfig::default(),
             auth: AuthConfig::default(),
             alerting: AlertingConfig::default(),
             due_rules: DueRules::vietnam(),
+            unit_list: Units::official(),
         }
     }
 }
@@ -297,6 +345,7 @@ impl Config {
             Arc::new(config.procedures.build()?),
             Arc::new(config.calendar.build()?),
         );
+        config.unit_list = Arc::new(config.units.build()?);
         config.propagate();
         Ok(config)
     }
@@ -310,6 +359,13 @@ impl Config {
         self.processor.due_rules = self.due_rules.clone();
         self.processor.at_risk_working_hours = self.query.at_risk_working_hours;
         self.query.due_rules = self.due_rules.clone();
+        self.query.units = self.unit_list.clone();
+    }
+
+    /// The units ingest checks events against; `None` when `units.check`
+    /// is off.
+    pub fn checked_units(&self) -> Option<Arc<Units>> {
+        self.units.check.then(|| self.unit_list.clone())
     }
 
     /// The effective configuration as TOML (`hoso config print`). It holds

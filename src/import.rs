@@ -161,6 +161,7 @@ pub async fn run(
     // The configured catalogue and calendar, as the processor will use them.
     let options = ImportOptions {
         due_rules: config.due_rules.clone(),
+        units: config.checked_units(),
         ..request.options.clone()
     };
     let summary = importer::import(

@@ -179,6 +179,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             health,
             metrics: IngestMetrics::new(&registry)?,
             due_rules: config.due_rules.clone(),
+            units: config.checked_units(),
         };
         app = app.merge(hoso_ingest::router(Arc::new(state)).layer(
             axum::middleware::from_fn_with_state(auth.clone(), ingest_auth),

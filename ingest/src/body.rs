@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 
 use hoso_model::catalogue::DueRules;
-use hoso_model::decode_event_with;
+use hoso_model::units::Units;
 use serde::Serialize;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -47,8 +47,9 @@ pub struct Refusal {
 
 /// Splits and validates a body. All or nothing: `Err` when any item is
 /// invalid. `dues` gives a `received` event without `due_at` its due date
-/// (the processor computes the same).
-pub fn parse(body: &[u8], dues: &DueRules) -> Result<Vec<Item>, Refusal> {
+/// (the processor computes the same); `units`, when given, are the
+/// provinces and communes an event may name.
+pub fn parse(body: &[u8], dues: &DueRules, units: Option<&Units>) -> Result<Vec<Item>, Refusal> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         return Err(single_error(
@@ -87,7 +88,7 @@ pub fn parse(body: &[u8], dues: &DueRules) -> Result<Vec<Item>, Refusal> {
                 continue;
             }
         };
-        match decode_event_with(bytes, Some(dues)) {
+        match crate::validate(bytes, dues, units) {
             Ok(ev) => {
                 let offset = bytes.as_ptr() as usize - body.as_ptr() as usize;
                 items.push(Item {
@@ -98,7 +99,7 @@ pub fn parse(body: &[u8], dues: &DueRules) -> Result<Vec<Item>, Refusal> {
             Err(e) if errors.len() < MAX_REPORTED_ERRORS => errors.push(ItemError {
                 index,
                 event_id: probe_event_id(bytes),
-                error: e.message,
+                error: e,
             }),
             Err(_) => more += 1,
         }
@@ -191,19 +192,34 @@ mod tests {
     #[test]
     fn one_object_an_array_and_ndjson() {
         let one = format!("  {}\n", event("a", 1));
-        let items = parse(one.as_bytes(), &DueRules::vietnam()).unwrap();
+        let items = parse(
+            one.as_bytes(),
+            &DueRules::vietnam(),
+            Some(&Units::official()),
+        )
+        .unwrap();
         assert_eq!(payloads(one.as_bytes(), &items), vec![event("a", 1)]);
         assert_eq!(items[0].key, "F-a");
 
         let arr = format!("[{}, {}]", event("a", 1), event("b", 2));
-        let items = parse(arr.as_bytes(), &DueRules::vietnam()).unwrap();
+        let items = parse(
+            arr.as_bytes(),
+            &DueRules::vietnam(),
+            Some(&Units::official()),
+        )
+        .unwrap();
         assert_eq!(
             payloads(arr.as_bytes(), &items),
             vec![event("a", 1), event("b", 2)]
         );
 
         let nd = format!("{}\r\n\n{}\n", event("a", 1), event("b", 2));
-        let items = parse(nd.as_bytes(), &DueRules::vietnam()).unwrap();
+        let items = parse(
+            nd.as_bytes(),
+            &DueRules::vietnam(),
+            Some(&Units::official()),
+        )
+        .unwrap();
         assert_eq!(
             payloads(nd.as_bytes(), &items),
             vec![event("a", 1), event("b", 2)]
@@ -215,12 +231,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            parse(pretty.as_bytes(), &DueRules::vietnam())
-                .unwrap()
-                .len(),
+            parse(
+                pretty.as_bytes(),
+                &DueRules::vietnam(),
+                Some(&Units::official())
+            )
+            .unwrap()
+            .len(),
             1
         );
-        assert_eq!(parse(b"[]", &DueRules::vietnam()).unwrap(), vec![]);
+        assert_eq!(
+            parse(b"[]", &DueRules::vietnam(), Some(&Units::official())).unwrap(),
+            vec![]
+        );
     }
 
     #[test]
@@ -232,7 +255,12 @@ mod tests {
             bad_seq,
             event("c", 1)
         );
-        let r = parse(nd.as_bytes(), &DueRules::vietnam()).unwrap_err();
+        let r = parse(
+            nd.as_bytes(),
+            &DueRules::vietnam(),
+            Some(&Units::official()),
+        )
+        .unwrap_err();
         assert_eq!(r.items, 4);
         assert_eq!(r.errors.len(), 2);
         assert_eq!(
@@ -254,19 +282,71 @@ mod tests {
     #[test]
     fn a_malformed_array_names_the_element() {
         let arr = format!("[{}, {}, {{\"event_id\": ]", event("a", 1), event("b", 1));
-        let r = parse(arr.as_bytes(), &DueRules::vietnam()).unwrap_err();
+        let r = parse(
+            arr.as_bytes(),
+            &DueRules::vietnam(),
+            Some(&Units::official()),
+        )
+        .unwrap_err();
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].index, 2);
         assert!(r.errors[0].error.contains("malformed JSON array"));
-        let r = parse(b"   ", &DueRules::vietnam()).unwrap_err();
+        let r = parse(b"   ", &DueRules::vietnam(), Some(&Units::official())).unwrap_err();
         assert!(r.errors[0].error.contains("empty body"));
     }
 
     #[test]
     fn reports_are_capped() {
         let nd = "x\n".repeat(MAX_REPORTED_ERRORS + 5);
-        let r = parse(nd.as_bytes(), &DueRules::vietnam()).unwrap_err();
+        let r = parse(
+            nd.as_bytes(),
+            &DueRules::vietnam(),
+            Some(&Units::official()),
+        )
+        .unwrap_err();
         assert_eq!(r.errors.len(), MAX_REPORTED_ERRORS);
         assert_eq!(r.more, 5);
+    }
+
+    #[test]
+    fn codes_outside_the_official_list_refuse_the_request_naming_the_field() {
+        let with = |province: &str, commune: &str| {
+            event("a", 1)
+                .replace("\"01\"", &format!("\"{province}\""))
+                .replace("\"00004\"", &format!("\"{commune}\""))
+        };
+        let units = Units::official();
+        for (province, commune, starts) in [
+            ("03", "00004", "province_code: 03 is not a province code"),
+            (
+                "02",
+                "00004",
+                "province_code: 02 is a province code from before the 1 July 2025 merger",
+            ),
+            ("01", "99999", "commune_code: 99999 is not a commune code"),
+            (
+                "79",
+                "00004",
+                "commune_code: 00004 (Ba Đình) is a commune of province 01",
+            ),
+        ] {
+            // With a valid event beside it: all or nothing.
+            let body = format!("{}\n{}\n", event("ok", 1), with(province, commune));
+            let r = parse(body.as_bytes(), &DueRules::vietnam(), Some(&units)).unwrap_err();
+            assert_eq!(r.errors.len(), 1);
+            assert_eq!(r.errors[0].index, 1);
+            assert!(
+                r.errors[0].error.starts_with(starts),
+                "{}",
+                r.errors[0].error
+            );
+            // With the check off (private codes), the same body passes.
+            assert_eq!(
+                parse(body.as_bytes(), &DueRules::vietnam(), None)
+                    .unwrap()
+                    .len(),
+                2
+            );
+        }
     }
 }

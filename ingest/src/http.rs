@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::body::{self, Refusal};
 use hoso_model::catalogue::DueRules;
+use hoso_model::units::Units;
 
 use crate::config::IngestConfig;
 use crate::metrics::IngestMetrics;
@@ -30,6 +31,9 @@ pub struct IngestState {
     pub metrics: IngestMetrics,
     /// Due dates for `received` events that come without one.
     pub due_rules: DueRules,
+    /// The provinces and communes an event may name; `None` checks none
+    /// (`units.check = false`).
+    pub units: Option<Arc<Units>>,
 }
 
 /// The ingest routes, to merge into a server.
@@ -76,7 +80,8 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
     let parsed = {
         let body = body.clone();
         let dues = state.due_rules.clone();
-        tokio::task::spawn_blocking(move || body::parse(&body, &dues)).await
+        let units = state.units.clone();
+        tokio::task::spawn_blocking(move || body::parse(&body, &dues, units.as_deref())).await
     };
     let items = match parsed {
         Ok(Ok(items)) => items,

@@ -4,20 +4,26 @@
 //! differ (holidays, Tết, days off in lieu, swapped days off, and the
 //! Saturdays worked in exchange) are data, `data/vn_days_off.csv`, with the
 //! source of every row; operators add theirs in the same format
-//! ([`Calendar::with_days`]). Every deadline in Vietnam is counted in these
-//! working days.
+//! ([`Calendar::with_days`]). A year those files hold no arrangement for
+//! (no `tet` row) gets the days off the law fixes ([`statutory`]), lunar
+//! dates computed ([`lunar`]), with the files' rows on top. Every deadline
+//! in Vietnam is counted in these working days.
 //!
 //! Days are local day numbers (days since 1970-01-01 in UTC+7, as
 //! [`crate::time::local_day`] gives); times are UTC milliseconds. Counting
 //! uses a prefix sum of working days over 2000..=2100, so a count over any
 //! span is two lookups; outside that range only the weekly rule applies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+pub mod lunar;
+pub mod statutory;
 
 use crate::time::{DAY_MS, LOCAL_OFFSET_MS, days_from_civil, local_day};
 
-/// The built-in days: Vietnam 2024-2027 (see the file's header).
+/// The built-in days: Vietnam's announced arrangements, 2024-2027 (see the
+/// file's header); other years are projected ([`statutory`]).
 pub const VN_DAYS_OFF: &str = include_str!("../data/vn_days_off.csv");
 
 /// How a listed day differs from the weekly rule.
@@ -72,8 +78,11 @@ impl std::error::Error for CalendarError {}
 pub const DEFAULT_HOURS: [(u32, u32); 2] = [(7 * 60 + 30, 11 * 60 + 30), (13 * 60, 17 * 60)];
 
 /// A same-day procedure received after this (minutes after local midnight,
-/// 15:00) is due the next working day (Decree 61/2018/ND-CP as amended by
-/// Decree 107/2021/ND-CP; see `docs/kpis.md`).
+/// 15:00) is due the next working day: the rule Decree 23/2015/NĐ-CP Art.
+/// 7(1) states for certification ("nếu tiếp nhận yêu cầu sau 15 giờ").
+/// It is only the default: `calendar.same_day_cutoff` sets another, and a
+/// catalogue row's `same_day_cutoff` sets its procedure's own (see
+/// `docs/kpis.md`).
 pub const DEFAULT_SAME_DAY_CUTOFF_MIN: u32 = 15 * 60;
 
 /// First and last day of the prefix table.
@@ -96,6 +105,8 @@ pub struct Calendar {
     /// `prefix[i]`: working days in `[first, first + i)`.
     prefix: Vec<u32>,
     first: i32,
+    /// Years whose arrangement a days file gives (it lists their Tết).
+    announced: BTreeSet<i32>,
 }
 
 /// Monday = 0 ... Sunday = 6; day 0 (1970-01-01) was a Thursday.
@@ -111,15 +122,27 @@ impl Calendar {
     }
 
     /// A calendar from days files (later files, and later rows, win for
-    /// the same date) and working windows.
+    /// the same date) and working windows. Years of the table (2000-2100)
+    /// that no file gives a Tết for get the statutory days off, under the
+    /// files' rows.
     pub fn with_days(files: &[&str], hours: Vec<(u32, u32)>) -> Result<Calendar, CalendarError> {
-        let mut days = BTreeMap::new();
+        let mut listed = Vec::new();
         for text in files {
-            for (day, kind) in parse_days(text)? {
-                days.insert(day, kind);
-            }
+            listed.extend(parse_days(text)?);
         }
         let (first, last) = table_range();
+        let announced: BTreeSet<i32> = listed
+            .iter()
+            .filter(|(_, k)| *k == DayKind::Tet)
+            .map(|(d, _)| year_of(*d))
+            .collect();
+        let mut days = BTreeMap::new();
+        for year in year_of(first)..=year_of(last) {
+            if !announced.contains(&year) {
+                days.extend(statutory::days_off(year));
+            }
+        }
+        days.extend(listed);
         let mut hours = hours;
         hours.sort_unstable();
         if let Some(w) = hours.windows(2).find(|w| w[0].1 > w[1].0) {
@@ -147,6 +170,7 @@ impl Calendar {
             same_day_cutoff_min: DEFAULT_SAME_DAY_CUTOFF_MIN,
             prefix: Vec::new(),
             first,
+            announced,
         };
         let mut prefix = Vec::with_capacity((last - first + 2) as usize);
         let mut n = 0u32;
@@ -157,6 +181,18 @@ impl Calendar {
         }
         cal.prefix = prefix;
         Ok(cal)
+    }
+
+    /// A days file gives the arrangement of `year` (its Tết is listed);
+    /// otherwise its days off are the statutory projection, which the
+    /// government's notice for that year may change (swaps, a longer Tết).
+    pub fn is_announced_year(&self, year: i32) -> bool {
+        self.announced.contains(&year)
+    }
+
+    /// [`Calendar::is_announced_year`] of the year of local `day`.
+    pub fn is_announced_day(&self, day: i32) -> bool {
+        self.is_announced_year(year_of(day))
     }
 
     /// The same calendar with another same-day cutoff.
@@ -389,6 +425,11 @@ impl Calendar {
     pub fn working_hours_between(&self, from_ms: i64, to_ms: i64) -> f64 {
         self.working_ms_between(from_ms, to_ms) as f64 / 3_600_000.0
     }
+}
+
+/// The Gregorian year of local `day`.
+pub fn year_of(day: i32) -> i32 {
+    crate::time::civil_from_days(i64::from(day)).0 as i32
 }
 
 fn format_window((s, e): (u32, u32)) -> String {

@@ -1,6 +1,6 @@
 //! The procedure catalogue: what each administrative procedure (thủ tục
-//! hành chính) promises: its statutory deadline in working days (or the
-//! same day), its fee, whether it can be done online, which level of center
+//! hành chính) promises: its statutory deadline in working days, calendar
+//! days or the same day, its fee, whether it can be done online, which level of center
 //! takes it.
 //!
 //! The built-in catalogue is data, `data/procedures.csv`, with the legal
@@ -21,37 +21,73 @@ use crate::time::{DAY_MS, LOCAL_OFFSET_MS, local_day};
 /// The built-in catalogue (see the file's header for its sources).
 const BUILTIN: &str = include_str!("../data/procedures.csv");
 
-/// The columns of a catalogue file, in order.
+/// The columns every catalogue file starts with, in order.
 pub const COLUMNS: [&str; 8] = [
     "code", "name_vi", "name_en", "deadline", "fee_vnd", "online", "level", "source",
 ];
 
+/// Columns a file may add after [`COLUMNS`], in this order (a file written
+/// before they existed, with only the first eight, still reads):
+/// `deadline_unit` is `working_days` (the default) or `calendar_days`;
+/// `same_day_cutoff` is the `HH:MM` after which a same-day procedure is due
+/// the next working day, empty for the calendar's default.
+pub const OPTIONAL_COLUMNS: [&str; 2] = ["deadline_unit", "same_day_cutoff"];
+
 /// How long a procedure may take (thời hạn giải quyết).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Deadline {
-    /// Resolved on the day of receipt; received after the calendar's
-    /// same-day cutoff (15:00), on the next working day.
+    /// Resolved on the day of receipt; received after the same-day cutoff
+    /// (the procedure's, else the calendar's), on the next working day.
     SameDay,
     /// This many working days of working time after receipt.
     WorkingDays(u16),
+    /// This many calendar days after the day of receipt (the judicial
+    /// record certificate's 10 days): the period ends at the close of its
+    /// last day, moved to the next working day when that is a day off
+    /// (Civil Code 2015, Art. 147-148).
+    CalendarDays(u16),
 }
 
 impl Deadline {
-    fn parse(s: &str) -> Option<Deadline> {
-        match s {
-            "same_day" => Some(Deadline::SameDay),
-            n => match n.parse::<u16>() {
+    fn parse(s: &str, unit: &str) -> Option<Deadline> {
+        match (s, unit) {
+            ("same_day", _) => Some(Deadline::SameDay),
+            (n, "working_days" | "") => match n.parse::<u16>() {
                 Ok(d) if d > 0 => Some(Deadline::WorkingDays(d)),
                 _ => None,
             },
+            (n, "calendar_days") => match n.parse::<u16>() {
+                Ok(d) if d > 0 => Some(Deadline::CalendarDays(d)),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
-    /// Working days, 0 for the same day.
-    pub fn working_days(self) -> u16 {
+    /// Working days; `Some(0)` for the same day, `None` for a deadline in
+    /// calendar days.
+    pub fn working_days(self) -> Option<u16> {
         match self {
-            Deadline::SameDay => 0,
-            Deadline::WorkingDays(n) => n,
+            Deadline::SameDay => Some(0),
+            Deadline::WorkingDays(n) => Some(n),
+            Deadline::CalendarDays(_) => None,
+        }
+    }
+
+    /// Calendar days, for a deadline counted in them.
+    pub fn calendar_days(self) -> Option<u16> {
+        match self {
+            Deadline::CalendarDays(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// `working_days` or `calendar_days` (a same-day deadline is counted on
+    /// working days).
+    pub const fn unit(self) -> &'static str {
+        match self {
+            Deadline::CalendarDays(_) => "calendar_days",
+            _ => "working_days",
         }
     }
 
@@ -65,12 +101,19 @@ impl Deadline {
     ///   received on Monday at 09:00 with 3 days is due on Thursday at
     ///   09:00; one received outside working hours starts at the next
     ///   working window.
-    pub fn due_at(self, calendar: &Calendar, received_ms: i64) -> i64 {
+    /// - N calendar days: the period starts the day after receipt and ends
+    ///   at the close of its Nth day; when that day is a day off, at the
+    ///   close of the next working day.
+    ///
+    /// `cutoff_min` is the procedure's own same-day cutoff (minutes after
+    /// local midnight), `None` for the calendar's.
+    pub fn due_at(self, calendar: &Calendar, received_ms: i64, cutoff_min: Option<u16>) -> i64 {
         match self {
             Deadline::SameDay => {
                 let day = local_day(received_ms);
                 let minute = (received_ms + LOCAL_OFFSET_MS).rem_euclid(DAY_MS) / 60_000;
-                let in_time = minute < i64::from(calendar.same_day_cutoff_min());
+                let cutoff = cutoff_min.map_or(calendar.same_day_cutoff_min(), u32::from);
+                let in_time = minute < i64::from(cutoff);
                 if calendar.is_working_day(day) && in_time {
                     calendar.close_of(day)
                 } else {
@@ -80,6 +123,14 @@ impl Deadline {
             Deadline::WorkingDays(n) => {
                 calendar.add_working_time(received_ms, i64::from(n) * calendar.working_ms_per_day())
             }
+            Deadline::CalendarDays(n) => {
+                let last = local_day(received_ms) + i32::from(n);
+                if calendar.is_working_day(last) {
+                    calendar.close_of(last)
+                } else {
+                    calendar.close_of(calendar.next_working_day(last))
+                }
+            }
         }
     }
 }
@@ -88,7 +139,7 @@ impl fmt::Display for Deadline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Deadline::SameDay => f.write_str("same_day"),
-            Deadline::WorkingDays(n) => write!(f, "{n}"),
+            Deadline::WorkingDays(n) | Deadline::CalendarDays(n) => write!(f, "{n}"),
         }
     }
 }
@@ -160,6 +211,9 @@ pub struct Procedure {
     pub level: Level,
     /// The legal basis of the deadline and fee.
     pub source: String,
+    /// The procedure's own same-day cutoff, minutes after local midnight;
+    /// `None` for the calendar's.
+    pub same_day_cutoff_min: Option<u16>,
 }
 
 /// A catalogue file that cannot be read: which line and why.
@@ -213,8 +267,11 @@ impl Catalogue {
         }
     }
 
+    /// The procedure a code names: the code itself, or, for the long
+    /// public form (`1.001193.000.00.00.H35`), its base code.
     pub fn get(&self, code: &str) -> Option<&Procedure> {
-        self.by_code.get(code).map(|&i| &self.procedures[i])
+        let at = |c: &str| self.by_code.get(c).map(|&i| &self.procedures[i]);
+        at(code).or_else(|| at(base_code(code)))
     }
 
     pub fn procedures(&self) -> &[Procedure] {
@@ -261,7 +318,27 @@ impl DueRules {
     /// catalogue knows the procedure.
     pub fn due_at(&self, procedure: &str, received_ms: i64) -> Option<i64> {
         let p = self.catalogue.get(procedure)?;
-        Some(p.deadline.due_at(&self.calendar, received_ms))
+        Some(
+            p.deadline
+                .due_at(&self.calendar, received_ms, p.same_day_cutoff_min),
+        )
+    }
+}
+
+/// The base code of a procedure code: the national code (`1.001193`) of
+/// the long public form the portal and provincial systems send
+/// (`1.001193.000.00.00.H35`: the national code, then the implementing
+/// level and agency). Any other code is its own base.
+pub fn base_code(code: &str) -> &str {
+    let mut parts = code.splitn(3, '.');
+    let (Some(a), Some(b), Some(_rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return code;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if digits(a) && b.len() == 6 && digits(b) {
+        &code[..a.len() + 1 + b.len()]
+    } else {
+        code
     }
 }
 
@@ -270,6 +347,7 @@ impl DueRules {
 fn parse(text: &str) -> Result<Vec<Procedure>, CatalogueError> {
     let mut out = Vec::new();
     let mut header = false;
+    let mut width = COLUMNS.len();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         if line.trim().is_empty() || line.starts_with('#') {
@@ -281,30 +359,51 @@ fn parse(text: &str) -> Result<Vec<Procedure>, CatalogueError> {
         };
         let cols = split_csv(line).map_err(|m| err(m.into()))?;
         if !header {
-            if cols != COLUMNS {
-                return Err(err(format!("the header must be `{}`", COLUMNS.join(","))));
+            let extra = cols.len().saturating_sub(COLUMNS.len());
+            if cols.len() < COLUMNS.len()
+                || cols[..COLUMNS.len()] != COLUMNS
+                || extra > OPTIONAL_COLUMNS.len()
+                || cols[COLUMNS.len()..] != OPTIONAL_COLUMNS[..extra]
+            {
+                return Err(err(format!(
+                    "the header must be `{}`, optionally followed by `{}`",
+                    COLUMNS.join(","),
+                    OPTIONAL_COLUMNS.join(",")
+                )));
             }
+            width = cols.len();
             header = true;
             continue;
         }
-        if cols.len() != COLUMNS.len() {
+        if cols.len() != width {
             return Err(err(format!(
-                "{} columns, expected {} ({})",
-                cols.len(),
-                COLUMNS.len(),
-                COLUMNS.join(",")
+                "{} columns, expected {width} (as the header)",
+                cols.len()
             )));
         }
+        let opt = |i: usize| cols.get(COLUMNS.len() + i).map_or("", |c| c.trim());
         let code = cols[0].trim();
         if code.is_empty() || code.len() > 64 {
             return Err(err("code must be 1..64 characters".into()));
         }
-        let deadline = Deadline::parse(cols[3].trim()).ok_or_else(|| {
+        let unit = opt(0);
+        if !matches!(unit, "" | "working_days" | "calendar_days") {
+            return Err(err(format!(
+                "deadline_unit {unit:?} must be working_days or calendar_days"
+            )));
+        }
+        let deadline = Deadline::parse(cols[3].trim(), unit).ok_or_else(|| {
             err(format!(
-                "deadline {:?} must be `same_day` or a positive number of working days",
+                "deadline {:?} must be `same_day` or a positive number of days",
                 cols[3]
             ))
         })?;
+        let same_day_cutoff_min = match opt(1) {
+            "" => None,
+            c => Some(parse_clock(c).ok_or_else(|| {
+                err(format!("same_day_cutoff {c:?} must be HH:MM (00:00-23:59)"))
+            })?),
+        };
         let fee_vnd = cols[4].trim().parse().map_err(|_| {
             err(format!(
                 "fee_vnd {:?} must be a whole number of VND",
@@ -328,6 +427,7 @@ fn parse(text: &str) -> Result<Vec<Procedure>, CatalogueError> {
             online,
             level,
             source: cols[7].trim().to_string(),
+            same_day_cutoff_min,
         });
     }
     if !header {
@@ -337,6 +437,13 @@ fn parse(text: &str) -> Result<Vec<Procedure>, CatalogueError> {
         });
     }
     Ok(out)
+}
+
+/// `HH:MM` as minutes after midnight.
+fn parse_clock(s: &str) -> Option<u16> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && s.len() == 5).then_some(h * 60 + m)
 }
 
 /// One CSV line (RFC 4180 quoting, no line breaks inside fields).

@@ -1,25 +1,31 @@
 //! The filing lifecycle: events in, filing state out (event sourcing).
 //!
 //! A [`FilingState`] keeps the log of its filing's events (type, time,
-//! `seq`, an `event_id` fingerprint, the offset it was read at; a
-//! `received` event's dimensions and due date) and recomputes the row from
-//! it whenever it changes: the status is the type at the highest `seq`, the
-//! `received` event in force is the lowest one, "first `resolved` by
-//! `seq`" is the first in the log, supplement pauses are read off the log in
-//! `seq` order. So every value is a function of the *set* of events folded,
-//! never of their arrival order, and a repeated event changes nothing.
+//! `seq`, an `event_id` fingerprint, its province and commune, the offset
+//! it was read at; a `received` event's dimensions and due date, an
+//! `extended` event's new due date) and recomputes the row from it whenever
+//! it changes: the status is the type at the highest `seq`, the `received`
+//! event in force is the lowest one, "first `resolved` by `seq`" is the
+//! first in the log, supplement pauses are read off the log in `seq` order.
+//! So every value is a function of the *set* of events folded, never of
+//! their arrival order, and a repeated event changes nothing.
 //!
-//! Two refusals are kept, both under the reason `conflict`:
+//! Three refusals are kept, all under the reason `conflict`:
 //! [`Rejection::Conflict`], two `event_id`s at one `(filing_id, seq)`, of
 //! which only the one whose `event_id` has the lowest [`fingerprint`] can
-//! be the event at that `seq`, whichever came first; and
+//! be the event at that `seq`, whichever came first;
 //! [`Rejection::Receipt`], a `received` event naming another province or
-//! commune than a `received` at a lower `seq`. Both are existential over
-//! the events seen (folded or refused), so an arrival only ever adds
-//! refusals: when the deciding event comes second it displaces the first
-//! ([`Displaced`]), and a refusal is never taken back, so the refused set,
-//! too, is the same in every order. Refused events stay in the log, so a
-//! repeat of one is a duplicate.
+//! commune than a `received` at a lower `seq`; and [`Rejection::EventId`],
+//! an `event_id` seen at a lower `seq` of the filing with another type or
+//! time. All are existential over the events seen (folded or refused), so
+//! an arrival only ever adds refusals: when the deciding event comes second
+//! it displaces the first ([`Displaced`]), and a refusal is never taken
+//! back, so the refused set, too, is the same in every order. Refused
+//! events stay in the log, so a repeat of one is a duplicate.
+//!
+//! An `event_id` resent at another `seq` with the same type and time is a
+//! duplicate: only its lowest-`seq` copy is folded, and the others are kept
+//! in the log, unfolded, so that the copy that came first never decides.
 use crate::event::{Channel, Event, EventType};
 use crate::intern::Interner;
 use crate::time::local_day;
@@ -52,9 +58,14 @@ impl Outcome {
 pub enum Applied {
     /// The event was new and is now part of the filing.
     Folded,
-    /// This event (same `event_id` fingerprint at the same `(filing_id,
-    /// seq)`) was seen before, folded or refused; nothing changed.
+    /// This event (same `event_id` at the same `(filing_id, seq)`, with
+    /// the same content) was seen before; nothing changed.
     Duplicate,
+    /// A resend: the same `event_id`, type and time were seen at a lower
+    /// `seq`. It is kept in the log, never folded (a duplicate for the
+    /// counters), but it takes part in its own `seq`'s conflicts, so it may
+    /// have displaced an event there.
+    Resent,
     /// The event is refused; it changed nothing but the filing's memory of
     /// what it refused.
     Rejected(Rejection),
@@ -80,13 +91,17 @@ pub enum Rejection {
     /// an event can be refused for both and which one is found first
     /// depends on arrival order; the detail says which.
     Receipt,
+    /// The event's `event_id` was seen at a lower `seq` of the filing with
+    /// another type or time: two different events cannot share an
+    /// `event_id` (the contract), so only the lowest-`seq` one counts.
+    EventId,
 }
 
 impl Rejection {
     /// The stable reason code (DLQ header, `rejects.reason`).
     pub const fn reason(&self) -> &'static str {
         match self {
-            Rejection::Conflict | Rejection::Receipt => "conflict",
+            Rejection::Conflict | Rejection::Receipt | Rejection::EventId => "conflict",
         }
     }
 }
@@ -102,14 +117,20 @@ impl std::fmt::Display for Rejection {
                 "a `received` event at a lower seq of this filing names another province or \
                  commune",
             ),
+            Rejection::EventId => f.write_str(
+                "this event_id was seen at a lower seq of this filing with another type or \
+                 occurred_at, and the lowest-seq copy is the one folded",
+            ),
         }
     }
 }
 
 /// An event that was part of the filing until a later arrival refused it
-/// (a conflicting event at its `seq` with a lower `event_id` fingerprint).
-/// Its refusal is as final as any other: the processor logs and
-/// dead-letters it under the offset it came at.
+/// (a conflicting event at its `seq` with a lower `event_id` fingerprint,
+/// a `received` at a lower `seq` with other dimensions, a copy of its
+/// `event_id` at a lower `seq` that disagrees with it). Its refusal is as
+/// final as any other: the processor logs and dead-letters it under the
+/// offset it came at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Displaced {
     pub seq: u32,
@@ -148,6 +169,8 @@ pub struct Received {
     pub fee_required: bool,
     /// A fee-bearing filing whose fee was paid online.
     pub fee_paid_online: bool,
+    /// `extended` events folded: the apology letters sent for the filing.
+    pub extensions: u16,
 }
 
 // Bits of `FilingState::marks`; bits 4-5 hold the channel.
@@ -163,10 +186,9 @@ const CHANNEL_SHIFT: u8 = 4;
 /// and decide which of two conflicting events wins, so they must never
 /// change between builds.
 ///
-/// Two different `event_id`s at one `(filing_id, seq)` with the same
-/// fingerprint (1 in 16.7 million such conflicts) are taken for one event:
-/// the second to arrive is a duplicate. That one case depends on arrival
-/// order; every other does not.
+/// With [`id_check`] it orders the `event_id`s at one `(filing_id, seq)`:
+/// the lowest (fingerprint, check) wins. Two different `event_id`s that
+/// agree in all 40 bits (one in a trillion) are taken for one.
 pub fn fingerprint(event_id: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in event_id.bytes() {
@@ -188,7 +210,26 @@ const KIND_MASK: u32 = 0x0f;
 const REFUSED: u32 = 0x10;
 /// A `fee_paid` event that says it was paid online.
 const PAID_ONLINE: u32 = 0x20;
+/// A resend of an event at a lower `seq` (same `event_id`, type and
+/// time): kept, never folded, never refused unless a copy at a lower
+/// `seq` disagrees with it.
+const RESENT: u32 = 0x40;
 const FP_SHIFT: u32 = 8;
+
+/// 16 more bits of `event_id`, never 0, from another hash than
+/// [`fingerprint`]: with it, two events are taken for one `event_id` at
+/// different `seq`s only when 40 bits agree (a chance of one in a
+/// trillion a pair), where the 24 bits of the fingerprint alone would
+/// merge a few unrelated events of a national year. 0 is a state read
+/// from a format without it, which matches nothing.
+pub fn id_check(event_id: &str) -> u16 {
+    // djb2, xor-folded.
+    let mut h: u32 = 5381;
+    for b in event_id.bytes() {
+        h = h.wrapping_mul(33) ^ u32::from(b);
+    }
+    ((h ^ (h >> 16)) as u16).max(1)
+}
 
 /// One event the filing has seen, folded or refused: the event log from
 /// which every derived value is computed (event sourcing).
@@ -200,6 +241,12 @@ struct Logged {
     offset: i64,
     seq: u32,
     tag: u32,
+    /// The commune and province the event names (the unit that handled
+    /// this step, which need not be the one that received the filing).
+    commune: u32,
+    /// [`id_check`] of the `event_id`.
+    id2: u16,
+    province: u8,
 }
 
 impl Logged {
@@ -213,12 +260,22 @@ impl Logged {
     }
 
     fn folded(&self) -> bool {
-        self.tag & REFUSED == 0
+        self.tag & (REFUSED | RESENT) == 0
+    }
+
+    fn refused(&self) -> bool {
+        self.tag & REFUSED != 0
+    }
+
+    /// Another copy of the `event_id` `(fp, id2)` at another `seq`.
+    fn same_id(&self, fp: u32, id2: u16) -> bool {
+        self.fp() == fp && self.id2 == id2 && id2 != 0
     }
 }
 
-/// What a `received` event says about the filing. Every one seen is kept,
-/// folded or refused: only the lowest-`seq` folded one is in force, the
+/// What a `received` event says about the filing (or, `extended` set, the
+/// new due date an `extended` event gives). Every one seen is kept, folded
+/// or refused: only the lowest-`seq` folded `received` is in force, the
 /// others stand in for it if it is displaced, and any of them refuses a
 /// higher-`seq` one that names other dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,6 +294,19 @@ struct Receipt {
     /// `EID`, `DIGITIZED`, `FEE_REQUIRED` bits as in `FilingState::attrs`.
     attrs: u8,
     due_computed: bool,
+    /// An `extended` event: only `due_at`, `seq`, `fp` and `folded` mean
+    /// anything.
+    extended: bool,
+}
+
+impl Receipt {
+    /// The same event's payload (all but whether it is folded).
+    fn same_payload(&self, o: &Receipt) -> bool {
+        Receipt {
+            folded: o.folded,
+            ..*self
+        } == *o
+    }
 }
 
 /// The folded state of one filing: the log of its events, and the row the
@@ -272,15 +342,13 @@ pub struct FilingState {
     /// `RETURNED`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`, the channel
     /// (`Channel as u8`, 0 when not received) in bits 4-5, `DUE_COMPUTED`.
     marks: u8,
-    /// Every event seen, sorted by (`seq`, fingerprint); at each `seq` at
-    /// most one is folded: the one with the lowest fingerprint, unless it
-    /// is a refused `received`.
+    /// Every event seen, sorted by (`seq`, fingerprint, [`id_check`]); at
+    /// each `seq` at most one is folded: the one with the lowest
+    /// (fingerprint, check), unless it is refused for another reason.
     log: Vec<Logged>,
-    /// Every `received` event seen, sorted by (`seq`, fingerprint).
+    /// Every `received` and `extended` event seen, sorted by (`seq`,
+    /// fingerprint).
     receipts: Vec<Receipt>,
-    /// Province and commune of the lowest-`seq` folded event: the filing's
-    /// dimensions until it has a `received` event.
-    first_dims: (u8, u32),
 }
 
 /// The part of a filing's state its deadline alerts follow (see
@@ -312,8 +380,9 @@ impl FilingState {
     ///
     /// The outcome is a function of the set of events seen, whatever their
     /// order: at each `seq` the event with the lowest `event_id`
-    /// fingerprint is the one folded, and a refusal is never taken back
-    /// (a lower fingerprint only ever displaces the one folded).
+    /// fingerprint is the one folded, of the copies of one `event_id` the
+    /// lowest-`seq` one, and a refusal is never taken back (a lower
+    /// fingerprint, or a lower copy, only ever displaces the one folded).
     pub fn apply_at(
         &mut self,
         ev: &Event<'_>,
@@ -322,47 +391,104 @@ impl FilingState {
         displaced: &mut Vec<Displaced>,
     ) -> Applied {
         let fp = fingerprint(&ev.event_id);
+        let id2 = id_check(&ev.event_id);
+        let is_receipt = ev.kind == EventType::Received;
+        let is_extension = ev.kind == EventType::Extended;
+        let mut tag = (ev.kind as u32) | (fp << FP_SHIFT);
+        if ev.kind == EventType::FeePaid && ev.online_payment == Some(true) {
+            tag |= PAID_ONLINE;
+        }
+        let receipt = (is_receipt || is_extension).then(|| {
+            let mut attrs = 0;
+            set_bits(&mut attrs, EID, ev.eid_level2);
+            set_bits(&mut attrs, DIGITIZED, ev.digitized);
+            set_bits(&mut attrs, FEE_REQUIRED, ev.fee_required);
+            Receipt {
+                due_at: ev.due_at_ms.unwrap_or(ev.occurred_at_ms),
+                seq: ev.seq,
+                fp,
+                folded: false,
+                procedure: ev
+                    .procedure_code
+                    .as_deref()
+                    .filter(|_| is_receipt)
+                    .map_or(0, |p| procedures.intern(p)),
+                commune: ev.commune,
+                province: ev.province,
+                channel: ev.channel.map_or(0, |c| c as u8),
+                attrs,
+                due_computed: ev.due_at_computed,
+                extended: is_extension,
+            }
+        });
+        // What of an event the state keeps; copies of one `event_id` at
+        // one `seq` that differ in it are two events under one id.
+        let same_content = |l: &Logged, receipts: &[Receipt]| {
+            l.kind() == ev.kind
+                && l.at_ms == ev.occurred_at_ms
+                && (l.province, l.commune) == (ev.province, ev.commune)
+                && l.tag & PAID_ONLINE == tag & PAID_ONLINE
+                && receipt.as_ref().is_none_or(|n| {
+                    receipts
+                        .iter()
+                        .any(|r| r.seq == l.seq && r.fp == l.fp() && r.same_payload(n))
+                })
+        };
         let at = self.log.partition_point(|l| l.seq < ev.seq);
-        let (mut folded_here, mut beaten) = (None, false);
+        // Events at this `seq` this one beats, folded or kept as resends.
+        let (mut beats, mut beaten, mut twin) = (Vec::new(), false, false);
         for (i, l) in self.log[at..].iter().enumerate() {
             if l.seq != ev.seq {
                 break;
             }
-            if l.fp() == fp {
-                return Applied::Duplicate;
+            if l.same_id(fp, id2) {
+                if same_content(l, &self.receipts) {
+                    return Applied::Duplicate;
+                }
+                twin = true;
+                continue;
             }
-            beaten |= l.fp() < fp;
-            if l.folded() {
-                folded_here = Some(at + i);
+            beaten |= (l.fp(), l.id2) < (fp, id2);
+            if !l.refused() && (l.fp(), l.id2) > (fp, id2) {
+                beats.push(at + i);
             }
         }
-        let is_receipt = ev.kind == EventType::Received;
         let dims = (ev.province, ev.commune);
-        // Both refusals are existential over the events seen, folded or
+        let disagrees = |l: &Logged| l.kind() != ev.kind || l.at_ms != ev.occurred_at_ms;
+        // Copies of this `event_id` at lower `seq`s, seen folded or not.
+        let (mut copied, mut contradicted) = (false, false);
+        for l in self.log[..at].iter().filter(|l| l.same_id(fp, id2)) {
+            copied = true;
+            contradicted |= disagrees(l);
+        }
+        // Every refusal is existential over the events seen, folded or
         // not, so adding events only ever adds refusals (monotone): a lower
-        // fingerprint at this `seq`, or, for a `received`, one at a lower
-        // `seq` that names other dimensions.
+        // fingerprint at this `seq`; for a `received`, one at a lower `seq`
+        // that names other dimensions; a copy of the `event_id` at a lower
+        // `seq` with another type or time.
         let why = if beaten {
             Some(Rejection::Conflict)
         } else if is_receipt
             && self
                 .receipts
                 .iter()
-                .any(|r| r.seq < ev.seq && (r.province, r.commune) != dims)
+                .any(|r| !r.extended && r.seq < ev.seq && (r.province, r.commune) != dims)
         {
             Some(Rejection::Receipt)
+        } else if contradicted || twin {
+            Some(Rejection::EventId)
         } else {
             None
         };
         let loses = why.is_some();
-        let mut tag = (ev.kind as u32) | (fp << FP_SHIFT);
-        if ev.kind == EventType::FeePaid && ev.online_payment == Some(true) {
-            tag |= PAID_ONLINE;
-        }
+        let resent = !loses && copied;
         if loses {
             tag |= REFUSED;
+        } else if resent {
+            tag |= RESENT;
         }
-        let pos = at + self.log[at..].partition_point(|l| l.seq == ev.seq && l.fp() < fp);
+        let pos =
+            at + self.log[at..].partition_point(|l| l.seq == ev.seq && (l.fp(), l.id2) < (fp, id2));
         self.log.insert(
             pos,
             Logged {
@@ -370,87 +496,108 @@ impl FilingState {
                 offset,
                 seq: ev.seq,
                 tag,
+                commune: ev.commune,
+                id2,
+                province: ev.province,
             },
         );
-        if is_receipt {
+        if let Some(mut receipt) = receipt {
             let i = self
                 .receipts
                 .partition_point(|r| (r.seq, r.fp) < (ev.seq, fp));
-            let mut attrs = 0;
-            set_bits(&mut attrs, EID, ev.eid_level2);
-            set_bits(&mut attrs, DIGITIZED, ev.digitized);
-            set_bits(&mut attrs, FEE_REQUIRED, ev.fee_required);
-            self.receipts.insert(
-                i,
-                Receipt {
-                    due_at: ev.due_at_ms.unwrap_or(ev.occurred_at_ms),
-                    seq: ev.seq,
-                    fp,
-                    folded: !loses,
-                    procedure: ev
-                        .procedure_code
-                        .as_deref()
-                        .map_or(0, |p| procedures.intern(p)),
-                    commune: ev.commune,
-                    province: ev.province,
-                    channel: ev.channel.map_or(0, |c| c as u8),
-                    attrs,
-                    due_computed: ev.due_at_computed,
-                },
-            );
+            receipt.folded = !loses && !resent;
+            self.receipts.insert(i, receipt);
         }
         let before = displaced.len();
-        if !beaten && let Some(i) = folded_here {
+        let mut changed = !loses && !resent;
+        if twin {
+            // Another event under this `event_id` at this `seq`: neither
+            // can be the event there, whichever came first.
+            let twins: Vec<usize> = (0..self.log.len())
+                .filter(|&i| {
+                    let l = &self.log[i];
+                    i != pos && l.seq == ev.seq && l.same_id(fp, id2) && !l.refused()
+                })
+                .collect();
+            for i in twins {
+                self.refuse(i, Rejection::EventId, displaced);
+            }
+        }
+        if !beaten {
             // The lowest fingerprint at the `seq`: the one folded there is
-            // refused, even when this one is refused too.
-            let i = if i >= pos { i + 1 } else { i };
-            self.refuse(i, Rejection::Conflict, displaced);
+            // refused (and any resend kept there), even when this one is
+            // refused or a resend.
+            for i in beats {
+                let i = if i >= pos { i + 1 } else { i };
+                self.refuse(i, Rejection::Conflict, displaced);
+            }
         }
         if is_receipt {
             // A `received` with other dimensions at a higher `seq` can no
-            // longer stand, whether this one is folded or not.
+            // longer stand, whether this one is folded or not (nor can one
+            // kept as a resend).
             let higher: Vec<(u32, u32)> = self
                 .receipts
                 .iter()
-                .filter(|r| r.folded && r.seq > ev.seq && (r.province, r.commune) != dims)
+                .filter(|r| !r.extended && r.seq > ev.seq && (r.province, r.commune) != dims)
                 .map(|r| (r.seq, r.fp))
                 .collect();
             for (seq, fp) in higher {
-                if let Some(i) = self.log.iter().position(|l| l.seq == seq && l.fp() == fp) {
+                let standing = self.log.iter().position(|l| {
+                    l.seq == seq && l.fp() == fp && l.kind() == EventType::Received && !l.refused()
+                });
+                if let Some(i) = standing {
                     self.refuse(i, Rejection::Receipt, displaced);
                 }
             }
         }
-        if !loses
-            && self
-                .log
-                .iter()
-                .find(|l| l.folded())
-                .is_some_and(|l| l.seq == ev.seq)
-        {
-            self.first_dims = dims;
+        // Copies of this `event_id` at higher `seq`s: one that disagrees
+        // is refused (even one kept as a resend); one that agrees is a
+        // resend of this one, and gives up its place silently.
+        let ev_seq = ev.seq;
+        let higher: Vec<usize> = (0..self.log.len())
+            .filter(|&i| {
+                let l = &self.log[i];
+                l.seq > ev_seq && l.same_id(fp, id2) && !l.refused()
+            })
+            .collect();
+        for i in higher {
+            let l = self.log[i];
+            if l.kind() != ev.kind || l.at_ms != ev.occurred_at_ms {
+                self.refuse(i, Rejection::EventId, displaced);
+            } else if l.folded() {
+                self.log[i].tag |= RESENT;
+                self.set_receipt_folded(l.seq, l.fp(), false);
+                changed = true;
+            }
         }
-        if !loses || displaced.len() > before {
+        if changed || displaced.len() > before {
             self.derive();
         }
         match why {
             Some(why) => Applied::Rejected(why),
+            None if resent => Applied::Resent,
             None => Applied::Folded,
         }
     }
 
-    /// Refuses the folded event at `self.log[i]`, which a later arrival
-    /// displaced (see [`Displaced`]).
+    fn set_receipt_folded(&mut self, seq: u32, fp: u32, folded: bool) {
+        for r in self
+            .receipts
+            .iter_mut()
+            .filter(|r| r.seq == seq && r.fp == fp)
+        {
+            r.folded = folded;
+        }
+    }
+
+    /// Refuses the event at `self.log[i]`, which a later arrival displaced
+    /// (see [`Displaced`]); it was folded, or kept as a resend.
     fn refuse(&mut self, i: usize, why: Rejection, displaced: &mut Vec<Displaced>) {
         let old = self.log[i];
-        self.log[i].tag |= REFUSED;
-        if old.kind() == EventType::Received
-            && let Some(r) = self
-                .receipts
-                .iter_mut()
-                .find(|r| r.seq == old.seq && r.fp == old.fp())
-        {
-            r.folded = false;
+        self.log[i].tag = (old.tag | REFUSED) & !RESENT;
+        if matches!(old.kind(), EventType::Received | EventType::Extended) {
+            self.set_receipt_folded(old.seq, old.fp(), false);
         }
         displaced.push(Displaced {
             seq: old.seq,
@@ -464,16 +611,18 @@ impl FilingState {
     /// Recomputes the row from the log: every value is a function of the
     /// folded events sorted by `seq`, so of their set.
     fn derive(&mut self) {
-        let (province, commune) = self.first_dims;
         let mut s = FilingState {
             log: std::mem::take(&mut self.log),
             receipts: std::mem::take(&mut self.receipts),
-            first_dims: self.first_dims,
-            province,
-            commune,
             ..FilingState::new()
         };
-        if let Some(r) = s.receipts.iter().find(|r| r.folded).copied() {
+        // Until it has a `received` event, the filing is where its
+        // lowest-`seq` event says.
+        if let Some(l) = s.log.iter().find(|l| l.folded()) {
+            s.province = l.province;
+            s.commune = l.commune;
+        }
+        if let Some(r) = s.receipts.iter().find(|r| r.folded && !r.extended).copied() {
             s.received_seq = r.seq;
             s.due_at = r.due_at;
             s.procedure = r.procedure;
@@ -485,12 +634,38 @@ impl FilingState {
                 s.marks |= DUE_COMPUTED;
             }
         }
+        // The clock starts at the `received` in force: supplement events
+        // below it are intake history (contract v1.1).
+        let clock_from = if s.received_seq > 0 {
+            s.received_seq
+        } else {
+            u32::MAX
+        };
         let mut paid: Option<bool> = None;
         let mut open: Option<i64> = None;
+        // The highest-`seq` event that decides the filing's fate: a
+        // withdrawal or refusal at intake holds unless an ending comes
+        // after it.
+        let mut fate: Option<EventType> = None;
         for l in s.log.iter().filter(|l| l.folded()) {
             let kind = l.kind();
             s.max_seq = l.seq;
             s.status = kind as u8;
+            // The documents are back, or the filing is back in the
+            // center's hands: a pending request's pause ends (contract
+            // v1.1: sources that report the return only as the next step).
+            let resumes = matches!(
+                kind,
+                EventType::SupplementReceived
+                    | EventType::Processing
+                    | EventType::FeeRequested
+                    | EventType::Resolved
+                    | EventType::Stopped
+                    | EventType::Returned
+            );
+            if resumes && let Some(start) = open.take() {
+                s.paused_ms += (l.at_ms - start).max(0);
+            }
             match kind {
                 EventType::Received if l.seq == s.received_seq => s.received_at = l.at_ms,
                 // The first `resolved` or `stopped` by `seq` ends the
@@ -510,16 +685,9 @@ impl FilingState {
                         s.marks |= END_BY_RETURN;
                     }
                 }
-                EventType::Withdrawn => s.marks |= WITHDRAWN,
-                EventType::NotReceived => s.marks |= NOT_RECEIVED,
-                EventType::SupplementRequested => {
+                EventType::SupplementRequested if l.seq > clock_from => {
                     s.supplements += 1;
                     open.get_or_insert(l.at_ms);
-                }
-                EventType::SupplementReceived => {
-                    if let Some(start) = open.take() {
-                        s.paused_ms += (l.at_ms - start).max(0);
-                    }
                 }
                 // Paid online if any payment says so; a payment without
                 // the flag is a payment that was not online.
@@ -528,9 +696,33 @@ impl FilingState {
                 }
                 _ => {}
             }
+            if matches!(
+                kind,
+                EventType::Withdrawn
+                    | EventType::NotReceived
+                    | EventType::Resolved
+                    | EventType::Stopped
+                    | EventType::Returned
+            ) {
+                fate = Some(kind);
+            }
+        }
+        match fate {
+            Some(EventType::Withdrawn) => s.marks |= WITHDRAWN,
+            Some(EventType::NotReceived) => s.marks |= NOT_RECEIVED,
+            _ => {}
+        }
+        if let Some(start) = open {
+            if s.end_seq > 0 {
+                // A request still pending when the filing ended (it came
+                // after the ending event): the clock stopped at it, until
+                // the end.
+                s.paused_ms += (s.end_at - start).max(0);
+            } else {
+                s.pause_open_at = start;
+            }
         }
         set_bits(&mut s.attrs, ONLINE_PAYMENT, paid);
-        s.pause_open_at = open.unwrap_or(i64::MIN);
         *self = s;
     }
 
@@ -556,6 +748,35 @@ impl FilingState {
 
     pub fn commune(&self) -> u32 {
         self.commune
+    }
+
+    /// The commune its highest-`seq` event names: the unit handling it
+    /// now, which may differ from the one that received it (Decree
+    /// 118/2025: receipt wherever the applicant chooses). 0 for a state
+    /// that never folded an event.
+    pub fn handling_commune(&self) -> u32 {
+        self.log
+            .iter()
+            .rev()
+            .find(|l| l.folded())
+            .map_or(0, |l| l.commune)
+    }
+
+    /// `extended` events folded (apology letters with a new date).
+    pub fn extensions(&self) -> u32 {
+        self.receipts
+            .iter()
+            .filter(|r| r.extended && r.folded)
+            .count() as u32
+    }
+
+    /// The new promised date of the highest-`seq` `extended` event.
+    pub fn extended_due_at(&self) -> Option<i64> {
+        self.receipts
+            .iter()
+            .rev()
+            .find(|r| r.extended && r.folded)
+            .map(|r| r.due_at)
     }
 
     /// Interned procedure code (resolve with the interner given to `apply`), 0 when none.
@@ -622,7 +843,9 @@ impl FilingState {
         self.supplements
     }
 
-    /// Total completed supplement pauses, milliseconds.
+    /// Total supplement pauses, milliseconds: each request after the clock
+    /// started, until the next event that shows the filing back in the
+    /// center's hands, or until the end when none does (contract v1.1).
     pub fn paused_ms(&self) -> i64 {
         self.paused_ms
     }
@@ -704,6 +927,7 @@ impl FilingState {
                     digitized: self.digitized() == Some(true),
                     fee_required,
                     fee_paid_online: fee_required && self.online_payment() == Some(true),
+                    extensions: self.extensions().min(u32::from(u16::MAX)) as u16,
                 }
             }),
             ended: self

@@ -19,6 +19,7 @@ pub mod intern;
 pub mod schema;
 pub mod tables;
 pub mod time;
+pub mod units;
 pub mod views;
 
 pub use decode::{InvalidEvent, decode_event, decode_event_with};

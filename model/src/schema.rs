@@ -18,7 +18,11 @@ fn ts() -> DataType {
 /// query engine scans it. The contract's columns first, then the additive
 /// ones (`effective_due_at`, `pause_started_at`, `closed`, `fee_required`,
 /// `last_seq`, `due_at_computed`: the source sent no `due_at` and hoso
-/// computed it from the procedure catalogue).
+/// computed it from the procedure catalogue; `procedure_code_full`: the
+/// code as sent, of which `procedure_code` is the catalogue's base code;
+/// `handling_commune_code`: the commune of the highest-`seq` event;
+/// `extended_due_at` and `extensions`: the new date of the highest-`seq`
+/// `extended` event, and how many there were).
 ///
 /// Its text columns are `Utf8View`: a code of up to 12 bytes sits inside
 /// the view itself, so grouping and comparing by it never follows a
@@ -49,7 +53,7 @@ fn filings_with(text: DataType) -> SchemaRef {
         Field::new("received_at", ts(), true),
         Field::new("due_at", ts(), true),
         Field::new("ended_at", ts(), true),
-        Field::new("outcome", text, true),
+        Field::new("outcome", text.clone(), true),
         Field::new("supplement_count", DataType::Int32, false),
         Field::new("paused_seconds", DataType::Int64, false),
         Field::new("eid_level2", DataType::Boolean, true),
@@ -61,13 +65,17 @@ fn filings_with(text: DataType) -> SchemaRef {
         Field::new("fee_required", DataType::Boolean, true),
         Field::new("last_seq", DataType::Int64, false),
         Field::new("due_at_computed", DataType::Boolean, false),
+        Field::new("procedure_code_full", text.clone(), true),
+        Field::new("handling_commune_code", text, true),
+        Field::new("extended_due_at", ts(), true),
+        Field::new("extensions", DataType::Int32, false),
     ]))
 }
 
 /// The daily counts, in column order (`daily_partials`, `daily_stats`):
 /// the `received*` ones over the filings received on the day, the
 /// `ended*` ones over those ended on it. `ended_on_time` includes early.
-pub const DAILY_COUNTS: [&str; 10] = [
+pub const DAILY_COUNTS: [&str; 11] = [
     "received",
     "received_online",
     "received_eid_level2",
@@ -78,6 +86,7 @@ pub const DAILY_COUNTS: [&str; 10] = [
     "ended_early",
     "ended_on_time",
     "ended_late",
+    "extensions",
 ];
 
 /// `daily_partials`: the daily aggregates as each Kafka partition keeps
@@ -101,7 +110,11 @@ pub fn daily_partials() -> SchemaRef {
 pub const PROCEDURES: &str = "procedures";
 
 /// `procedures`: the procedure catalogue (built in plus the operator's
-/// files), for joins: `deadline_working_days` is 0 for same-day ones.
+/// files), for joins on `filings.procedure_code` (the base code):
+/// `deadline_working_days` is 0 for same-day ones and NULL for a deadline
+/// in calendar days (`deadline_calendar_days`, `deadline_unit`);
+/// `same_day_cutoff` is the procedure's own `HH:MM`, NULL for the
+/// configured one.
 pub fn procedures() -> SchemaRef {
     static S: LazyLock<SchemaRef> = LazyLock::new(|| {
         Arc::new(Schema::new(vec![
@@ -109,11 +122,14 @@ pub fn procedures() -> SchemaRef {
             Field::new("name_vi", DataType::Utf8, false),
             Field::new("name_en", DataType::Utf8, false),
             Field::new("same_day", DataType::Boolean, false),
-            Field::new("deadline_working_days", DataType::Int32, false),
+            Field::new("deadline_working_days", DataType::Int32, true),
             Field::new("fee_vnd", DataType::Int64, false),
             Field::new("online", DataType::Utf8, false),
             Field::new("level", DataType::Utf8, false),
             Field::new("source", DataType::Utf8, false),
+            Field::new("deadline_calendar_days", DataType::Int32, true),
+            Field::new("deadline_unit", DataType::Utf8, false),
+            Field::new("same_day_cutoff", DataType::Utf8, true),
         ]))
     });
     S.clone()
@@ -232,7 +248,8 @@ pub const VIEWS: [(&str, &str); 4] = [
            CAST(SUM(ended) AS BIGINT) AS ended, \
            CAST(SUM(ended_early) AS BIGINT) AS ended_early, \
            CAST(SUM(ended_on_time) AS BIGINT) AS ended_on_time, \
-           CAST(SUM(ended_late) AS BIGINT) AS ended_late \
+           CAST(SUM(ended_late) AS BIGINT) AS ended_late, \
+           CAST(SUM(extensions) AS BIGINT) AS extensions \
          FROM daily_partials GROUP BY day, province_code, commune_code",
     ),
     (

@@ -136,7 +136,8 @@ fn kpi_sql(g: &Grain, keys: &str) -> String {
            {PROGRESS_POINTS:.1} * on_time_rate AS progress_score, \
            {ONLINE_POINTS:.1} * CASE WHEN online_share >= {ONLINE_FULL_SHARE} THEN 1.0 \
              ELSE online_share / {ONLINE_FULL_SHARE} END AS online_score, \
-           {ONLINE_PAYMENT_POINTS:.1} * online_payment_share AS online_payment_score \
+           {ONLINE_PAYMENT_POINTS:.1} * online_payment_share AS online_payment_score, \
+           extensions \
          FROM (SELECT *, {shares} FROM \
            (SELECT {expr} AS {col}, {keys}, {sums} FROM daily_stats GROUP BY 1, {keys}))",
         shares = shares.join(", "),

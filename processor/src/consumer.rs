@@ -327,6 +327,8 @@ struct Loop {
     dead_letters: Option<Arc<DeadLetters>>,
     last_checkpoint: Instant,
     events_since_checkpoint: u64,
+    /// Years whose projected calendar has been logged once.
+    projected_years_logged: std::collections::BTreeSet<i32>,
 }
 
 impl Loop {
@@ -350,6 +352,7 @@ impl Loop {
             checkpoints,
             last_checkpoint: Instant::now(),
             events_since_checkpoint: 0,
+            projected_years_logged: Default::default(),
         }
     }
 
@@ -588,6 +591,20 @@ impl Loop {
         }
         for (p, e) in effects.cold_errors {
             error!(partition = p, error = %e, "cannot write cold files; the filings stay in memory");
+        }
+        for (year, n) in effects.projected_years {
+            self.metrics
+                .calendar_projected
+                .with_label_values(&[&year.to_string()])
+                .inc_by(n);
+            if self.projected_years_logged.insert(year) {
+                warn!(
+                    year,
+                    "events or due dates in {year}, a year without an announced holiday \
+                     arrangement: its working days are projected from the Labour Code \
+                     (Art. 111-112) until a days file gives the year (calendar.days_off_files)"
+                );
+            }
         }
         for (p, expected, got) in effects.offset_gaps {
             // Not on a plain topic: records were skipped (retention

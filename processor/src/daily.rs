@@ -29,14 +29,17 @@ pub struct DayCounts {
     /// Early and on-time together, as the contract counts `ended_on_time`.
     pub ended_on_time: i64,
     pub ended_late: i64,
+    /// `extended` events (apology letters) of the filings received that
+    /// day, so a day's letters per filing is a ratio of its counts.
+    pub extensions: i64,
 }
 
 impl DayCounts {
     /// The counts in column order (`daily_partials`, the checkpoint).
-    pub const NAMES: [&'static str; 10] = hoso_model::schema::DAILY_COUNTS;
+    pub const NAMES: [&'static str; 11] = hoso_model::schema::DAILY_COUNTS;
 
     /// The counts in [`DayCounts::NAMES`] order.
-    pub fn values(&self) -> [i64; 10] {
+    pub fn values(&self) -> [i64; 11] {
         [
             self.received,
             self.received_online,
@@ -48,10 +51,11 @@ impl DayCounts {
             self.ended_early,
             self.ended_on_time,
             self.ended_late,
+            self.extensions,
         ]
     }
 
-    pub fn from_values(v: [i64; 10]) -> DayCounts {
+    pub fn from_values(v: [i64; 11]) -> DayCounts {
         let [
             received,
             received_online,
@@ -63,6 +67,7 @@ impl DayCounts {
             ended_early,
             ended_on_time,
             ended_late,
+            extensions,
         ] = v;
         DayCounts {
             received,
@@ -75,6 +80,7 @@ impl DayCounts {
             ended_early,
             ended_on_time,
             ended_late,
+            extensions,
         }
     }
 
@@ -134,6 +140,7 @@ impl DailyAggregates {
                 r.received_digitized += n(rc.digitized);
                 r.received_fee_required += n(rc.fee_required);
                 r.received_fee_paid_online += n(rc.fee_paid_online);
+                r.extensions += sign * i64::from(rc.extensions);
             });
         }
         if let Some((day, outcome)) = c.ended {
@@ -299,6 +306,7 @@ mod tests {
                 digitized: false,
                 fee_required: true,
                 fee_paid_online: paid,
+                extensions: u16::from(paid),
             }),
             ended: None,
         };
@@ -314,6 +322,7 @@ mod tests {
                 received_eid_level2: 1,
                 received_fee_required: 1,
                 received_fee_paid_online: 1,
+                extensions: 1,
                 ..DayCounts::default()
             }
         );

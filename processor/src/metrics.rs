@@ -24,6 +24,8 @@ pub struct ProcessorMetrics {
     pub checkpoints: IntCounterVec,
     /// Offsets skipped between two messages of a partition.
     pub offset_gaps: IntCounter,
+    /// Messages dated in a year without an announced holiday arrangement.
+    pub calendar_projected: IntCounterVec,
     /// Messages refused (first time per offset), by reason.
     pub rejects: IntCounterVec,
     /// Figures of closed days that changed.
@@ -94,6 +96,14 @@ impl ProcessorMetrics {
                 "hoso_processor_offset_gaps_total",
                 "Times a partition's next message came after skipped offsets (records never read).",
             )?,
+            calendar_projected: IntCounterVec::new(
+                Opts::new(
+                    "hoso_processor_calendar_projected_total",
+                    "Messages whose event or due date falls in a year with no announced holiday \
+                     arrangement (its days off are projected from the Labour Code), by year.",
+                ),
+                &["year"],
+            )?,
             rejects: IntCounterVec::new(
                 Opts::new(
                     "hoso_processor_rejects_total",
@@ -122,6 +132,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(m.rejects.clone()))?;
         registry.register(Box::new(m.restatements.clone()))?;
         registry.register(Box::new(m.offset_gaps.clone()))?;
+        registry.register(Box::new(m.calendar_projected.clone()))?;
         registry.register(Box::new(m.checkpoint_duration.clone()))?;
         registry.register(Box::new(m.checkpoints.clone()))?;
         registry.register(Box::new(m.consumed.clone()))?;

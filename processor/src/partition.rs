@@ -1,6 +1,7 @@
 //! The tables of one Kafka partition: filings plus daily aggregates, and
 //! where the partition has been read to.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -135,6 +136,9 @@ pub struct PartitionTables {
     closed_changes: Vec<DayChange>,
     /// Refusals of events folded before, for the caller to dead-letter.
     displaced: Vec<Reject>,
+    /// Messages whose event or due date fell in a year without an
+    /// announced holiday arrangement, by year, for the caller's metric.
+    projected_years: BTreeMap<i32, u64>,
     /// Offset of the next message to read.
     next_offset: i64,
     /// Messages before this offset are not part of these tables (0 unless
@@ -169,6 +173,7 @@ impl PartitionTables {
             watermark_ms: i64::MIN,
             closed_changes: Vec::new(),
             displaced: Vec::new(),
+            projected_years: BTreeMap::new(),
             next_offset: 0,
             first_offset: 0,
             changed: true,
@@ -273,6 +278,19 @@ impl PartitionTables {
                 return Ok(self.reject(reject, fresh));
             }
         };
+        // Deadlines in a year whose days off are only projected from the
+        // law may move when the government announces its arrangement.
+        let calendar = &self.settings.due_rules.calendar;
+        let dates = [Some(event.occurred_at_ms), event.due_at_ms];
+        for ms in dates.into_iter().flatten().filter(|_| fresh) {
+            let day = hoso_model::time::local_day(ms);
+            if !calendar.is_announced_day(day) {
+                *self
+                    .projected_years
+                    .entry(hoso_model::calendar::year_of(day))
+                    .or_default() += 1;
+            }
+        }
         let closed_before = self.closed_before();
         let cold = &mut self.cold;
         let mut displaced = Vec::new();
@@ -319,6 +337,13 @@ impl PartitionTables {
         }
         Ok(match r.applied {
             Applied::Duplicate => FoldResult::Duplicate,
+            Applied::Resent => {
+                // Not folded, but kept, and it may have displaced the
+                // event at its seq.
+                self.moved(&r, &event, offset, closed_before, now);
+                self.changed = true;
+                FoldResult::Duplicate
+            }
             Applied::Rejected(why) => {
                 // Refused, yet it may have displaced folded events (a
                 // `received` with other dimensions above it).
@@ -429,6 +454,12 @@ impl PartitionTables {
     /// logged as a reject and is due on the dead-letter topic.
     pub fn take_displaced(&mut self) -> Vec<Reject> {
         std::mem::take(&mut self.displaced)
+    }
+
+    /// Messages dated in years without an announced arrangement since the
+    /// last call, by year.
+    pub fn take_projected_years(&mut self) -> BTreeMap<i32, u64> {
+        std::mem::take(&mut self.projected_years)
     }
 
     /// Days before this local day are closed.

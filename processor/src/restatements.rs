@@ -366,7 +366,8 @@ mod tests {
     #[test]
     fn the_names_match_the_counts_and_the_table() {
         assert_eq!(metric_name(0), Some("received"));
-        assert_eq!(metric_name(10), Some("online_share"));
+        assert_eq!(metric_name(10), Some("extensions"));
+        assert_eq!(metric_name(11), Some("online_share"));
         assert_eq!(metric_name(FIGURES), None);
         assert_eq!(metric_index("on_time_rate"), Some(FIGURES - 1));
         let schema = schema::daily_partials();

@@ -454,8 +454,8 @@ fn procedures_table(catalogue: &Catalogue) -> Result<MemTable> {
         Arc::new(BooleanArray::from_iter(
             ps.iter().map(|p| Some(p.deadline == Deadline::SameDay)),
         )),
-        Arc::new(Int32Array::from_iter_values(
-            ps.iter().map(|p| i32::from(p.deadline.working_days())),
+        Arc::new(Int32Array::from_iter(
+            ps.iter().map(|p| p.deadline.working_days().map(i32::from)),
         )),
         Arc::new(Int64Array::from_iter_values(
             ps.iter()
@@ -464,6 +464,14 @@ fn procedures_table(catalogue: &Catalogue) -> Result<MemTable> {
         text(|p| p.online.as_str()),
         text(|p| p.level.as_str()),
         text(|p| &p.source),
+        Arc::new(Int32Array::from_iter(
+            ps.iter().map(|p| p.deadline.calendar_days().map(i32::from)),
+        )),
+        text(|p| p.deadline.unit()),
+        Arc::new(StringArray::from_iter(ps.iter().map(|p| {
+            p.same_day_cutoff_min
+                .map(|m| format!("{:02}:{:02}", m / 60, m % 60))
+        }))),
     ];
     let batch = RecordBatch::try_new(schema::procedures(), columns)?;
     MemTable::try_new(schema::procedures(), vec![vec![batch]])

@@ -1,27 +1,23 @@
-//! `communes`: the official names of provinces and communes, read once at
-//! start from `query.communes_file` (a CSV with the columns of the
-//! reference list: province_code, province_name, commune_code,
-//! commune_name, unit_type). Events carry codes only; this table lets SQL
-//! and the dashboard show names. Without a file it is empty, and codes
-//! work everywhere as before. Like `procedures` it is reference data: it
-//! belongs to no province, and every caller sees all of it.
+//! `communes`: the official names of provinces and communes, in
+//! Vietnamese: the official list hoso ships (`hoso_model::units`), the
+//! operator's `units.files`, then `query.communes_file` when set (the
+//! columns of the reference list: province_code, province_name,
+//! commune_code, commune_name, unit_type). Events carry codes only; this
+//! table lets SQL and the dashboard show names. Like `procedures` it is
+//! reference data: it belongs to no province, and every caller sees all
+//! of it.
 
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use hoso_model::units::Units;
 
 /// The table's name.
 pub const TABLE: &str = "communes";
 
 /// The columns, in the file's order.
-pub const COLUMNS: [&str; 5] = [
-    "province_code",
-    "province_name",
-    "commune_code",
-    "commune_name",
-    "unit_type",
-];
+pub use hoso_model::units::COLUMNS;
 
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(
@@ -31,67 +27,39 @@ pub fn schema() -> SchemaRef {
     ))
 }
 
-/// The communes of `path`, or none for an empty path. A file that is
-/// missing, has other columns, a malformed code or a commune twice is an
-/// error naming the line.
-pub fn load(path: &str) -> Result<RecordBatch, String> {
-    if path.trim().is_empty() {
-        return Ok(RecordBatch::new_empty(schema()));
-    }
-    let at = format!("query.communes_file {path:?}");
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
-    let mut lines = text.lines().enumerate();
-    let header: Vec<&str> = lines
-        .next()
-        .map(|(_, l)| {
-            l.trim_start_matches('\u{feff}')
-                .split(',')
-                .map(str::trim)
-                .collect()
-        })
-        .unwrap_or_default();
-    if header != COLUMNS {
-        return Err(format!(
-            "{at}: the header must be {} (found {})",
-            COLUMNS.join(","),
-            header.join(",")
-        ));
-    }
-    let mut columns: [Vec<String>; 5] = Default::default();
-    let mut seen = std::collections::HashSet::new();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let line_no = i + 1;
-        let [province, province_name, commune, commune_name, unit] = fields[..] else {
-            return Err(format!(
-                "{at} line {line_no}: {} fields, 5 expected (names may not hold commas)",
-                fields.len()
-            ));
-        };
-        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(province, 2) || !digits(commune, 5) {
-            return Err(format!(
-                "{at} line {line_no}: codes are 2 digits (province) and 5 (commune): {province:?}, {commune:?}"
-            ));
-        }
-        if !seen.insert(commune.to_string()) {
-            return Err(format!("{at} line {line_no}: commune {commune} twice"));
-        }
-        for (c, v) in columns
-            .iter_mut()
-            .zip([province, province_name, commune, commune_name, unit])
-        {
-            c.push(v.to_string());
-        }
-    }
-    let arrays: Vec<ArrayRef> = columns
-        .into_iter()
-        .map(|c| Arc::new(StringArray::from(c)) as ArrayRef)
-        .collect();
-    RecordBatch::try_new(schema(), arrays).map_err(|e| format!("{at}: {e}"))
+/// The table: `units`, then the file at `path` (none for an empty path).
+/// A file that is missing, has other columns, a malformed code or a
+/// commune twice is an error naming the setting and the line.
+pub fn load(units: &Units, path: &str) -> Result<RecordBatch, String> {
+    let extra;
+    let units = if path.trim().is_empty() {
+        units
+    } else {
+        let at = format!("query.communes_file {path:?}");
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
+        let mut all = units.clone();
+        let file = Units::from_texts(&[&text]).map_err(|(_, e)| format!("{at} {e}"))?;
+        all.extend(&file);
+        extra = all;
+        &extra
+    };
+    let list = units.communes();
+    let text = |f: &dyn Fn(&hoso_model::units::Commune) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(list.iter().map(f)))
+    };
+    let arrays: Vec<ArrayRef> = vec![
+        text(&|c| format!("{:02}", c.province)),
+        text(&|c| {
+            units
+                .province_name(c.province)
+                .unwrap_or_default()
+                .to_string()
+        }),
+        text(&|c| format!("{:05}", c.code)),
+        text(&|c| c.name.clone()),
+        text(&|c| c.unit_type.clone()),
+    ];
+    RecordBatch::try_new(schema(), arrays).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -102,8 +70,8 @@ mod tests {
     struct File(std::path::PathBuf);
 
     impl File {
-        fn path(&self) -> &std::path::Path {
-            &self.0
+        fn path(&self) -> &str {
+            self.0.to_str().unwrap()
         }
     }
 
@@ -123,16 +91,20 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_reference_columns() {
+    fn the_table_always_holds_the_official_list_and_adds_the_file() {
+        let official = Units::official();
+        let b = load(&official, "").unwrap();
+        assert_eq!(b.num_rows(), 3321);
         let f = file(
             "province_code,province_name,commune_code,commune_name,unit_type\n\
-             01,Hà Nội,00004,Ba Đình,Phường\n91,An Giang,30292,Long Xuyên,Phường\n",
+             01,Hà Nội,99001,Trung tâm thử nghiệm,Xã\n",
         );
-        let b = load(f.path().to_str().unwrap()).unwrap();
-        assert_eq!(b.num_rows(), 2);
+        let b = load(&official, f.path()).unwrap();
+        assert_eq!(b.num_rows(), 3322);
         let names = b.column(3).as_any().downcast_ref::<StringArray>().unwrap();
-        assert_eq!(names.value(1), "Long Xuyên");
-        assert_eq!(load("").unwrap().num_rows(), 0);
+        assert_eq!(names.value(3321), "Trung tâm thử nghiệm");
+        let provinces = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(provinces.value(0), "Hà Nội");
     }
 
     #[test]
@@ -151,9 +123,9 @@ mod tests {
             ),
         ] {
             let f = file(text);
-            let e = load(f.path().to_str().unwrap()).unwrap_err();
+            let e = load(&Units::official(), f.path()).unwrap_err();
             assert!(e.contains(fragment) && e.contains("communes_file"), "{e}");
         }
-        assert!(load("/nonexistent/communes.csv").is_err());
+        assert!(load(&Units::official(), "/nonexistent/communes.csv").is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! Query settings. Units are in the key names.
 
+use std::sync::Arc;
+
 use hoso_model::catalogue::DueRules;
+use hoso_model::units::Units;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,10 +38,11 @@ pub struct QueryConfig {
     /// Where Arrow Flight SQL listens (ADBC, JDBC, DBeaver); empty turns it
     /// off. Logins as on the Postgres wire.
     pub flight_listen: String,
-    /// The official names of provinces and communes, as the table
-    /// `communes` (a CSV with the columns of the reference list:
-    /// province_code, province_name, commune_code, commune_name,
-    /// unit_type); empty leaves the table empty.
+    /// One more units file for the table `communes` (the columns of the
+    /// reference list: province_code, province_name, commune_code,
+    /// commune_name, unit_type), read after the official list and
+    /// `units.files`; empty for none. The table always holds the official
+    /// list.
     pub communes_file: String,
     /// How often the per-province KPI gauges on `/metrics` are refreshed
     /// (`hoso_kpi_*`); 0 turns them off.
@@ -48,6 +52,10 @@ pub struct QueryConfig {
     /// sections).
     #[serde(skip)]
     pub due_rules: DueRules,
+    /// The provinces and communes of the table `communes` (set from the
+    /// `units` section).
+    #[serde(skip)]
+    pub units: Arc<Units>,
 }
 
 impl Default for QueryConfig {
@@ -65,6 +73,7 @@ impl Default for QueryConfig {
             kpi_metrics_interval_ms: 15_000,
             communes_file: String::new(),
             due_rules: DueRules::vietnam(),
+            units: Units::official(),
         }
     }
 }

@@ -106,7 +106,7 @@ impl QueryExecutor {
                 ("rule_alerts", Arc::new(rule_alerts(alerts.clone()))),
                 (
                     communes::TABLE,
-                    Arc::new(communes_table(&config.communes_file)?),
+                    Arc::new(communes_table(&config.units, &config.communes_file)?),
                 ),
             ],
             config.small_cold_file_bytes,
@@ -408,9 +408,12 @@ fn check_not_a_file(table: &TableReference) -> Result<(), QueryError> {
 }
 
 /// The `communes` reference table; a bad file stops the start.
-fn communes_table(path: &str) -> Result<datafusion::datasource::MemTable, QueryError> {
+fn communes_table(
+    units: &hoso_model::units::Units,
+    path: &str,
+) -> Result<datafusion::datasource::MemTable, QueryError> {
     // Shown as is at start: the message names the setting and the line.
-    let batch = communes::load(path).map_err(QueryError::Invalid)?;
+    let batch = communes::load(units, path).map_err(QueryError::Invalid)?;
     Ok(datafusion::datasource::MemTable::try_new(
         communes::schema(),
         vec![vec![batch]],

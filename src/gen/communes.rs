@@ -79,15 +79,16 @@ impl Commune {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommuneSource {
     Csv(PathBuf),
-    /// Made-up communes: `per_province` in each of the provinces.
+    /// Without a file: `per_province` communes of each province, from the
+    /// official list hoso ships.
     Synthetic {
         per_province: usize,
     },
 }
 
 impl CommuneSource {
-    /// The default: `../shared/reference/communes.csv` when it exists,
-    /// made-up communes otherwise.
+    /// The default: `../shared/reference/communes.csv` when it exists, a
+    /// few communes of the shipped list per province otherwise.
     pub fn default_for(explicit: Option<PathBuf>) -> CommuneSource {
         if let Some(p) = explicit {
             return CommuneSource::Csv(p);
@@ -203,28 +204,20 @@ pub fn assign_sizes(communes: &mut [Commune], median_daily: f64, seed: u64) {
     }
 }
 
-/// Made-up communes with valid codes: commune `i` of province `pp` is
-/// `pp` followed by `i` on three digits, so codes never collide; every
-/// fifth is a ward.
+/// A few communes per province without a communes file: the first
+/// `per_province` of each province in the official list hoso ships
+/// (`hoso_model::units`), so every code is one ingest accepts.
 pub fn synthetic(provinces: &[String], per_province: usize) -> Vec<Commune> {
-    let per_province = per_province.clamp(1, 999);
+    let per_province = per_province.max(1);
+    let all = parse_csv(hoso_model::units::OFFICIAL).expect("the shipped list is valid");
     let mut out = Vec::with_capacity(provinces.len() * per_province);
     for p in provinces {
-        for i in 1..=per_province {
-            let ward = i % 5 == 1;
-            out.push(Commune {
-                province_code: p.clone(),
-                province_name: format!("Tỉnh {p}"),
-                commune_code: format!("{p}{i:03}"),
-                commune_name: format!("{} {i}", if ward { "Phường" } else { "Xã" }),
-                unit_type: if ward {
-                    UnitType::Ward
-                } else {
-                    UnitType::Commune
-                },
-                daily_mean: 0.0,
-            });
-        }
+        out.extend(
+            all.iter()
+                .filter(|c| &c.province_code == p)
+                .take(per_province)
+                .cloned(),
+        );
     }
     out
 }
@@ -244,7 +237,11 @@ pub fn read_csv(path: &Path) -> Result<Vec<Commune>, GenError> {
 /// The communes of a CSV text, or (line, what is wrong).
 pub fn parse_csv(text: &str) -> Result<Vec<Commune>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate();
+    // `#` lines are comments (the source and license of the shipped list).
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#'));
     let header: Vec<&str> = match lines.next() {
         Some((_, h)) => h.trim_end_matches('\r').split(',').map(str::trim).collect(),
         None => return Err((1, "the file is empty".into())),

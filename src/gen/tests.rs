@@ -349,8 +349,7 @@ fn omitted_due_dates_come_at_the_asked_share() {
 
 #[test]
 fn commune_sizes_are_heavy_tailed_around_the_median() {
-    let provinces: Vec<String> = (1..=30).map(|p| format!("{p:02}")).collect();
-    let mut all = communes::synthetic(&provinces, 100);
+    let mut all = communes::parse_csv(hoso_model::units::OFFICIAL).unwrap();
     communes::assign_sizes(&mut all, 300.0, 766);
     let mut sizes: Vec<f64> = all.iter().map(|c| c.daily_mean).collect();
     sizes.sort_by(f64::total_cmp);

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hoso_model::catalogue::DueRules;
-use hoso_model::decode_event_with;
+use hoso_model::units::Units;
 use tokio::sync::mpsc;
 
 use crate::publish::{PublishError, Publisher};
@@ -163,6 +163,8 @@ pub struct ImportOptions {
     /// How a `received` event without `due_at` gets one (as the
     /// processor will compute it); without a rule it is rejected.
     pub due_rules: DueRules,
+    /// The provinces and communes an event may name; `None` checks none.
+    pub units: Option<Arc<Units>>,
 }
 
 impl Default for ImportOptions {
@@ -171,6 +173,7 @@ impl Default for ImportOptions {
             batch_events: 10_000,
             max_in_flight_batches: 8,
             due_rules: DueRules::vietnam(),
+            units: Some(Units::official()),
         }
     }
 }
@@ -254,9 +257,11 @@ pub async fn import(
     let reader = {
         let progress = progress.clone();
         let dues = options.due_rules.clone();
+        let units = options.units.clone();
         tokio::task::spawn_blocking(move || {
             let on_bytes = move |n| progress.read_bytes(n);
-            read_sources(&sources, batch_events, &dues, rejections, &on_bytes, &tx)
+            let rules = (&dues, units.as_deref());
+            read_sources(&sources, batch_events, rules, rejections, &on_bytes, &tx)
         })
     };
 
@@ -330,7 +335,7 @@ pub async fn import(
 fn read_sources(
     sources: &[Source],
     batch_events: usize,
-    dues: &DueRules,
+    (dues, units): (&DueRules, Option<&Units>),
     mut rejections: Rejections,
     on_bytes: &OnBytes<'_>,
     tx: &mpsc::Sender<Batch>,
@@ -339,6 +344,7 @@ fn read_sources(
         batch: Batch::default(),
         batch_events,
         dues,
+        units,
         tx,
         lines: 0,
         rejections: &mut rejections,
@@ -390,6 +396,7 @@ struct Reader<'a> {
     batch: Batch,
     batch_events: usize,
     dues: &'a DueRules,
+    units: Option<&'a Units>,
     tx: &'a mpsc::Sender<Batch>,
     lines: u64,
     rejections: &'a mut Rejections,
@@ -408,7 +415,7 @@ impl Reader<'_> {
 
     /// Validates one event and adds it to the batch, or rejects it.
     fn event(&mut self, file: &str, line: u64, payload: &[u8]) -> io::Result<()> {
-        match decode_event_with(payload, Some(self.dues)) {
+        match crate::validate(payload, self.dues, self.units) {
             Ok(ev) => {
                 self.batch.push(&ev.filing_id, payload);
                 if self.batch.len() >= self.batch_events
@@ -420,7 +427,7 @@ impl Reader<'_> {
                 }
                 Ok(())
             }
-            Err(e) => self.reject(file, line, e.message),
+            Err(e) => self.reject(file, line, e),
         }
     }
 

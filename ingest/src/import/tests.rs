@@ -73,7 +73,10 @@ fn read(sources: &[Source], batch_events: usize) -> Read {
     let outcome = read_sources(
         sources,
         batch_events,
-        &DueRules::vietnam(),
+        (
+            &DueRules::vietnam(),
+            Some(&hoso_model::units::Units::official()),
+        ),
         rejections,
         &on_bytes,
         &tx,
@@ -303,7 +306,10 @@ fn reading_stops_when_publishing_stops() {
     let outcome = read_sources(
         &[file.clone(), file],
         10,
-        &DueRules::vietnam(),
+        (
+            &DueRules::vietnam(),
+            Some(&hoso_model::units::Units::official()),
+        ),
         rejections,
         &|_| {},
         &tx,

@@ -92,10 +92,11 @@ fn working_days_between_counts_start_exclusive_end_inclusive() {
         c.working_days_between(day("2025-07-07"), day("2025-07-14")),
         5
     );
-    // Across the table's edge and far outside it, the weekly rule holds.
+    // Across the table's edge: 1999 has only the weekly rule, and
+    // 2000-01-01, a Saturday, gives Monday 3/1 off in lieu (projected).
     assert_eq!(
         c.working_days_between(day("1999-12-27"), day("2000-01-03")),
-        5
+        4
     );
     assert_eq!(
         c.working_days_between(day("2101-01-03"), day("2101-01-10")),
@@ -320,4 +321,49 @@ fn at_risk_from_agrees_with_working_ms_between() {
             crate::time::format_utc_ms(got)
         );
     }
+}
+
+#[test]
+fn years_without_an_announced_arrangement_get_the_statutory_holidays() {
+    let c = Calendar::vietnam();
+    assert!(c.is_announced_year(2026) && c.is_announced_year(2027));
+    assert!(!c.is_announced_year(2023) && !c.is_announced_year(2028));
+    // Backfilled 2023: Tết Quý Mão (mùng 1 on Sunday 22/1) and the Hùng
+    // Kings' day (Saturday 29/4) are days off, not working days.
+    for d in [
+        "2023-01-23",
+        "2023-01-24",
+        "2023-01-25",
+        "2023-05-01",
+        "2023-09-01",
+    ] {
+        assert!(!c.is_working_day(day(d)), "{d}");
+    }
+    assert_eq!(c.kind(day("2023-01-22")), Some(DayKind::Tet));
+    // 2028, after the announced years: 1/1 is a Saturday, so Monday 3/1 is
+    // off in lieu; 24/11 (a Friday) is a holiday.
+    assert!(!c.is_working_day(day("2028-01-03")));
+    assert!(!c.is_working_day(day("2028-11-24")));
+    assert!(c.is_working_day(day("2028-01-04")));
+    // An announced year keeps its own arrangement: 2025's swap (Friday
+    // 2/5) is off, and nothing projected is added to it.
+    assert_eq!(c.kind(day("2025-05-02")), Some(DayKind::SwapDayOff));
+}
+
+#[test]
+fn an_operator_file_announcing_a_year_replaces_its_projection() {
+    // A 2028 arrangement with a longer Tết: its rows are the year's days
+    // off; the projected substitute for Saturday 1/1 is gone with it.
+    let file = "date,kind\n2028-01-24,tet\n2028-01-25,tet\n2028-01-26,tet\n\
+                2028-01-27,tet\n2028-01-28,tet\n2028-01-31,tet\n";
+    let c = Calendar::with_days(&[VN_DAYS_OFF, file], DEFAULT_HOURS.to_vec()).unwrap();
+    assert!(c.is_announced_year(2028));
+    assert!(!c.is_working_day(day("2028-01-24")));
+    assert!(c.is_working_day(day("2028-01-03")));
+    // A file row for a projected year layers on top of the projection.
+    let extra = "date,kind\n2029-04-30,swap_day_off\n";
+    let c = Calendar::with_days(&[VN_DAYS_OFF, extra], DEFAULT_HOURS.to_vec()).unwrap();
+    assert!(!c.is_announced_year(2029));
+    assert_eq!(c.kind(day("2029-04-30")), Some(DayKind::SwapDayOff));
+    assert_eq!(c.kind(day("2029-05-01")), Some(DayKind::Holiday));
 }

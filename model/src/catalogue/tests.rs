@@ -26,7 +26,7 @@ fn the_builtin_catalogue_has_the_common_procedures() {
 #[test]
 fn same_day_procedures_follow_the_15_00_rule() {
     let cal = Calendar::vietnam();
-    let due = |at: &str| Deadline::SameDay.due_at(&cal, t(at));
+    let due = |at: &str| Deadline::SameDay.due_at(&cal, t(at), None);
     assert_eq!(
         due("2026-05-04T14:59:00+07:00"),
         t("2026-05-04T17:00:00+07:00")
@@ -48,7 +48,7 @@ fn same_day_procedures_follow_the_15_00_rule() {
     // The cutoff is the calendar's to change.
     let late = Calendar::vietnam().with_same_day_cutoff(16 * 60);
     assert_eq!(
-        Deadline::SameDay.due_at(&late, t("2026-05-04T15:30:00+07:00")),
+        Deadline::SameDay.due_at(&late, t("2026-05-04T15:30:00+07:00"), None),
         t("2026-05-04T17:00:00+07:00")
     );
 }
@@ -56,7 +56,7 @@ fn same_day_procedures_follow_the_15_00_rule() {
 #[test]
 fn working_day_deadlines_count_working_time() {
     let cal = Calendar::vietnam();
-    let due = |n, at: &str| Deadline::WorkingDays(n).due_at(&cal, t(at));
+    let due = |n, at: &str| Deadline::WorkingDays(n).due_at(&cal, t(at), None);
     assert_eq!(
         due(3, "2026-07-06T09:00:00+07:00"),
         t("2026-07-09T09:00:00+07:00")
@@ -151,5 +151,106 @@ fn a_bad_file_names_its_line_and_the_problem() {
         assert_eq!(file, 0);
         assert_eq!(err.line, line, "{text}");
         assert!(err.message.contains(msg), "{text}: {}", err.message);
+    }
+}
+
+#[test]
+fn calendar_day_deadlines_end_at_the_close_of_their_last_day() {
+    let cal = Calendar::vietnam();
+    let due = |n, at: &str| Deadline::CalendarDays(n).due_at(&cal, t(at), None);
+    // Received Monday 6/7/2026: 10 days end on Thursday 16/7, whatever
+    // weekends lie between (10 working days would be Monday 20/7).
+    assert_eq!(
+        due(10, "2026-07-06T09:00:00+07:00"),
+        t("2026-07-16T17:00:00+07:00")
+    );
+    // A last day that is a Saturday moves to the next working day.
+    assert_eq!(
+        due(5, "2026-07-06T09:00:00+07:00"),
+        t("2026-07-13T17:00:00+07:00")
+    );
+    // The judicial record certificate is one: its built-in row says so.
+    let c = Catalogue::builtin();
+    let record = c.get("3.000333").expect("judicial record certificate");
+    assert_eq!(record.deadline, Deadline::CalendarDays(10));
+    assert_eq!(record.deadline.unit(), "calendar_days");
+    assert_eq!(record.deadline.working_days(), None);
+    assert_eq!(
+        DueRules::vietnam().due_at("3.000333", t("2026-07-06T09:00:00+07:00")),
+        Some(t("2026-07-16T17:00:00+07:00"))
+    );
+}
+
+#[test]
+fn long_public_codes_resolve_to_their_base_code() {
+    assert_eq!(base_code("1.001193.000.00.00.H35"), "1.001193");
+    assert_eq!(base_code("2.000815.000.00.00.H12"), "2.000815");
+    assert_eq!(base_code("1.001193"), "1.001193");
+    assert_eq!(base_code("LOCAL.7"), "LOCAL.7");
+    assert_eq!(base_code("1.0011.93.x"), "1.0011.93.x");
+    let rules = DueRules::vietnam();
+    let at = t("2026-07-06T09:00:00+07:00");
+    assert_eq!(
+        rules.due_at("1.001193.000.00.00.H35", at),
+        rules.due_at("1.001193", at)
+    );
+    assert!(rules.due_at("1.001193", at).is_some());
+    // A row for the long form itself wins over its base code's.
+    let extra = format!(
+        "{HEADER}\n1.001193.000.00.00.H35,Khai sinh (Hà Nội),Birth (Hanoi),4,0,full,commune,local\n"
+    );
+    let c = Catalogue::builtin_with(&[&extra]).unwrap();
+    assert_eq!(
+        c.get("1.001193.000.00.00.H35").unwrap().deadline,
+        Deadline::WorkingDays(4)
+    );
+    assert_eq!(
+        c.get("1.001193.000.00.00.H01").unwrap().deadline,
+        Deadline::SameDay
+    );
+}
+
+#[test]
+fn a_procedure_may_carry_its_own_same_day_cutoff_and_unit() {
+    let extra = format!(
+        "{HEADER},deadline_unit,same_day_cutoff\n\
+         9.000002,Cấp bản sao,Copy,same_day,0,full,commune,local rule,working_days,16:30\n\
+         9.000003,Giấy phép,Permit,15,0,none,commune,law,calendar_days,\n"
+    );
+    let c = Catalogue::builtin_with(&[&extra]).unwrap();
+    let copy = c.get("9.000002").unwrap();
+    assert_eq!(copy.same_day_cutoff_min, Some(16 * 60 + 30));
+    assert_eq!(
+        c.get("9.000003").unwrap().deadline,
+        Deadline::CalendarDays(15)
+    );
+    let rules = DueRules::new(Arc::new(c), Arc::new(Calendar::vietnam()));
+    // 16:00 is before this procedure's cutoff, after the calendar's.
+    assert_eq!(
+        rules.due_at("9.000002", t("2026-05-04T16:00:00+07:00")),
+        Some(t("2026-05-04T17:00:00+07:00"))
+    );
+    assert_eq!(
+        rules.due_at("2.000815", t("2026-05-04T16:00:00+07:00")),
+        Some(t("2026-05-05T17:00:00+07:00"))
+    );
+    // Bad values name their column.
+    for (row, msg) in [
+        (
+            "9.1,a,b,3,0,full,commune,x,weeks,",
+            "deadline_unit \"weeks\"",
+        ),
+        (
+            "9.1,a,b,same_day,0,full,commune,x,working_days,3pm",
+            "same_day_cutoff \"3pm\"",
+        ),
+        (
+            "9.1,a,b,3,0,full,commune,x,working_days",
+            "9 columns, expected 10",
+        ),
+    ] {
+        let text = format!("{HEADER},deadline_unit,same_day_cutoff\n{row}\n");
+        let (_, err) = Catalogue::builtin_with(&[&text]).unwrap_err();
+        assert!(err.message.contains(msg), "{row}: {}", err.message);
     }
 }

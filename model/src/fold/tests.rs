@@ -842,13 +842,15 @@ fn two_requests_with_one_pending_are_late_on_resolution() {
             status: Some(Stopped),
             received_at: Some("2025-07-01T08:00:00+07:00"),
             due_at: Some("2025-07-10T17:00:00+07:00"),
-            effective_due_at: Some("2025-07-10T18:00:00+07:00"),
+            // The second request pauses the clock until the stop (22 h,
+            // contract v1.1): 1 h + 22 h.
+            effective_due_at: Some("2025-07-11T16:00:00+07:00"),
             ended_at: Some("2025-07-03T08:00:00+07:00"),
             outcome: Some(Outcome::Late),
             supplement_count: 2,
-            paused_seconds: 3_600,
+            paused_seconds: 3_600 + 22 * 3_600,
             closed: true,
-            pause_started_at: Some("2025-07-02T10:00:00+07:00"),
+            pause_started_at: None,
         },
     );
 }
@@ -1164,4 +1166,334 @@ fn a_computed_due_date_is_marked_while_its_received_event_is_in_force() {
     s.apply(&sent, &mut procs);
     assert!(!s.due_at_computed());
     assert_eq!(s.due_at(), Some(t("2026-05-06T17:00:00+07:00")));
+}
+
+// ---- the rules as the decrees and the portal apply them (issue 23) ----
+
+/// Every arrival order gives `want`'s state and the same refused set;
+/// repeats are duplicates.
+fn assert_same_in_every_order(
+    name: &str,
+    events: &[Event<'static>],
+) -> (FilingState, Vec<(u32, EventType)>) {
+    let all: Vec<usize> = (0..events.len()).collect();
+    let (want, want_refused) = fold_order(events, &all);
+    let mut idx = all.clone();
+    permute(&mut idx, 0, &mut |order| {
+        let (s, refused) = fold_order(events, order);
+        assert_eq!(s, want, "{name}: arrival order {order:?}");
+        assert_eq!(refused, want_refused, "{name}: refused in order {order:?}");
+        let mut again = s.clone();
+        for &i in order {
+            assert_eq!(
+                again.apply(&events[i], &mut Interner::new()),
+                Applied::Duplicate,
+                "{name}: repeat of {i}"
+            );
+        }
+        assert_eq!(again, s, "{name}: repeats changed the state");
+    });
+    (want, want_refused)
+}
+
+#[test]
+fn a_request_still_pending_at_the_end_pauses_the_clock_until_the_end() {
+    // The request (seq 3) comes after the decision (seq 2) in the source's
+    // history and was never answered: the clock stopped at it (2 Jul
+    // 09:00) until the end (5 Jul 10:00), 73 h, so the effective due is 6
+    // Jul 18:00 and ending on 5 Jul is early. Counted as zero, the filing
+    // would be late (ended after 3 Jul 17:00).
+    let events = vec![
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
+        ev(2, Resolved, "2025-07-05T10:00:00+07:00"),
+        ev(3, SupplementRequested, "2025-07-02T09:00:00+07:00"),
+    ];
+    check(
+        "pending at the end",
+        events,
+        Row {
+            status: Some(SupplementRequested),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-06T18:00:00+07:00"),
+            ended_at: Some("2025-07-05T10:00:00+07:00"),
+            outcome: Some(Outcome::Early),
+            supplement_count: 1,
+            paused_seconds: 73 * 3_600,
+            closed: true,
+            pause_started_at: None,
+        },
+    );
+}
+
+#[test]
+fn supplement_events_before_the_receipt_are_intake_history() {
+    // A request at seq 1, before the `received` in force (seq 2): it
+    // neither counts (one request, not two: not late by the rule) nor
+    // pauses; the one after receipt pauses 1 h, so resolving at 17:30 on
+    // the due day is on time (effective due 18:00).
+    let events = vec![
+        ev(1, SupplementRequested, "2025-06-30T09:00:00+07:00"),
+        received(
+            2,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::Online,
+        ),
+        ev(3, SupplementRequested, "2025-07-01T10:00:00+07:00"),
+        ev(4, SupplementReceived, "2025-07-01T11:00:00+07:00"),
+        ev(5, Resolved, "2025-07-03T17:30:00+07:00"),
+    ];
+    check(
+        "request before receipt",
+        events,
+        Row {
+            status: Some(Resolved),
+            received_at: Some("2025-07-01T08:00:00+07:00"),
+            due_at: Some("2025-07-03T17:00:00+07:00"),
+            effective_due_at: Some("2025-07-03T18:00:00+07:00"),
+            ended_at: Some("2025-07-03T17:30:00+07:00"),
+            outcome: Some(Outcome::OnTime),
+            supplement_count: 1,
+            paused_seconds: 3_600,
+            closed: true,
+            pause_started_at: None,
+        },
+    );
+    // An unanswered one before receipt does not freeze the clock.
+    let events = vec![
+        ev(1, SupplementRequested, "2025-06-30T09:00:00+07:00"),
+        received(
+            2,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::Online,
+        ),
+    ];
+    let (s, _) = fold(&events);
+    assert_eq!(s.pause_started_at(), None);
+    assert_eq!(s.supplement_count(), 0);
+    assert!(s.is_overdue_open(t("2025-07-03T17:00:01+07:00")));
+    assert_same_in_every_order("unanswered before receipt", &events);
+}
+
+#[test]
+fn the_next_step_in_the_centers_hands_ends_a_pending_pause() {
+    // The source reports the documents' return only as `processing`
+    // (status 4) on 4 Jul 08:00: the pause lasts 48 h, the effective due
+    // is 5 Jul 17:00, and resolving on 4 Jul is early.
+    for (back, status) in [(Processing, Resolved), (FeeRequested, Resolved)] {
+        let events = vec![
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
+            ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00"),
+            ev(3, back, "2025-07-04T08:00:00+07:00"),
+            ev(4, Resolved, "2025-07-04T15:00:00+07:00"),
+        ];
+        check(
+            &format!("pause ended by {back}"),
+            events,
+            Row {
+                status: Some(status),
+                received_at: Some("2025-07-01T08:00:00+07:00"),
+                due_at: Some("2025-07-03T17:00:00+07:00"),
+                effective_due_at: Some("2025-07-05T17:00:00+07:00"),
+                ended_at: Some("2025-07-04T15:00:00+07:00"),
+                outcome: Some(Outcome::Early),
+                supplement_count: 1,
+                paused_seconds: 48 * 3_600,
+                closed: true,
+                pause_started_at: None,
+            },
+        );
+    }
+    // A fee payment is the citizen's step, not the center's: the pause
+    // stays open.
+    let events = vec![
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
+        ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00"),
+        ev(3, FeePaid, "2025-07-02T09:00:00+07:00"),
+    ];
+    let (s, _) = fold(&events);
+    assert_eq!(s.pause_started_at(), Some(t("2025-07-02T08:00:00+07:00")));
+}
+
+fn extended(seq: u32, at: &str, due: &str) -> Event<'static> {
+    Event {
+        due_at_ms: Some(t(due)),
+        ..ev(seq, Extended, at)
+    }
+}
+
+#[test]
+fn extended_keeps_the_new_promised_date_and_counts_the_letters() {
+    let events = vec![
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
+        extended(2, "2025-07-03T10:00:00+07:00", "2025-07-08T17:00:00+07:00"),
+        extended(3, "2025-07-08T10:00:00+07:00", "2025-07-10T17:00:00+07:00"),
+        ev(4, Resolved, "2025-07-09T09:00:00+07:00"),
+    ];
+    let (s, _) = assert_same_in_every_order("two extensions", &events);
+    assert_eq!(s.extensions(), 2);
+    // The highest-seq letter's date, whichever came last.
+    assert_eq!(s.extended_due_at(), Some(t("2025-07-10T17:00:00+07:00")));
+    // Late is late: the effective due does not move.
+    assert_eq!(s.effective_due_at(), Some(t("2025-07-03T17:00:00+07:00")));
+    assert_eq!(s.outcome(), Some(Outcome::Late));
+    assert_eq!(s.contribution().received.map(|r| r.extensions), Some(2));
+    let (none, _) = fold(&events[..1]);
+    assert_eq!((none.extensions(), none.extended_due_at()), (0, None));
+}
+
+#[test]
+fn a_filing_received_in_one_commune_may_be_handled_in_another() {
+    // Decree 118/2025: received in commune 4 of province 1, processed and
+    // resolved by commune 7 of province 2. Nothing is refused; the filing
+    // stays with its receiving commune, and the handler is recorded.
+    let elsewhere = |e: Event<'static>| Event {
+        province: 2,
+        commune: 7,
+        ..e
+    };
+    let events = vec![
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
+        elsewhere(ev(2, Processing, "2025-07-01T09:00:00+07:00")),
+        elsewhere(ev(3, Resolved, "2025-07-02T09:00:00+07:00")),
+    ];
+    let (s, refused) = assert_same_in_every_order("handled elsewhere", &events);
+    assert!(refused.is_empty(), "{refused:?}");
+    assert_eq!((s.province(), s.commune()), (1, 4));
+    assert_eq!(s.handling_commune(), 7);
+    assert_eq!(s.outcome(), Some(Outcome::Early));
+    let (mine, _) = fold(&events[..1]);
+    assert_eq!(mine.handling_commune(), 4);
+}
+
+#[test]
+fn an_event_id_resent_at_another_seq_is_folded_once() {
+    // The source resent its supplement request (same event_id, type and
+    // time) at seq 4: one request, not two, so not late.
+    let request = ev(2, SupplementRequested, "2025-07-02T08:00:00+07:00");
+    let resend = Event {
+        seq: 4,
+        ..request.clone()
+    };
+    let events = vec![
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
+        request,
+        ev(3, SupplementReceived, "2025-07-02T09:00:00+07:00"),
+        resend,
+        ev(5, Resolved, "2025-07-03T17:30:00+07:00"),
+    ];
+    let (s, refused) = assert_same_in_every_order("resent", &events);
+    assert!(
+        refused.is_empty(),
+        "an agreeing resend is a duplicate: {refused:?}"
+    );
+    assert_eq!(s.supplement_count(), 1);
+    assert_eq!(s.outcome(), Some(Outcome::OnTime));
+    // In order, the resend is reported as a duplicate.
+    let mut t1 = FilingState::new();
+    let mut p = Interner::new();
+    let got: Vec<Applied> = events.iter().map(|e| t1.apply(e, &mut p)).collect();
+    assert_eq!(got[3], Applied::Resent);
+}
+
+#[test]
+fn an_event_id_reused_for_another_event_is_refused_in_every_order() {
+    // The same event_id as seq 2's, at seq 4 with another type: only the
+    // lowest-seq copy counts; the other is refused (reason `conflict`).
+    let events = vec![
+        received(
+            1,
+            "2025-07-01T08:00:00+07:00",
+            "2025-07-03T17:00:00+07:00",
+            Channel::InPerson,
+        ),
+        ev(2, Processing, "2025-07-01T09:00:00+07:00"),
+        Event {
+            seq: 4,
+            ..ev(2, Resolved, "2025-07-02T09:00:00+07:00")
+        },
+    ];
+    let (s, refused) = assert_same_in_every_order("reused id", &events);
+    assert_eq!(refused, vec![(4, Resolved)]);
+    assert_eq!(s.status(), Some(Processing));
+    assert_eq!(s.ended_at(), None);
+    assert_eq!(Rejection::EventId.reason(), "conflict");
+}
+
+#[test]
+fn a_withdrawal_undone_by_a_later_resolution_ends_the_filing() {
+    // Withdrawn at seq 2, then taken up again and resolved at seq 4: the
+    // highest-seq event of its fate is the resolution, so it ended (and
+    // is scored); the other way round it stays withdrawn (above).
+    for closing in [Withdrawn, NotReceived] {
+        let events = vec![
+            received(
+                1,
+                "2025-07-01T08:00:00+07:00",
+                "2025-07-03T17:00:00+07:00",
+                Channel::InPerson,
+            ),
+            ev(2, closing, "2025-07-01T10:00:00+07:00"),
+            ev(3, Processing, "2025-07-02T08:00:00+07:00"),
+            ev(4, Resolved, "2025-07-02T09:00:00+07:00"),
+        ];
+        let (s, _) = assert_same_in_every_order("undone", &events);
+        assert!(!s.is_withdrawn() && !s.is_not_received(), "{closing}");
+        assert_eq!(s.ended_at(), Some(t("2025-07-02T09:00:00+07:00")));
+        assert_eq!(s.outcome(), Some(Outcome::Early));
+    }
+}
+
+#[test]
+fn a_resend_that_loses_its_seq_is_refused_in_every_order() {
+    // Found by the engine's arrival-order property: a resend (seq 6) of
+    // seq 1's event competes at seq 6 with a `received`.
+    let id = |e: Event<'static>, id: &str| Event {
+        event_id: Cow::Owned(id.into()),
+        ..e
+    };
+    let at = "2025-07-01T00:00:00+07:00";
+    let events = vec![
+        id(ev(1, NotReceived, at), "E11-0"),
+        id(ev(1, Submitted, at), "E11-1"),
+        id(ev(6, NotReceived, at), "E11-2"),
+        id(ev(1, NotReceived, at), "E11-2"),
+        id(
+            received(6, at, "2025-07-02T00:00:00+07:00", Channel::InPerson),
+            "E11-4",
+        ),
+    ];
+    assert_same_in_every_order("resend losing its seq", &events);
 }

@@ -8,7 +8,7 @@
 //! watermark_ms:i64
 //! procedures:   count:u32, then each a length-prefixed string
 //! filings:      count:u32, then each id (length-prefixed) + FilingState
-//! daily:        count:u32, then each day:i32 province:u8 commune:u32 + 10 counts:i64
+//! daily:        count:u32, then each day:i32 province:u8 commune:u32 + 11 counts:i64
 //!               (`DayCounts::NAMES`)
 //! rejects:      see `RejectLog::encode`
 //! restatements: see `RestatementLog::encode`
@@ -50,9 +50,15 @@ const MAGIC: &[u8; 8] = b"HOSOCKP1";
 /// refused, with the offset it was read at), from which the row is derived;
 /// the reject log is no longer keyed against re-reads. Version 4 states
 /// hold no log to derive from: rebuild with `hoso replay`.
-const VERSION: u32 = 5;
+/// 6: each logged event keeps its commune and province and a second
+/// `event_id` check, `extended` events their new due date, the daily rows
+/// an 11th count (`extensions`); the fold's rules follow contract v1.1
+/// (pauses, the clock's start, fates by the highest `seq`). A version 5
+/// state derived under the old rules, so it is not read: the engine
+/// rebuilds the partition from the topic (see `engine::restore`).
+const VERSION: u32 = 6;
 /// The oldest version this hoso reads.
-const OLDEST: u32 = 5;
+const OLDEST: u32 = 6;
 
 /// The partition's state as checkpoint bytes.
 pub fn encode(tables: &PartitionTables) -> Vec<u8> {

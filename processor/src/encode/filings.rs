@@ -10,6 +10,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, SchemaRef};
+use hoso_model::catalogue::base_code;
 use hoso_model::{Interner, schema};
 
 use super::{digits, named};
@@ -116,11 +117,17 @@ fn try_encode_filings<T: Text>(
     let (mut eid, mut digitized, mut online_payment, mut closed, mut fee_required) =
         (bools(), bools(), bools(), bools(), bools());
     let mut due_computed = bools();
+    let mut procedure_full = T::with_capacity(n, 8);
+    let mut handling = T::with_capacity(n, 5);
+    let mut extended_due = ts();
+    let mut extensions = Int32Builder::with_capacity(n);
     let mut buf = [0u8; 8];
     for s in &chunk.states {
         province.append(digits(u32::from(s.province()), 2, &mut buf));
         commune.append(digits(s.commune(), 5, &mut buf));
-        procedure.append_option(procedures.resolve(s.procedure_id()));
+        let code = procedures.resolve(s.procedure_id());
+        procedure.append_option(code.map(base_code));
+        procedure_full.append_option(code);
         channel.append_option(s.channel().map(|c| c.as_str()));
         status.append(s.status().map_or("", |t| t.as_str()));
         received_at.append_option(s.received_at());
@@ -138,6 +145,13 @@ fn try_encode_filings<T: Text>(
         fee_required.append_option(s.fee_required());
         last_seq.append_value(i64::from(s.last_seq()));
         due_computed.append_value(s.due_at_computed());
+        if s.status().is_some() {
+            handling.append(digits(s.handling_commune(), 5, &mut buf));
+        } else {
+            handling.append_option(None);
+        }
+        extended_due.append_option(s.extended_due_at());
+        extensions.append_value(s.extensions().min(i32::MAX as u32) as i32);
     }
     named(
         schema,
@@ -163,6 +177,10 @@ fn try_encode_filings<T: Text>(
             ("fee_required", Arc::new(fee_required.finish())),
             ("last_seq", Arc::new(last_seq.finish())),
             ("due_at_computed", Arc::new(due_computed.finish())),
+            ("procedure_code_full", procedure_full.finish()),
+            ("handling_commune_code", handling.finish()),
+            ("extended_due_at", Arc::new(extended_due.finish())),
+            ("extensions", Arc::new(extensions.finish())),
         ],
     )
 }

@@ -156,3 +156,62 @@ fn columns_are_placed_by_name_and_a_mismatch_names_the_column() {
     let twice = named(schema, vec![("a", col(1)), ("a", col(1))]).unwrap_err();
     assert!(twice.to_string().contains("twice"), "{twice}");
 }
+
+#[test]
+fn filings_carry_the_base_and_full_procedure_code_the_handler_and_the_extensions() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, TimestampMillisecondType};
+    let mut engine = Engine::new(Settings::default());
+    engine.assign(PartitionTables::new(0));
+    let log = [
+        // The long public form of birth registration, received in 00004.
+        r#"{"event_id":"x1","filing_id":"X","seq":1,"type":"received","occurred_at":"2025-07-01T08:00:00+07:00","province_code":"01","commune_code":"00004","procedure_code":"1.001193.000.00.00.H01","channel":"online","due_at":"2025-07-01T17:00:00+07:00"}"#,
+        r#"{"event_id":"x2","filing_id":"X","seq":2,"type":"extended","occurred_at":"2025-07-01T16:00:00+07:00","province_code":"01","commune_code":"00004","due_at":"2025-07-03T17:00:00+07:00"}"#,
+        // Handled by Ngọc Hà (00008).
+        r#"{"event_id":"x3","filing_id":"X","seq":3,"type":"processing","occurred_at":"2025-07-02T08:00:00+07:00","province_code":"01","commune_code":"00008"}"#,
+    ];
+    for (offset, bytes) in log.iter().enumerate() {
+        let msg = Message {
+            partition: 0,
+            offset: offset as i64,
+            key: None,
+            payload: bytes.as_bytes(),
+            timestamp_ms: None,
+        };
+        engine.fold(msg, NOW).unwrap();
+    }
+    let published = engine.publish(NOW);
+    let (_, tables) = published.tables.into_iter().next().expect("published");
+    let b = &tables.filings[0];
+    let text = |c: &str, i: usize| -> String {
+        b.column_by_name(c)
+            .unwrap()
+            .as_string_view()
+            .value(i)
+            .to_string()
+    };
+    assert_eq!(text("procedure_code", 0), "1.001193");
+    assert_eq!(text("procedure_code_full", 0), "1.001193.000.00.00.H01");
+    assert_eq!(text("commune_code", 0), "00004");
+    assert_eq!(text("handling_commune_code", 0), "00008");
+    let ext = b
+        .column_by_name("extensions")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    assert_eq!(ext.value(0), 1);
+    let due = b
+        .column_by_name("extended_due_at")
+        .unwrap()
+        .as_primitive::<TimestampMillisecondType>();
+    assert_eq!(
+        due.value(0),
+        hoso_model::time::parse_rfc3339_ms("2025-07-03T17:00:00+07:00").unwrap()
+    );
+    // The day's extension count, on the received day.
+    let daily = &tables.daily_partials[0];
+    let n = daily
+        .column_by_name("extensions")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Int64Type>();
+    assert_eq!(n.iter().flatten().sum::<i64>(), 1);
+}

@@ -144,6 +144,9 @@ pub struct Effects {
     /// A message's offset was past the next one expected (records skipped
     /// by retention or by a broker).
     pub offset_gaps: Vec<(i32, i64, i64)>,
+    /// Messages dated (event or due) in a year whose holidays are only
+    /// projected from the law, no arrangement announced, by year.
+    pub projected_years: BTreeMap<i32, u64>,
 }
 
 /// The held partitions and what their messages asked for.
@@ -227,6 +230,9 @@ impl Engine {
         };
         let displaced = tables.take_displaced();
         self.effects.dead_letters.extend(displaced);
+        for (year, n) in tables.take_projected_years() {
+            *self.effects.projected_years.entry(year).or_default() += n;
+        }
         if tables.has_closed_changes() {
             self.effects.restatements += restate(&mut self.parts, msg.partition, now_ms);
         }

@@ -111,12 +111,14 @@ fn filings() -> impl Strategy<Value = Vec<Msg>> {
     let filing = prop::collection::vec(event, 1..9);
     prop::collection::vec(filing, 1..14).prop_map(|filings| {
         let mut msgs = Vec::new();
+        let mut ids: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
         for (f, events) in filings.into_iter().enumerate() {
+            let mut prev: Option<GenEvent> = None;
             for (i, (seq, kind, minute, commune, channel, due_days, flag, copies)) in
                 events.into_iter().enumerate()
             {
                 // A second event at a seq gets another id: a conflict.
-                let e = GenEvent {
+                let mut e = GenEvent {
                     event_id: format!("E{f}-{i}"),
                     filing: f,
                     seq,
@@ -127,11 +129,21 @@ fn filings() -> impl Strategy<Value = Vec<Msg>> {
                     due_days,
                     flag,
                 };
+                match (&prev, copies) {
+                    // The previous event resent at another seq (same id,
+                    // type and time): a duplicate wherever it lands.
+                    (Some(p), 1) if flag => e = GenEvent { seq, ..p.clone() },
+                    // Its id reused for another event: a conflict.
+                    (Some(p), 2) => e.event_id = p.event_id.clone(),
+                    _ => {}
+                }
+                prev = Some(e.clone());
                 let bytes = e.json();
                 // Copies of a message: a source or a producer sending again.
                 // They are one event: a refusal names whichever copy came
-                // first, so they share one identity.
-                let id = msgs.len();
+                // first, so they share one identity (also when a resend
+                // came out byte for byte the same as an earlier event).
+                let id = *ids.entry(bytes.clone()).or_insert(msgs.len());
                 for _ in 0..=(copies / 3) {
                     msgs.push(Msg {
                         id,
@@ -188,7 +200,7 @@ struct Tables {
 
 fn row(id: &[u8], s: &hoso_model::FilingState, t: &PartitionTables) -> String {
     format!(
-        "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {:?} {:?} {:?} {} {:?}",
+        "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {:?} {:?} {:?} {} {:?} {} {} {:?} {} {}",
         String::from_utf8_lossy(id),
         (s.province(), s.commune()),
         t.filings().procedures().resolve(s.procedure_id()),
@@ -207,6 +219,11 @@ fn row(id: &[u8], s: &hoso_model::FilingState, t: &PartitionTables) -> String {
         s.fee_required(),
         s.due_at_computed(),
         s.deadline(),
+        s.last_seq(),
+        s.handling_commune(),
+        s.extended_due_at(),
+        s.extensions(),
+        s.is_withdrawn() || s.is_not_received(),
     )
 }
 
@@ -816,12 +833,17 @@ fn a_checkpoint_that_cannot_be_read_is_an_error_not_a_fresh_start() {
     std::fs::write(&file, with_version(&good, 4)).unwrap();
     let rebuilt = super::restore(Some(&store), 0, Settings::default(), || Some(0)).unwrap();
     assert_eq!((rebuilt.next_offset(), rebuilt.filings().len()), (0, 0));
+    // Version 5 derived its rows under the rules before contract v1.1
+    // (issue 23): rebuilt the same way, never read under the new rules.
+    std::fs::write(&file, with_version(&good, 5)).unwrap();
+    let rebuilt = super::restore(Some(&store), 0, Settings::default(), || Some(0)).unwrap();
+    assert_eq!((rebuilt.next_offset(), rebuilt.filings().len()), (0, 0));
     let trimmed = super::restore(Some(&store), 0, Settings::default(), || Some(5));
     assert!(
         matches!(
             trimmed,
             Err(super::Fatal::Restore {
-                source: hoso_model::checkpoint::CheckpointError::Version { found: 4, .. },
+                source: hoso_model::checkpoint::CheckpointError::Version { found: 5, .. },
                 ..
             })
         ),
@@ -887,4 +909,21 @@ fn a_cold_file_that_cannot_be_read_stops_the_fold_and_changes_nothing() {
     assert_eq!(t.filings().get("F1").unwrap().last_seq(), 4);
     assert_eq!(t.cold().rows(), 0, "recalled");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn messages_dated_in_a_projected_year_are_counted_by_year() {
+    let mut engine = Engine::new(Settings::default());
+    engine.assign(PartitionTables::new(0));
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    // 2025 is announced; a backfilled 2023 event, and a due date in 2028.
+    let in_2023 = text(event("B1", 2, "processing", 3)).replace("2025-", "2023-");
+    let due_2028 = text(event("A2", 1, "received", 3)).replace("2025-07-25", "2028-01-05");
+    feed(&mut engine, 0, &event("A1", 1, "processing", 3)).unwrap();
+    feed(&mut engine, 1, in_2023.as_bytes()).unwrap();
+    feed(&mut engine, 2, due_2028.as_bytes()).unwrap();
+    // A message read again after a resume is not counted twice.
+    feed(&mut engine, 1, in_2023.as_bytes()).unwrap();
+    let years = engine.take_effects().projected_years;
+    assert_eq!(years, BTreeMap::from([(2023, 1), (2028, 1)]));
 }

@@ -6,9 +6,10 @@
 //! view over them, defined once by `hoso_model::views`. The procedure
 //! catalogue is one more (static) table, `procedures`.
 //!
-//! Province scoping lives here, in the scans: a `province:<code>` caller's
-//! [`Scope`] filters every base table, so views, joins and every protocol
-//! see the same subset.
+//! Province scoping lives in the scans: a `province:<code>` caller's
+//! [`Scope`] filters every base table (the live ones here, the others
+//! through [`crate::scoped::ProvinceScoped`]), so views, joins and every
+//! protocol see the same subset.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -18,7 +19,6 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
-use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
@@ -29,11 +29,8 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
-use datafusion::logical_expr::Operator;
-use datafusion::physical_expr::expressions::{BinaryExpr, col, lit};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
-use datafusion::physical_plan::filter::FilterExecBuilder;
 use datafusion::physical_plan::union::UnionExec;
 use hoso_model::catalogue::{Catalogue, Deadline, Procedure};
 use hoso_model::schema;
@@ -41,6 +38,7 @@ use hoso_model::tables::{TableSource, TablesSnapshot};
 
 use crate::auth::{Caller, Role};
 use crate::query_log::{self, QueryLog};
+use crate::scoped::{self, ProvinceScoped};
 use crate::small_cold::{BigFile, SmallColdFiles};
 
 /// Which of the source's tables a [`LiveTable`] reads.
@@ -200,29 +198,9 @@ impl TableProvider for LiveTable {
                 Ok(Arc::new(EmptyExec::new(schema)))
             }
             Scoping::ByProvinceCode => {
-                // Read the province column too, keep the caller's rows,
-                // then give the plan exactly the columns it asked for.
-                let column = table.index_of("province_code")?;
-                let (read, keep) = match projection {
-                    Some(p) if !p.contains(&column) => {
-                        let mut read = p.clone();
-                        read.push(column);
-                        (Some(read), Some((0..p.len()).collect::<Vec<_>>()))
-                    }
-                    other => (other.cloned(), None),
-                };
+                let (read, keep) = scoped::reading_province(&table, projection)?;
                 let input = self.scan_all(state, read.as_ref()).await?;
-                let column = col("province_code", &input.schema())?;
-                // The literal of the column's own type (`filings` holds
-                // views): a physical comparison does not coerce.
-                let code = ScalarValue::Utf8(Some(province.to_string()))
-                    .cast_to(&column.data_type(&input.schema())?)?;
-                let predicate = Arc::new(BinaryExpr::new(column, Operator::Eq, lit(code)));
-                Ok(Arc::new(
-                    FilterExecBuilder::new(predicate, input)
-                        .apply_projection(keep)?
-                        .build()?,
-                ))
+                scoped::only_province(input, province, keep)
             }
         }
     }
@@ -351,7 +329,13 @@ impl HosoSchema {
         small_cold_file_bytes: u64,
     ) -> Result<Self> {
         let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
-        tables.extend(extra);
+        // A table kept elsewhere is scoped like the live ones if it has
+        // a province (`communes`).
+        tables.extend(
+            extra
+                .into_iter()
+                .map(|(name, table)| (name, ProvinceScoped::wrap(table))),
+        );
         tables.insert(schema::PROCEDURES, Arc::new(procedures_table(catalogue)?));
         for (name, kind) in [
             (schema::FILINGS, LiveKind::Filings),

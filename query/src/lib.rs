@@ -27,6 +27,7 @@ pub mod pg;
 pub mod plain_text;
 pub mod query_log;
 pub mod schedule;
+pub mod scoped;
 mod slots;
 pub mod small_cold;
 pub mod stream;

@@ -159,7 +159,13 @@ async fn tokens_decide_who_gets_in_and_a_province_sees_only_itself() {
             narrowed.push(name);
         }
     }
-    for expected in ["public.filings", "public.daily_stats", "public.rejects"] {
+    // `communes` is reference data kept outside the live tables: scoped too.
+    for expected in [
+        "public.filings",
+        "public.daily_stats",
+        "public.rejects",
+        "public.communes",
+    ] {
         assert!(
             narrowed.iter().any(|n| n == expected),
             "{expected} not narrowed: {narrowed:?}"

@@ -24,10 +24,10 @@ impl TableSource for Fixed {
 /// One partition's partial rows: (day, province, commune, received, online, ended, early,
 /// on_time, late); the e-ID, digitised and fee counts are 0.
 fn partials(partition: i32, rows: &[(i32, &str, &str, [i64; 6])]) -> RecordBatch {
-    let full: Vec<(i32, &str, &str, [i64; 10])> = rows
+    let full: Vec<(i32, &str, &str, [i64; 11])> = rows
         .iter()
         .map(|&(d, p, c, [r, o, e, early, on_time, late])| {
-            (d, p, c, [r, o, 0, 0, 0, 0, e, early, on_time, late])
+            (d, p, c, [r, o, 0, 0, 0, 0, e, early, on_time, late, 0])
         })
         .collect();
     partials_all(partition, &full)
@@ -35,31 +35,21 @@ fn partials(partition: i32, rows: &[(i32, &str, &str, [i64; 6])]) -> RecordBatch
 
 /// Partial rows with every count, in `daily_partials` order: received,
 /// online, e-ID, digitised, fee-bearing, paid online, ended, early,
-/// on_time (early included), late.
-fn partials_all(partition: i32, rows: &[(i32, &str, &str, [i64; 10])]) -> RecordBatch {
-    let col = |i: usize| -> ArrayRef {
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i])))
-    };
-    RecordBatch::try_new(
-        schema::daily_partials(),
-        vec![
-            Arc::new(Int32Array::from_value(partition, rows.len())),
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
-            col(0),
-            col(1),
-            col(2),
-            col(3),
-            col(4),
-            col(5),
-            col(6),
-            col(7),
-            col(8),
-            col(9),
-        ],
-    )
-    .unwrap()
+/// on_time (early included), late, extensions.
+fn partials_all(
+    partition: i32,
+    rows: &[(i32, &str, &str, [i64; schema::DAILY_COUNTS.len()])],
+) -> RecordBatch {
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from_value(partition, rows.len())),
+        Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+    ];
+    columns.extend((0..schema::DAILY_COUNTS.len()).map(|i| {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) as ArrayRef
+    }));
+    RecordBatch::try_new(schema::daily_partials(), columns).unwrap()
 }
 
 async fn executor(timeout_ms: u64) -> QueryExecutor {
@@ -117,15 +107,15 @@ async fn kpi_views_sum_then_divide_at_every_grain() {
             partials_all(
                 0,
                 &[
-                    (DAY, "01", "00004", [10, 3, 9, 8, 4, 1, 6, 3, 5, 1]),
-                    (AUG1, "01", "00004", [2, 0, 1, 0, 2, 2, 2, 0, 1, 1]),
+                    (DAY, "01", "00004", [10, 3, 9, 8, 4, 1, 6, 3, 5, 1, 2]),
+                    (AUG1, "01", "00004", [2, 0, 1, 0, 2, 2, 2, 0, 1, 1, 1]),
                 ],
             ),
             partials_all(
                 1,
                 &[
-                    (DAY, "01", "00004", [10, 4, 10, 6, 6, 3, 4, 1, 4, 0]),
-                    (DAY + 1, "01", "00008", [5, 5, 5, 5, 0, 0, 0, 0, 0, 0]),
+                    (DAY, "01", "00004", [10, 4, 10, 6, 6, 3, 4, 1, 4, 0, 3]),
+                    (DAY + 1, "01", "00008", [5, 5, 5, 5, 0, 0, 0, 0, 0, 0, 0]),
                 ],
             ),
         ],
@@ -169,6 +159,21 @@ async fn kpi_views_sum_then_divide_at_every_grain() {
 | 2025-07-01 | 01            | 25       | 4     | 5       | 1    | 0.48   | 0.96 | 0.76      | 0.4         | 0.9  | 18.0     | 11.52      | 2.4         |
 | 2025-08-01 | 01            | 2        | 0     | 1       | 1    | 0.0    | 0.5  | 0.0       | 1.0         | 0.5  | 10.0     | 0.0        | 6.0         |
 +------------+---------------+----------+-------+---------+------+--------+------+-----------+-------------+------+----------+------------+-------------+";
+    assert_eq!(got, want);
+    // Extensions granted sum over partitions like every other count.
+    let got = rows(
+        &ex,
+        "SELECT day, commune_code, extensions FROM kpi_daily ORDER BY day, commune_code",
+    )
+    .await;
+    let want = "\
++------------+--------------+------------+
+| day        | commune_code | extensions |
++------------+--------------+------------+
+| 2025-07-01 | 00004        | 5          |
+| 2025-07-02 | 00008        | 0          |
+| 2025-08-01 | 00004        | 1          |
++------------+--------------+------------+";
     assert_eq!(got, want);
     // The year: shares of the sums (10 of 12 on time), never means of shares.
     let got = rows(

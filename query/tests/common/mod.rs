@@ -57,10 +57,10 @@ pub fn admin() -> Caller {
 /// nothing ended (so `on_time_rate` is NULL there).
 fn snapshot() -> TablesSnapshot {
     const DAY: i32 = 20_270; // 2025-07-01
-    let rows: [(i32, &str, &str, [i64; 10]); 3] = [
-        (DAY, "01", "00004", [3, 1, 1, 2, 0, 0, 2, 1, 2, 0]),
-        (DAY + 1, "01", "00004", [2, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-        (DAY, "79", "26740", [5, 4, 1, 0, 1, 1, 3, 0, 1, 2]),
+    let rows: [(i32, &str, &str, [i64; schema::DAILY_COUNTS.len()]); 3] = [
+        (DAY, "01", "00004", [3, 1, 1, 2, 0, 0, 2, 1, 2, 0, 0]),
+        (DAY + 1, "01", "00004", [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (DAY, "79", "26740", [5, 4, 1, 0, 1, 1, 3, 0, 1, 2, 1]),
     ];
     let count = |i: usize| Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i])));
     let mut columns: Vec<arrow::array::ArrayRef> = vec![
@@ -69,7 +69,7 @@ fn snapshot() -> TablesSnapshot {
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
     ];
-    columns.extend((0..10).map(|i| count(i) as arrow::array::ArrayRef));
+    columns.extend((0..schema::DAILY_COUNTS.len()).map(|i| count(i) as arrow::array::ArrayRef));
     TablesSnapshot {
         daily_partials: vec![RecordBatch::try_new(schema::daily_partials(), columns).unwrap()],
         ..TablesSnapshot::default()

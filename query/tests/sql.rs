@@ -46,9 +46,11 @@ fn partials_all(
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
     ];
-    columns.extend((0..schema::DAILY_COUNTS.len()).map(|i| {
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) as ArrayRef
-    }));
+    columns.extend(
+        (0..schema::DAILY_COUNTS.len()).map(|i| {
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) as ArrayRef
+        }),
+    );
     RecordBatch::try_new(schema::daily_partials(), columns).unwrap()
 }
 

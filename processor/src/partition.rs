@@ -291,6 +291,16 @@ impl PartitionTables {
                     .or_default() += 1;
             }
         }
+        // A re-read after a resume (read from a little before the
+        // checkpoint, see the consumer's `resume`) of a filing not in
+        // memory: the checkpoint holds what its first read did. Recalling
+        // a cold one to find that again would rewrite its cold file, once
+        // per re-read message; a run never stopped reads it once. (A
+        // re-read of a filing in memory is checked against it: it may
+        // fill records a broker skipped before the checkpoint.)
+        if !fresh && self.filings.get(&event.filing_id).is_none() {
+            return Ok(FoldResult::Duplicate);
+        }
         let closed_before = self.closed_before();
         let cold = &mut self.cold;
         let mut displaced = Vec::new();

@@ -550,3 +550,25 @@ fn a_failed_write_leaves_every_filing_in_memory() {
     assert_eq!(t.cold().rows(), 0);
     let _ = std::fs::remove_file(&cold);
 }
+
+#[test]
+fn a_reread_after_a_resume_recalls_no_cold_filing() {
+    let cold = dir("reread");
+    let mut t = PartitionTables::new(0).with_settings(settings(&cold));
+    let mut offset = 0;
+    feed(&mut t, &mut offset);
+    let files = t.cold().files().to_vec();
+    let before = all_rows(&mut t);
+    let hot = t.filings().len();
+    // The driver resumes a little before the checkpoint: every message is
+    // read again, cold filings' ones included.
+    let mut again = 0;
+    feed(&mut t, &mut again);
+    assert_eq!(again, offset);
+    assert_eq!(t.cold().recalls(), 0, "nothing comes back from the files");
+    assert_eq!(t.cold().files(), &files[..], "no file rewritten");
+    assert_eq!(t.filings().len(), hot);
+    assert_eq!(all_rows(&mut t), before);
+    assert_eq!(t.next_offset(), offset);
+    let _ = std::fs::remove_dir_all(&cold);
+}

@@ -17,7 +17,8 @@
 //! messages, on the driver's clock: [`Engine::publish`] (which first moves
 //! the filings past the cold horizon to cold files, in a partition whose
 //! event time reached a new day: [`Engine::evict_cold`]) and
-//! [`Engine::checkpoint`].
+//! [`Engine::checkpoint`] (which runs that pass first too, so a checkpoint
+//! never covers a message whose pass is still due).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -289,7 +290,13 @@ impl Engine {
     /// the next checkpoint). The driver must first have every dead letter
     /// queued so far acknowledged: a checkpoint covers the rejects folded
     /// before it.
+    ///
+    /// A cold pass made due by the messages it covers runs first: a pass
+    /// after the last checkpoint of a partition that then goes quiet would
+    /// otherwise reach the table store only with the next message, and
+    /// query nodes would go on reading those filings from the checkpoint.
     pub fn checkpoint(&mut self, store: &dyn CheckpointStore) -> Vec<(i32, Checkpointed)> {
+        self.evict_cold();
         let mut out = Vec::new();
         for (p, tables) in self.parts.iter_mut() {
             match checkpoint::save(store, tables) {

@@ -203,9 +203,9 @@ async fn processors_in_a_group_one_killed_lose_and_double_nothing() {
         "a survivor restored the victim's partition (log: {})",
         log.display()
     );
-    // A checkpoint runs the cold pass its messages made due before it is
-    // written, and the files reach the store with it; the counts may have
-    // settled on the checkpoint before, so wait for the next one.
+    // The checkpoint that brings the late filings first runs the cold pass
+    // they made due and carries its files; the wait is only a margin for
+    // the store to list what was just written.
     let went_cold = wait_for(Duration::from_secs(60), || async {
         !s3.keys("tables/cold/").await.is_empty()
     })

@@ -26,8 +26,7 @@
 //! An `event_id` resent at another `seq` with the same type and time is a
 //! duplicate: only its lowest-`seq` copy is folded, and the others are kept
 //! in the log, unfolded, so that the copy that came first never decides.
-use crate::event::{Channel, Event, EventType};
-use crate::intern::Interner;
+use crate::event::{Channel, EventType};
 use crate::time::local_day;
 
 /// How an ended filing did against its effective due (contract: "outcome").
@@ -309,6 +308,19 @@ impl Receipt {
     }
 }
 
+/// Events a filing's log holds inline, in its state: a filing of up to
+/// eight events (nearly all of them) is one allocation-free row. At the
+/// scale of a year, the fold is bound by cache misses: the state, its log
+/// and its receipts in three places cost three per event, inline they cost
+/// one (`benches/README.md`, 2026-12-07).
+const LOG_INLINE: usize = 8;
+
+type EventLog = smallvec::SmallVec<[Logged; LOG_INLINE]>;
+
+/// The `received` in force, inline; a second one or an `extended` moves
+/// them to the heap.
+type Receipts = smallvec::SmallVec<[Receipt; 1]>;
+
 /// The folded state of one filing: the log of its events, and the row the
 /// contract derives from them, recomputed from the log whenever it changes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -342,13 +354,16 @@ pub struct FilingState {
     /// `RETURNED`, `WITHDRAWN`, `NOT_RECEIVED`, `END_BY_RETURN`, the channel
     /// (`Channel as u8`, 0 when not received) in bits 4-5, `DUE_COMPUTED`.
     marks: u8,
+    /// `extended` events folded, saturating (kept on the row, in what was
+    /// padding, because the daily contribution reads it twice per event).
+    extensions: u16,
     /// Every event seen, sorted by (`seq`, fingerprint, [`id_check`]); at
     /// each `seq` at most one is folded: the one with the lowest
     /// (fingerprint, check), unless it is refused for another reason.
-    log: Vec<Logged>,
+    log: EventLog,
     /// Every `received` and `extended` event seen, sorted by (`seq`,
     /// fingerprint).
-    receipts: Vec<Receipt>,
+    receipts: Receipts,
 }
 
 /// The part of a filing's state its deadline alerts follow (see
@@ -405,12 +420,10 @@ impl FilingState {
             .map_or(0, |l| l.commune)
     }
 
-    /// `extended` events folded (apology letters with a new date).
+    /// `extended` events folded (apology letters with a new date); counts
+    /// past 65,535 read as 65,535.
     pub fn extensions(&self) -> u32 {
-        self.receipts
-            .iter()
-            .filter(|r| r.extended && r.folded)
-            .count() as u32
+        u32::from(self.extensions)
     }
 
     /// The new promised date of the highest-`seq` `extended` event.
@@ -570,7 +583,7 @@ impl FilingState {
                     digitized: self.digitized() == Some(true),
                     fee_required,
                     fee_paid_online: fee_required && self.online_payment() == Some(true),
-                    extensions: self.extensions().min(u32::from(u16::MAX)) as u16,
+                    extensions: self.extensions,
                 }
             }),
             ended: self

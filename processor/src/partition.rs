@@ -15,7 +15,7 @@ use crate::completeness::CommuneClock;
 use crate::daily::{DailyAggregates, DayCounts, DayKey};
 use crate::deadlines::Deadlines;
 use crate::rejects::{Reject, RejectLog};
-use crate::restatements::RestatementLog;
+use crate::restatements::{Cause, RestatementLog};
 use crate::store::FilingStore;
 
 /// What became of one message.
@@ -88,10 +88,8 @@ pub struct DayChange {
     pub old: DayCounts,
     pub new: DayCounts,
     pub offset: i64,
-    pub filing_id: String,
-    pub event_id: String,
-    /// The event, in words, for `restatements.cause`.
-    pub cause: String,
+    /// The event, shared by the days it changed.
+    pub cause: Arc<Cause>,
 }
 
 /// One partition's published tables.
@@ -421,23 +419,26 @@ impl PartitionTables {
             .map(|k| self.daily.get(*k).unwrap_or_default())
             .collect();
         self.daily.update(&r.before, &r.after);
+        let mut cause: Option<Arc<Cause>> = None;
         for (key, old) in closed.into_iter().zip(old) {
             let new = self.daily.get(key).unwrap_or_default();
             if new != old {
-                self.closed_changes.push(DayChange {
-                    key,
-                    old,
-                    new,
-                    offset,
-                    filing_id: event.filing_id.to_string(),
-                    event_id: event.event_id.to_string(),
-                    cause: format!(
+                let cause = cause.get_or_insert_with(|| {
+                    let text = format!(
                         "late `{}` event (seq {}, occurred_at {}) of filing {}",
                         event.kind,
                         event.seq,
                         hoso_model::time::format_utc_ms(event.occurred_at_ms),
                         event.filing_id
-                    ),
+                    );
+                    Cause::new(text, &*event.filing_id, &*event.event_id)
+                });
+                self.closed_changes.push(DayChange {
+                    key,
+                    old,
+                    new,
+                    offset,
+                    cause: cause.clone(),
                 });
             }
         }
@@ -744,13 +745,16 @@ mod tests {
         assert_eq!((changes[0].old.received, changes[0].new.received), (3, 4));
         assert_eq!(changes[0].offset, 7);
         assert!(
-            changes[0].cause.contains("late `received` event (seq 1"),
+            changes[0]
+                .cause
+                .text
+                .contains("late `received` event (seq 1"),
             "{}",
-            changes[0].cause
+            changes[0].cause.text
         );
         // The first supplement request changes no figure; the second one
         // turns the outcome late.
-        assert_eq!(changes[1].event_id, "F1-4");
+        assert_eq!(changes[1].cause.event_id, "F1-4");
         assert_eq!(
             (changes[1].old.ended_on_time, changes[1].new.ended_on_time),
             (1, 0)

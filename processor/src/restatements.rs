@@ -57,14 +57,38 @@ pub struct Restatement {
     pub new: Option<f64>,
     /// Wall clock when the figure changed, UTC ms.
     pub changed_at_ms: i64,
-    /// The event that changed it, in words.
-    pub cause: String,
-    pub filing_id: String,
-    pub event_id: String,
+    /// The event that changed it, shared by the rows of every figure and
+    /// day it changed.
+    pub cause: Arc<Cause>,
     pub partition: i32,
     pub offset: i64,
     /// How many partitions the figures are summed over (the processor's).
     pub partitions_held: i32,
+}
+
+/// The event behind restatements. One late event typically moves several
+/// figures (a count and the shares over it) of one or two days: its rows
+/// share one `Cause`, so a log of 100,000 rows holds each text once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cause {
+    /// The event, in words, for `restatements.cause`.
+    pub text: String,
+    pub filing_id: String,
+    pub event_id: String,
+}
+
+impl Cause {
+    pub fn new(
+        text: impl Into<String>,
+        filing_id: impl Into<String>,
+        event_id: impl Into<String>,
+    ) -> Arc<Cause> {
+        Arc::new(Cause {
+            text: text.into(),
+            filing_id: filing_id.into(),
+            event_id: event_id.into(),
+        })
+    }
 }
 
 fn figures(c: &DayCounts) -> [Option<f64>; FIGURES] {
@@ -220,7 +244,7 @@ impl RestatementLog {
                 }
             }
             put_i64(out, r.changed_at_ms);
-            for s in [&r.cause, &r.filing_id, &r.event_id] {
+            for s in [&r.cause.text, &r.cause.filing_id, &r.cause.event_id] {
                 put_bytes(out, s.as_bytes());
             }
             put_i32(out, r.partition);
@@ -248,7 +272,17 @@ impl RestatementLog {
                 String::from_utf8(r.bytes()?.to_vec())
                     .map_err(|_| CodecError::Corrupt("text is not UTF-8".into()))
             };
-            let (cause, filing_id, event_id) = (text()?, text()?, text()?);
+            let read = Cause {
+                text: text()?,
+                filing_id: text()?,
+                event_id: text()?,
+            };
+            // Rows of one event are recorded together: they share its
+            // cause again, as before the checkpoint.
+            let cause = match log.rows.back() {
+                Some(last) if *last.cause == read => last.cause.clone(),
+                _ => Arc::new(read),
+            };
             log.record(Restatement {
                 key,
                 metric,
@@ -256,8 +290,6 @@ impl RestatementLog {
                 new,
                 changed_at_ms,
                 cause,
-                filing_id,
-                event_id,
                 partition: r.i32()?,
                 offset: r.i64()?,
                 partitions_held: r.i32()?,
@@ -290,9 +322,9 @@ fn encode<'a>(rows: impl ExactSizeIterator<Item = &'a Restatement>) -> RecordBat
         old.append_option(r.old);
         new.append_option(r.new);
         changed.append_value(r.changed_at_ms);
-        cause.append_value(&r.cause);
-        filing.append_value(&r.filing_id);
-        event.append_value(&r.event_id);
+        cause.append_value(&r.cause.text);
+        filing.append_value(&r.cause.filing_id);
+        event.append_value(&r.cause.event_id);
         partition.append_value(r.partition);
         offset.append_value(r.offset);
         held.append_value(r.partitions_held);
@@ -391,9 +423,7 @@ mod tests {
                 old,
                 new: Some(0.25),
                 changed_at_ms: 1_750_000_000_000,
-                cause: "late `received`".into(),
-                filing_id: "F1".into(),
-                event_id: "F1-1".into(),
+                cause: Cause::new("late `received`", "F1", "F1-1"),
                 partition: 2,
                 offset: 10 + i as i64,
                 partitions_held: 4,
@@ -419,9 +449,11 @@ mod tests {
             old: Some(1.0),
             new: Some(2.0),
             changed_at_ms: 1_750_000_000_000,
-            cause: "late `received`".into(),
-            filing_id: format!("F{offset}"),
-            event_id: format!("F{offset}-1"),
+            cause: Cause::new(
+                "late `received`",
+                format!("F{offset}"),
+                format!("F{offset}-1"),
+            ),
             partition: 0,
             offset,
             partitions_held: 1,

@@ -2,7 +2,7 @@
 //! and the `received` and `extended` events seen; the row is derived again
 //! on decode, so it can never disagree with the log it came from.
 
-use super::{FilingState, KIND_MASK, Logged, Receipt};
+use super::{EventLog, FilingState, KIND_MASK, Logged, Receipt, Receipts};
 use crate::codec::{ByteReader, CodecError, put_i64, put_u8, put_u16, put_u32};
 use crate::event::{Channel, EventType};
 
@@ -42,7 +42,7 @@ impl FilingState {
     /// Reads a state written by [`FilingState::encode`].
     pub fn decode(r: &mut ByteReader<'_>) -> Result<FilingState, CodecError> {
         let n = r.count(31)?;
-        let mut log = Vec::with_capacity(n);
+        let mut log = EventLog::with_capacity(n);
         for _ in 0..n {
             let l = Logged {
                 seq: r.u32()?,
@@ -68,7 +68,7 @@ impl FilingState {
             log.push(l);
         }
         let n = r.count(30)?;
-        let mut receipts = Vec::with_capacity(n);
+        let mut receipts = Receipts::with_capacity(n);
         for _ in 0..n {
             let x = Receipt {
                 seq: r.u32()?,

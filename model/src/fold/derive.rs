@@ -11,11 +11,8 @@ impl FilingState {
     /// Recomputes the row from the log: every value is a function of the
     /// folded events sorted by `seq`, so of their set.
     pub(super) fn derive(&mut self) {
-        let mut s = FilingState {
-            log: std::mem::take(&mut self.log),
-            receipts: std::mem::take(&mut self.receipts),
-            ..FilingState::new()
-        };
+        self.reset_row();
+        let s = self;
         // Until it has a `received` event, the filing is where its
         // lowest-`seq` event says.
         if let Some(l) = s.log.iter().find(|l| l.folded()) {
@@ -123,6 +120,40 @@ impl FilingState {
             }
         }
         set_bits(&mut s.attrs, ONLINE_PAYMENT, paid);
-        *self = s;
+        let extended = s.receipts.iter().filter(|r| r.extended && r.folded).count();
+        s.extensions = extended.min(usize::from(u16::MAX)) as u16;
+    }
+
+    /// Every value of the row back to that of [`FilingState::new`], in
+    /// place: the log it is derived from stays where it is (inline, it is
+    /// most of the state's bytes). Naming every field makes a new one a
+    /// compile error here until it is reset too.
+    fn reset_row(&mut self) {
+        let FilingState {
+            received_at,
+            due_at,
+            end_at,
+            paused_ms,
+            pause_open_at,
+            max_seq,
+            received_seq,
+            end_seq,
+            commune,
+            procedure,
+            supplements,
+            province,
+            status,
+            attrs,
+            marks,
+            extensions,
+            log: _,
+            receipts: _,
+        } = self;
+        (*received_at, *due_at, *end_at, *paused_ms) = (0, 0, 0, 0);
+        *pause_open_at = i64::MIN;
+        (*max_seq, *received_seq, *end_seq) = (0, 0, 0);
+        (*commune, *procedure, *supplements) = (0, 0, 0);
+        (*province, *status, *attrs, *marks) = (0, 0, 0, 0);
+        *extensions = 0;
     }
 }

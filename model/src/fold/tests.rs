@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 
 use super::*;
+use crate::event::Event;
+use crate::intern::Interner;
 use crate::time::parse_rfc3339_ms;
 
 fn t(s: &str) -> i64 {
@@ -1080,13 +1082,12 @@ fn a_reopened_filing_takes_the_status_of_its_highest_seq_in_every_order() {
 
 #[test]
 fn state_stays_small() {
-    // The row's fields plus the two log vectors; the log itself is on the
-    // heap (24 bytes an event).
-    assert!(
-        std::mem::size_of::<FilingState>() <= 128,
-        "{}",
-        std::mem::size_of::<FilingState>()
-    );
+    // The row's fields (72 bytes), the log inline up to `LOG_INLINE`
+    // events of 32 bytes, one receipt inline, and the two lengths.
+    assert_eq!(std::mem::size_of::<Logged>(), 32);
+    assert_eq!(std::mem::size_of::<Receipt>(), 32);
+    let size = std::mem::size_of::<FilingState>();
+    assert!(size <= 72 + LOG_INLINE * 32 + 32 + 16, "{size}");
 }
 
 #[test]
@@ -1496,4 +1497,49 @@ fn a_resend_that_loses_its_seq_is_refused_in_every_order() {
         ),
     ];
     assert_same_in_every_order("resend losing its seq", &events);
+}
+
+#[test]
+fn a_log_longer_than_the_inline_part_spills_and_folds_the_same() {
+    use crate::codec::ByteReader;
+    // Received, four supplement rounds of an hour each (the first request
+    // after the clock started counts, so all four do), then resolved:
+    // 10 events, past `LOG_INLINE`.
+    let mut events = vec![received(
+        1,
+        "2025-07-01T08:00:00+07:00",
+        "2025-07-20T17:00:00+07:00",
+        Channel::InPerson,
+    )];
+    for round in 0..4u32 {
+        let day = 2 + round;
+        events.push(ev(
+            2 + 2 * round,
+            SupplementRequested,
+            &format!("2025-07-0{day}T08:00:00+07:00"),
+        ));
+        events.push(ev(
+            3 + 2 * round,
+            SupplementReceived,
+            &format!("2025-07-0{day}T09:00:00+07:00"),
+        ));
+    }
+    events.push(ev(10, Resolved, "2025-07-10T10:00:00+07:00"));
+    assert!(events.len() > LOG_INLINE);
+    let (want, _) = fold(&events);
+    assert_eq!(want.supplement_count(), 4);
+    assert_eq!(want.paused_ms(), 4 * 3_600_000);
+    assert_eq!(want.seen().count(), events.len());
+    // Rotations and the reverse order: the spilled log is the same log.
+    for k in 0..events.len() {
+        let mut order = events.clone();
+        order.rotate_left(k);
+        assert_eq!(fold(&order).0, want, "rotated by {k}");
+        order.reverse();
+        assert_eq!(fold(&order).0, want, "rotated by {k}, reversed");
+    }
+    let mut bytes = Vec::new();
+    want.encode(&mut bytes);
+    let back = FilingState::decode(&mut ByteReader::new(&bytes)).unwrap();
+    assert_eq!(back, want);
 }

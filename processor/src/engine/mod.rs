@@ -363,8 +363,6 @@ fn restate(parts: &mut BTreeMap<i32, PartitionTables>, partition: i32, now_ms: i
                 new,
                 changed_at_ms: now_ms,
                 cause: c.cause.clone(),
-                filing_id: c.filing_id.clone(),
-                event_id: c.event_id.clone(),
                 partition,
                 offset: c.offset,
                 partitions_held: held,

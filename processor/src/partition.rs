@@ -312,10 +312,10 @@ impl PartitionTables {
                 return Err(e);
             }
         };
-        if self.cold.has_recalled() {
-            self.cold.finish_recall(&mut self.filings);
-            self.changed = true;
-        }
+        // The files recalled from are rewritten without the recalled
+        // filings at the next publish, cold pass or checkpoint
+        // (`finish_recalls`), not per message: a day's late events into one
+        // file cost one rewrite, and until then nothing shows the file.
         // Events this one took the place of: refused under their own
         // offsets, as final as any refusal (see `hoso_model::fold`).
         for d in &displaced {
@@ -606,6 +606,7 @@ impl PartitionTables {
 
     /// [`PartitionTables::publish`], stamped `now_ms`.
     pub fn publish_at(&mut self, now_ms: i64) -> Arc<PublishedPartition> {
+        self.finish_recalls();
         self.changed = false;
         Arc::new(PublishedPartition {
             filings: self.filings.batches(crate::encode::filings),
@@ -636,6 +637,7 @@ impl PartitionTables {
     /// Moves filings closed longer ago than the horizon to cold files,
     /// once per day of event time. `Ok(0)` when not due.
     pub fn evict_cold(&mut self) -> Result<usize, ColdError> {
+        self.finish_recalls();
         if self.watermark_ms == i64::MIN {
             return Ok(0);
         }
@@ -652,6 +654,19 @@ impl PartitionTables {
 
     pub fn cold(&self) -> &ColdTier {
         &self.cold
+    }
+
+    /// Rewrites the cold files filings were recalled from since the last
+    /// call, without them (or brings their other filings back into memory
+    /// when a file cannot be written). Until then the recalled filings are
+    /// both in memory and in their old files, so everything that shows or
+    /// saves the files calls this first: publishing, a cold pass and a
+    /// checkpoint (which refuses to name files while a recall is pending).
+    pub fn finish_recalls(&mut self) {
+        if self.cold.has_recalled() {
+            self.cold.finish_recall(&mut self.filings);
+            self.changed = true;
+        }
     }
 
     /// Deletes cold files a durable checkpoint no longer names.

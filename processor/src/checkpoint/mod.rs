@@ -247,6 +247,7 @@ pub fn save(
     if !tables.needs_checkpoint() {
         return Ok(None);
     }
+    tables.finish_recalls();
     let cold_files = tables
         .cold
         .needed_files()

@@ -61,6 +61,8 @@ fn feed(t: &mut PartitionTables, offset: &mut i64) {
 const COLD_AFTER_FEED: u64 = 7 * 18 + 1;
 
 fn all_rows(t: &mut PartitionTables) -> Vec<(Vec<u8>, hoso_model::FilingState)> {
+    // As a publish would: recalled filings leave their files first.
+    t.finish_recalls();
     let mut rows: Vec<_> = t
         .filings()
         .rows()
@@ -118,7 +120,13 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
     assert_eq!(s.last_seq(), 4);
     assert_eq!(s.online_payment(), Some(false), "the late event is folded");
     assert!(s.received_at().is_some(), "with its whole state");
+    // Its file is rewritten at the next publish, not per late event.
+    assert!(t.cold().has_recalled());
+    assert_eq!(t.cold().rows(), COLD_AFTER_FEED);
+    let published = t.publish();
+    assert!(!t.cold().has_recalled());
     assert_eq!(t.cold().rows(), COLD_AFTER_FEED - 1);
+    assert_eq!(published.cold_files, t.cold().paths());
     let after = all_rows(&mut t);
     assert_eq!(after.len(), 200, "never in both places, never in neither");
     // The same event again is a duplicate, from memory now.
@@ -144,6 +152,7 @@ fn closed_filings_past_the_horizon_go_cold_and_come_back_on_a_late_event() {
         FoldResult::Folded
     );
     assert!(t.filings().get("F01-18").unwrap().is_returned());
+    t.finish_recalls();
     assert_eq!(
         t.cold().files().len(),
         1,
@@ -192,6 +201,7 @@ fn merged_files_hold_every_row_once_and_recalls_find_them() {
         offset += 1;
         assert!(t.filings().get(f).is_some(), "{f} back in memory");
     }
+    t.finish_recalls();
     assert_eq!(t.cold().rows(), 25 * 20 - 3);
     assert_eq!(all_rows(&mut t).len(), 28 * 20);
 
@@ -362,6 +372,7 @@ fn the_cold_tier_follows_the_checkpoints() {
     let old_files = t.cold().paths();
     t.fold_message(offset, None, &ev("F01-00", 3, "fee_paid", 11), None)
         .unwrap();
+    t.finish_recalls();
     let gone: Vec<_> = old_files
         .iter()
         .filter(|p| !t.cold().paths().contains(p))
@@ -392,6 +403,7 @@ fn the_cold_tier_follows_the_checkpoints() {
     again
         .fold_message(offset + 2, None, &ev("F02-00", 3, "fee_paid", 11), None)
         .unwrap();
+    again.finish_recalls();
     assert!(
         again
             .cold()

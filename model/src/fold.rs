@@ -309,7 +309,8 @@ impl Receipt {
 }
 
 /// Events a filing's log holds inline, in its state: a filing of up to
-/// eight events (nearly all of them) is one allocation-free row. At the
+/// eight events (the generator's province-year averages 5.5) is one
+/// allocation-free row. At the
 /// scale of a year, the fold is bound by cache misses: the state, its log
 /// and its receipts in three places cost three per event, inline they cost
 /// one (`benches/README.md`, 2026-12-07).

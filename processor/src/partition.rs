@@ -315,7 +315,8 @@ impl PartitionTables {
         // The files recalled from are rewritten without the recalled
         // filings at the next publish, cold pass or checkpoint
         // (`finish_recalls`), not per message: a day's late events into one
-        // file cost one rewrite, and until then nothing shows the file.
+        // file cost one rewrite, and until then nothing publishes or saves
+        // the files.
         // Events this one took the place of: refused under their own
         // offsets, as final as any refusal (see `hoso_model::fold`).
         for d in &displaced {

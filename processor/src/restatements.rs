@@ -14,7 +14,10 @@ use arrow_array::builder::{
     Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
     TimestampMillisecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{
+    Array, ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
 use hoso_model::codec::{ByteReader, CodecError, put_bytes, put_i32, put_i64, put_u8, put_u32};
 use hoso_model::event::{commune_code, province_code};
 use hoso_model::schema;
@@ -118,22 +121,25 @@ pub fn changed(old: &DayCounts, new: &DayCounts) -> Vec<(&'static str, Option<f6
 }
 
 /// Rows of one encoded chunk of the log.
-const CHUNK_ROWS: u64 = 4096;
+const CHUNK_ROWS: usize = 4096;
 
 /// A partition's restatements, the newest `retain` of them.
 ///
-/// Encoded in chunks of [`CHUNK_ROWS`] rows, by their number in the order
-/// recorded: a full chunk is encoded once, and later publishes re-encode
-/// only the chunk being filled. A log of 100,000 rows re-encoded whole at
-/// every publish took most of a loaded processor's time.
+/// Each row is held once. Rows are recorded into `filling`; every
+/// [`CHUNK_ROWS`] of them are encoded into an Arrow chunk, which is then
+/// all there is of them: publishes share the chunk, and the checkpoint
+/// reads it back. A log of 100,000 rows re-encoded whole at every publish
+/// took most of a loaded processor's time, and one held both as rows and
+/// as Arrow took more memory than the filings it audits.
 #[derive(Debug)]
 pub struct RestatementLog {
-    rows: VecDeque<Restatement>,
     retain: usize,
-    /// The number of `rows.front()`: rows recorded before it and dropped.
-    first: u64,
-    /// Full chunks, encoded: the number of each one's first row, its rows.
-    sealed: VecDeque<(u64, RecordBatch)>,
+    /// Full chunks, oldest first; the front one's first `skip` rows are
+    /// past `retain` and no longer part of the log.
+    sealed: VecDeque<RecordBatch>,
+    skip: usize,
+    /// Rows recorded after the last full chunk, oldest first.
+    filling: VecDeque<Restatement>,
     /// The last [`RestatementLog::batches`], until the next change.
     batches: Option<Vec<RecordBatch>>,
 }
@@ -141,16 +147,20 @@ pub struct RestatementLog {
 impl RestatementLog {
     pub fn new(retain: usize) -> Self {
         RestatementLog {
-            rows: VecDeque::new(),
             retain: retain.max(1),
-            first: 0,
             sealed: VecDeque::new(),
+            skip: 0,
+            filling: VecDeque::new(),
             batches: None,
         }
     }
 
     pub fn record(&mut self, r: Restatement) {
-        self.rows.push_back(r);
+        self.filling.push_back(r);
+        if self.filling.len() == CHUNK_ROWS {
+            self.sealed.push_back(encode(self.filling.iter()));
+            self.filling.clear();
+        }
         self.trim();
     }
 
@@ -162,140 +172,309 @@ impl RestatementLog {
 
     /// Drops the rows past `retain`, and the chunks holding only those.
     fn trim(&mut self) {
-        while self.rows.len() > self.retain {
-            self.rows.pop_front();
-            self.first += 1;
-        }
-        while let Some((from, b)) = self.sealed.front()
-            && from + b.num_rows() as u64 <= self.first
-        {
-            self.sealed.pop_front();
+        let mut excess = self.len().saturating_sub(self.retain);
+        while excess > 0 {
+            match self.sealed.front() {
+                Some(front) => {
+                    let n = excess.min(front.num_rows() - self.skip);
+                    self.skip += n;
+                    excess -= n;
+                    if self.skip == front.num_rows() {
+                        self.sealed.pop_front();
+                        self.skip = 0;
+                    }
+                }
+                None => {
+                    self.filling.drain(..excess);
+                    excess = 0;
+                }
+            }
         }
         self.batches = None;
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        let sealed: usize = self.sealed.iter().map(RecordBatch::num_rows).sum();
+        sealed - self.skip + self.filling.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Restatement> {
-        self.rows.iter()
+    /// The rows, oldest first. Those of full chunks are read back from
+    /// Arrow, their rows of one event sharing its cause again.
+    pub fn iter(&self) -> impl Iterator<Item = Restatement> + '_ {
+        self.sealed_batches()
+            .flat_map(|b| {
+                let chunk = Chunk::of(&b);
+                let mut rows: Vec<Restatement> = Vec::with_capacity(b.num_rows());
+                for i in 0..b.num_rows() {
+                    let r = chunk.row(i, rows.last().map(|r| &r.cause));
+                    rows.push(r);
+                }
+                rows
+            })
+            .chain(self.filling.iter().cloned())
+    }
+
+    /// The full chunks, cut to the rows still kept.
+    fn sealed_batches(&self) -> impl Iterator<Item = RecordBatch> + '_ {
+        self.sealed.iter().enumerate().map(|(i, b)| {
+            let skip = if i == 0 { self.skip } else { 0 };
+            b.slice(skip, b.num_rows() - skip)
+        })
     }
 
     /// The rows as Arrow batches, oldest first (cached until the next
-    /// change): the full chunks encoded before, cut to the rows still
-    /// kept, and the chunk being filled.
+    /// change): the full chunks, and the rows recorded since.
     pub fn batches(&mut self) -> Vec<RecordBatch> {
         if let Some(b) = &self.batches {
             return b.clone();
         }
-        let end = self.first + self.rows.len() as u64;
-        let next = |sealed: &VecDeque<(u64, RecordBatch)>, first: u64| {
-            sealed
-                .back()
-                .map_or(first, |(from, b)| from + b.num_rows() as u64)
-        };
-        loop {
-            let from = next(&self.sealed, self.first);
-            let to = (from / CHUNK_ROWS + 1) * CHUNK_ROWS;
-            if to > end {
-                break;
-            }
-            let at = |n: u64| (n - self.first) as usize;
-            let batch = encode(self.rows.range(at(from)..at(to)));
-            self.sealed.push_back((from, batch));
-        }
-        let mut out: Vec<RecordBatch> = self
-            .sealed
-            .iter()
-            .map(|(from, b)| {
-                let skip = self.first.saturating_sub(*from) as usize;
-                b.slice(skip, b.num_rows() - skip)
-            })
-            .collect();
-        let filling = next(&self.sealed, self.first);
-        if filling < end {
-            out.push(encode(self.rows.range((filling - self.first) as usize..)));
+        let mut out: Vec<RecordBatch> = self.sealed_batches().collect();
+        if !self.filling.is_empty() {
+            out.push(encode(self.filling.iter()));
         }
         self.batches = Some(out.clone());
         out
     }
 
+    /// Writes the log as runs of rows with one cause (the rows one event
+    /// left): the cause, the time, partition and offset once per run, then
+    /// each row's day, commune, figure and values.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        put_u32(out, self.rows.len() as u32);
-        for r in &self.rows {
-            let (day, province, commune) = r.key;
-            put_i32(out, day);
-            put_u8(out, province);
-            put_u32(out, commune);
-            let metric = metric_index(r.metric).unwrap_or(0);
-            put_u8(out, metric as u8);
-            for v in [r.old, r.new] {
-                match v {
-                    None => put_u8(out, 0),
-                    Some(x) => {
-                        put_u8(out, 1);
-                        put_i64(out, x.to_bits() as i64);
+        put_u32(out, self.len() as u32);
+        let mut rows = self.iter().peekable();
+        while let Some(first) = rows.next() {
+            let mut run = vec![first];
+            while let Some(next) = rows.next_if(|r| same_run(&run[0], r)) {
+                run.push(next);
+            }
+            let head = &run[0];
+            for s in [
+                &head.cause.text,
+                &head.cause.filing_id,
+                &head.cause.event_id,
+            ] {
+                put_bytes(out, s.as_bytes());
+            }
+            put_i64(out, head.changed_at_ms);
+            put_i32(out, head.partition);
+            put_i64(out, head.offset);
+            put_i32(out, head.partitions_held);
+            put_u32(out, run.len() as u32);
+            for r in &run {
+                let (day, province, commune) = r.key;
+                put_i32(out, day);
+                put_u8(out, province);
+                put_u32(out, commune);
+                let metric = metric_index(r.metric).unwrap_or(0);
+                put_u8(out, metric as u8);
+                for v in [r.old, r.new] {
+                    match v {
+                        None => put_u8(out, 0),
+                        Some(x) => {
+                            put_u8(out, 1);
+                            put_i64(out, x.to_bits() as i64);
+                        }
                     }
                 }
             }
-            put_i64(out, r.changed_at_ms);
-            for s in [&r.cause.text, &r.cause.filing_id, &r.cause.event_id] {
-                put_bytes(out, s.as_bytes());
-            }
-            put_i32(out, r.partition);
-            put_i64(out, r.offset);
-            put_i32(out, r.partitions_held);
         }
     }
 
-    pub fn decode(r: &mut ByteReader<'_>, retain: usize) -> Result<RestatementLog, CodecError> {
+    /// Reads what [`RestatementLog::encode`] wrote, or, from a checkpoint
+    /// of `version` 6, the rows written one by one, each with its cause.
+    pub fn decode(
+        r: &mut ByteReader<'_>,
+        retain: usize,
+        version: u32,
+    ) -> Result<RestatementLog, CodecError> {
         let mut log = RestatementLog::new(retain);
-        let n = r.count(40)?;
-        for _ in 0..n {
-            let key = (r.i32()?, r.u8()?, r.u32()?);
-            let metric = metric_name(r.u8()? as usize)
-                .ok_or_else(|| CodecError::Corrupt("restatement metric".into()))?;
-            let mut value = || -> Result<Option<f64>, CodecError> {
-                Ok(match r.u8()? {
-                    0 => None,
-                    _ => Some(f64::from_bits(r.i64()? as u64)),
-                })
-            };
-            let (old, new) = (value()?, value()?);
-            let changed_at_ms = r.i64()?;
-            let mut text = || -> Result<String, CodecError> {
-                String::from_utf8(r.bytes()?.to_vec())
-                    .map_err(|_| CodecError::Corrupt("text is not UTF-8".into()))
-            };
-            let read = Cause {
-                text: text()?,
-                filing_id: text()?,
-                event_id: text()?,
-            };
-            // Rows of one event are recorded together: they share its
-            // cause again, as before the checkpoint.
-            let cause = match log.rows.back() {
-                Some(last) if *last.cause == read => last.cause.clone(),
-                _ => Arc::new(read),
-            };
-            log.record(Restatement {
-                key,
-                metric,
-                old,
-                new,
-                changed_at_ms,
-                cause,
-                partition: r.i32()?,
-                offset: r.i64()?,
-                partitions_held: r.i32()?,
+        if version <= 6 {
+            return decode_rows(r, log);
+        }
+        let mut left = r.count(11)?;
+        while left > 0 {
+            let cause = Arc::new(Cause {
+                text: text(r)?,
+                filing_id: text(r)?,
+                event_id: text(r)?,
             });
+            let (changed_at_ms, partition, offset, partitions_held) =
+                (r.i64()?, r.i32()?, r.i64()?, r.i32()?);
+            let n = r.count(11)?;
+            if n == 0 || n > left {
+                return Err(CodecError::Corrupt("restatement run length".into()));
+            }
+            left -= n;
+            for _ in 0..n {
+                let at = (partition, offset, partitions_held);
+                log.record(restatement(figure(r)?, changed_at_ms, cause.clone(), at));
+            }
         }
         Ok(log)
+    }
+}
+
+/// Whether `r` belongs to the run `head` starts: the same event, at the
+/// same time, partition and offset.
+fn same_run(head: &Restatement, r: &Restatement) -> bool {
+    (Arc::ptr_eq(&head.cause, &r.cause) || head.cause == r.cause)
+        && head.changed_at_ms == r.changed_at_ms
+        && head.partition == r.partition
+        && head.offset == r.offset
+        && head.partitions_held == r.partitions_held
+}
+
+fn text(r: &mut ByteReader<'_>) -> Result<String, CodecError> {
+    String::from_utf8(r.bytes()?.to_vec())
+        .map_err(|_| CodecError::Corrupt("text is not UTF-8".into()))
+}
+
+/// A figure as both versions write it: day, province, commune, metric,
+/// old and new value.
+type Figure = (DayKey, &'static str, Option<f64>, Option<f64>);
+
+fn figure(r: &mut ByteReader<'_>) -> Result<Figure, CodecError> {
+    let key = (r.i32()?, r.u8()?, r.u32()?);
+    let metric = metric_name(r.u8()? as usize)
+        .ok_or_else(|| CodecError::Corrupt("restatement metric".into()))?;
+    Ok((key, metric, value(r)?, value(r)?))
+}
+
+fn value(r: &mut ByteReader<'_>) -> Result<Option<f64>, CodecError> {
+    Ok(match r.u8()? {
+        0 => None,
+        _ => Some(f64::from_bits(r.i64()? as u64)),
+    })
+}
+
+/// Version 6: every row with its cause and position.
+fn decode_rows(
+    r: &mut ByteReader<'_>,
+    mut log: RestatementLog,
+) -> Result<RestatementLog, CodecError> {
+    let n = r.count(40)?;
+    let mut last: Option<Arc<Cause>> = None;
+    for _ in 0..n {
+        let figure = figure(r)?;
+        let changed_at_ms = r.i64()?;
+        let read = Cause {
+            text: text(r)?,
+            filing_id: text(r)?,
+            event_id: text(r)?,
+        };
+        // Rows of one event are recorded together: they share its cause
+        // again, as before the checkpoint.
+        let cause = match last {
+            Some(last) if *last == read => last,
+            _ => Arc::new(read),
+        };
+        last = Some(cause.clone());
+        let at = (r.i32()?, r.i64()?, r.i32()?);
+        log.record(restatement(figure, changed_at_ms, cause, at));
+    }
+    Ok(log)
+}
+
+/// A row read back: its figure, when, why, and where (partition, offset,
+/// partitions held).
+fn restatement(
+    (key, metric, old, new): Figure,
+    changed_at_ms: i64,
+    cause: Arc<Cause>,
+    (partition, offset, partitions_held): (i32, i64, i32),
+) -> Restatement {
+    Restatement {
+        key,
+        metric,
+        old,
+        new,
+        changed_at_ms,
+        cause,
+        partition,
+        offset,
+        partitions_held,
+    }
+}
+
+/// An encoded chunk's columns, to read its rows back.
+struct Chunk<'a> {
+    day: &'a Date32Array,
+    province: &'a StringArray,
+    commune: &'a StringArray,
+    metric: &'a StringArray,
+    old: &'a Float64Array,
+    new: &'a Float64Array,
+    changed_at: &'a TimestampMillisecondArray,
+    cause: &'a StringArray,
+    filing_id: &'a StringArray,
+    event_id: &'a StringArray,
+    partition: &'a Int32Array,
+    offset: &'a Int64Array,
+    partitions_held: &'a Int32Array,
+}
+
+impl<'a> Chunk<'a> {
+    /// The columns of a batch [`encode`] made, found by name.
+    fn of(b: &'a RecordBatch) -> Chunk<'a> {
+        fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
+            b.column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<T>())
+                .expect("a restatements chunk hoso encoded")
+        }
+        Chunk {
+            day: col(b, "day"),
+            province: col(b, "province_code"),
+            commune: col(b, "commune_code"),
+            metric: col(b, "metric"),
+            old: col(b, "old_value"),
+            new: col(b, "new_value"),
+            changed_at: col(b, "changed_at"),
+            cause: col(b, "cause"),
+            filing_id: col(b, "filing_id"),
+            event_id: col(b, "event_id"),
+            partition: col(b, "partition"),
+            offset: col(b, "offset"),
+            partitions_held: col(b, "partitions_held"),
+        }
+    }
+
+    /// Row `i`; its cause is `last`, shared, when they are equal.
+    fn row(&self, i: usize, last: Option<&Arc<Cause>>) -> Restatement {
+        let (text, filing_id, event_id) = (
+            self.cause.value(i),
+            self.filing_id.value(i),
+            self.event_id.value(i),
+        );
+        let cause = match last {
+            Some(c) if c.text == text && c.filing_id == filing_id && c.event_id == event_id => {
+                c.clone()
+            }
+            _ => Cause::new(text, filing_id, event_id),
+        };
+        let float = |a: &Float64Array| a.is_valid(i).then(|| a.value(i));
+        // Codes are written zero-padded ([`province_code`]): they parse back.
+        let code = |a: &StringArray| a.value(i).parse::<u32>().unwrap_or(0);
+        Restatement {
+            key: (
+                self.day.value(i),
+                code(self.province) as u8,
+                code(self.commune),
+            ),
+            metric: metric_index(self.metric.value(i))
+                .and_then(metric_name)
+                .expect("a metric hoso encoded"),
+            old: float(self.old),
+            new: float(self.new),
+            changed_at_ms: self.changed_at.value(i),
+            cause,
+            partition: self.partition.value(i),
+            offset: self.offset.value(i),
+            partitions_held: self.partitions_held.value(i),
+        }
     }
 }
 
@@ -410,36 +589,154 @@ mod tests {
         assert_eq!(columns, DayCounts::NAMES);
     }
 
+    /// A log of `events` late events, each leaving 1 to 4 rows that share
+    /// its cause, some with a missing value.
+    fn log_of(events: i64, retain: usize) -> RestatementLog {
+        let mut log = RestatementLog::new(retain);
+        for e in 0..events {
+            let cause = Cause::new(
+                format!("late `received` event (seq {e}) of filing F{e}"),
+                format!("F{e}"),
+                format!("F{e}-1"),
+            );
+            for m in 0..(e % 4 + 1) as usize {
+                log.record(Restatement {
+                    key: (
+                        20_000 + (e % 7) as i32,
+                        (e % 34) as u8 + 1,
+                        10_000 + e as u32,
+                    ),
+                    metric: metric_name(m * 4).unwrap(),
+                    old: (m != 3).then_some(e as f64 / 3.0),
+                    new: Some(m as f64),
+                    changed_at_ms: 1_750_000_000_000 + e,
+                    cause: cause.clone(),
+                    partition: 2,
+                    offset: 10 + e,
+                    partitions_held: 4,
+                });
+            }
+        }
+        log
+    }
+
     #[test]
     fn the_log_round_trips_through_bytes() {
-        let mut log = RestatementLog::new(10);
-        for (i, (metric, old)) in [("received", Some(1.0)), ("on_time_rate", None)]
-            .into_iter()
-            .enumerate()
-        {
-            log.record(Restatement {
-                key: (20_000, 1, 4),
-                metric,
-                old,
-                new: Some(0.25),
-                changed_at_ms: 1_750_000_000_000,
-                cause: Cause::new("late `received`", "F1", "F1-1"),
-                partition: 2,
-                offset: 10 + i as i64,
-                partitions_held: 4,
-            });
+        // Rows in full chunks (the first one cut by `retain`) and after.
+        for (events, retain) in [(3, 10), (5_000, 9_999), (5_000, 100_000)] {
+            let log = log_of(events, retain);
+            let mut out = Vec::new();
+            log.encode(&mut out);
+            let mut r = ByteReader::new(&out);
+            let back = RestatementLog::decode(&mut r, retain, 7).unwrap();
+            assert_eq!(r.remaining(), 0);
+            let rows: Vec<Restatement> = log.iter().collect();
+            assert_eq!(rows.len(), log.len());
+            assert_eq!(back.iter().collect::<Vec<_>>(), rows, "{events} events");
+            // The rows of one event share its cause again (but for one
+            // split by a chunk's end).
+            let back: Vec<Restatement> = back.iter().collect();
+            let causes = 1 + back
+                .windows(2)
+                .filter(|w| !Arc::ptr_eq(&w[0].cause, &w[1].cause))
+                .count();
+            let events = 1 + back
+                .windows(2)
+                .filter(|w| w[0].offset != w[1].offset)
+                .count();
+            assert!(
+                causes <= events + back.len() / CHUNK_ROWS,
+                "{causes} causes"
+            );
         }
+    }
+
+    #[test]
+    fn a_version_6_log_is_read() {
+        let log = log_of(50, 1_000);
+        // Version 6 wrote each row whole.
+        let mut out = Vec::new();
+        put_u32(&mut out, log.len() as u32);
+        for r in log.iter() {
+            put_i32(&mut out, r.key.0);
+            put_u8(&mut out, r.key.1);
+            put_u32(&mut out, r.key.2);
+            put_u8(&mut out, metric_index(r.metric).unwrap() as u8);
+            for v in [r.old, r.new] {
+                match v {
+                    None => put_u8(&mut out, 0),
+                    Some(x) => {
+                        put_u8(&mut out, 1);
+                        put_i64(&mut out, x.to_bits() as i64);
+                    }
+                }
+            }
+            put_i64(&mut out, r.changed_at_ms);
+            for s in [&r.cause.text, &r.cause.filing_id, &r.cause.event_id] {
+                put_bytes(&mut out, s.as_bytes());
+            }
+            put_i32(&mut out, r.partition);
+            put_i64(&mut out, r.offset);
+            put_i32(&mut out, r.partitions_held);
+        }
+        let back = RestatementLog::decode(&mut ByteReader::new(&out), 1_000, 6).unwrap();
+        assert_eq!(
+            back.iter().collect::<Vec<_>>(),
+            log.iter().collect::<Vec<_>>()
+        );
+        // Written again, runs take less room than rows.
+        let mut again = Vec::new();
+        back.encode(&mut again);
+        assert!(
+            again.len() * 3 < out.len() * 2,
+            "{} vs {}",
+            again.len(),
+            out.len()
+        );
+    }
+
+    #[test]
+    fn a_damaged_run_length_is_refused() {
+        let log = log_of(3, 10);
         let mut out = Vec::new();
         log.encode(&mut out);
-        let back = RestatementLog::decode(&mut ByteReader::new(&out), 10).unwrap();
-        assert_eq!(back.rows, log.rows);
-        assert_eq!(log.clone_batch_rows(), 2);
+        // The first run's length, after its cause and position, says 0.
+        let head = 4
+            + 3 * 4
+            + log.iter().next().map_or(0, |r| {
+                r.cause.text.len() + r.cause.filing_id.len() + r.cause.event_id.len()
+            })
+            + 8
+            + 4
+            + 8
+            + 4;
+        out[head..head + 4].copy_from_slice(&0u32.to_le_bytes());
+        let err = RestatementLog::decode(&mut ByteReader::new(&out), 10, 7).unwrap_err();
+        assert!(err.to_string().contains("run length"), "{err}");
     }
 
     impl RestatementLog {
         fn clone_batch_rows(&mut self) -> usize {
             self.batches().iter().map(RecordBatch::num_rows).sum()
         }
+    }
+
+    #[test]
+    fn batches_hold_what_iter_holds() {
+        let mut log = log_of(5_000, 9_999);
+        assert_eq!(log.clone_batch_rows(), log.len());
+        let rows: Vec<Restatement> = log.iter().collect();
+        let from_batches: Vec<Restatement> = log
+            .batches()
+            .iter()
+            .flat_map(|b| {
+                let c = Chunk::of(b);
+                (0..b.num_rows())
+                    .map(move |i| c.row(i, None))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(from_batches, rows);
     }
 
     fn row(offset: i64) -> Restatement {

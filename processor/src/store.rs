@@ -45,16 +45,24 @@ impl Chunk {
         chunk
     }
 
+    /// An empty chunk. Its vectors grow as rows come, not to
+    /// [`CHUNK_ROWS`] at once: a partition of 10,000 filings would
+    /// otherwise reserve room for 65,536 states (25 MB).
     fn new() -> Self {
-        let mut id_offsets = Vec::with_capacity(CHUNK_ROWS + 1);
-        id_offsets.push(0);
         Chunk {
-            states: Vec::with_capacity(CHUNK_ROWS),
+            states: Vec::new(),
             id_bytes: Vec::new(),
-            id_offsets,
+            id_offsets: vec![0],
             dirty: true,
             batch: None,
         }
+    }
+
+    /// Gives back the room reserved past the rows held.
+    fn shrink_to_fit(&mut self) {
+        self.states.shrink_to_fit();
+        self.id_bytes.shrink_to_fit();
+        self.id_offsets.shrink_to_fit();
     }
 
     fn id(&self, row: usize) -> &[u8] {
@@ -213,6 +221,15 @@ impl FilingStore {
         }
     }
 
+    /// Gives back the room the last chunk reserved past its rows (the
+    /// others are full), after a restore or a rebuild; the next row grows
+    /// it again.
+    pub fn shrink_to_fit(&mut self) {
+        if let Some(last) = self.chunks.last_mut() {
+            last.shrink_to_fit();
+        }
+    }
+
     /// Adds a filing restored from a checkpoint; false if the id was
     /// already there (a corrupt checkpoint).
     pub fn restore_row(&mut self, filing_id: &[u8], state: FilingState) -> bool {
@@ -255,6 +272,7 @@ impl FilingStore {
                 }
             }
         }
+        self.shrink_to_fit();
         taken
     }
 

@@ -231,10 +231,12 @@ fn year_rows(y: &year::Year, province: &str, rows: &mut Vec<Row>) {
             y.hot_filings, y.cold_filings
         ),
         measured: format!(
-            "{:.1} bytes of resident memory per filing ({:.0} MB over the {:.0} MB the process held before)",
+            "{:.1} bytes of resident memory per filing ({:.0} MB over the {:.0} MB the process held before); {:.1} bytes of heap in use per filing ({:.0} MB)",
             y.rss_per_filing(),
             mb(y.rss_recovered.saturating_sub(y.rss_start)),
-            mb(y.rss_start)
+            mb(y.rss_start),
+            y.heap_per_filing(),
+            mb(y.heap_recovered.saturating_sub(y.heap_start))
         ),
         target: "<= 64 bytes per filing".into(),
         ratio: Some(64.0 / y.rss_per_filing().max(1e-9)),

@@ -71,6 +71,11 @@ pub struct Year {
     /// Resident memory at the start, and with the recovered state held.
     pub rss_start: u64,
     pub rss_recovered: u64,
+    /// Heap bytes in use at the start, and with the recovered state held:
+    /// what the state holds, without the allocator's free pages, so the
+    /// same run gives the same figure (0 where glibc's count is missing).
+    pub heap_start: u64,
+    pub heap_recovered: u64,
     /// The recovered tables, published for SQL.
     pub live: Arc<LiveTables>,
     /// The recovered state, held as the processor holds it.
@@ -91,6 +96,11 @@ impl Year {
     /// fold.
     pub fn rss_per_filing(&self) -> f64 {
         self.rss_recovered.saturating_sub(self.rss_start) as f64 / self.filings().max(1) as f64
+    }
+
+    /// Heap bytes in use the recovered state added, per filing of the year.
+    pub fn heap_per_filing(&self) -> f64 {
+        self.heap_recovered.saturating_sub(self.heap_start) as f64 / self.filings().max(1) as f64
     }
 }
 
@@ -117,6 +127,21 @@ fn release_free_heap() {
     }
 }
 
+/// Heap bytes the program holds (glibc; 0 elsewhere): allocated chunks
+/// and the large allocations glibc maps on their own. Unlike resident
+/// memory it leaves out what the allocator keeps free, which varies from
+/// run to run.
+pub fn heap_bytes() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let m = unsafe { libc::mallinfo2() };
+        (m.uordblks + m.hblkhd) as u64
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    0
+}
+
 /// The process's resident memory in bytes (Linux; 0 elsewhere).
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -140,6 +165,7 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
 
     release_free_heap();
     let rss_start = rss_bytes();
+    let heap_start = heap_bytes();
     let source = CommuneSource::default_for(None);
     let gen_opts = GenOptions {
         seed: opts.seed,
@@ -275,6 +301,8 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
             release_free_heap();
             rss_bytes()
         },
+        heap_start,
+        heap_recovered: heap_bytes(),
         live,
         tables,
     })

@@ -56,7 +56,9 @@ const MAGIC: &[u8; 8] = b"HOSOCKP1";
 /// (pauses, the clock's start, fates by the highest `seq`). A version 5
 /// state derived under the old rules, so it is not read: the engine
 /// rebuilds the partition from the topic (see `engine::restore`).
-const VERSION: u32 = 6;
+/// 7: restatements are written as runs of the rows one event left, its
+/// cause once per run (version 6's rows, each with its cause, still read).
+const VERSION: u32 = 7;
 /// The oldest version this hoso reads.
 const OLDEST: u32 = 6;
 
@@ -145,6 +147,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
             )));
         }
     }
+    filings.shrink_to_fit();
     let mut daily = DailyAggregates::new();
     let n = r.count(9 + 8 * DayCounts::NAMES.len()).map_err(corrupt)?;
     for _ in 0..n {
@@ -160,7 +163,7 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         daily.restore_row(key, DayCounts::from_values(v));
     }
     let rejects = RejectLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
-    let restatements = RestatementLog::decode(&mut r, usize::MAX).map_err(corrupt)?;
+    let restatements = RestatementLog::decode(&mut r, usize::MAX, version).map_err(corrupt)?;
     let cold = ColdTier::decode(&mut r, partition, version).map_err(corrupt)?;
     let clocks = CommuneClock::decode(&mut r).map_err(corrupt)?;
     if r.remaining() != 0 {

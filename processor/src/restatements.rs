@@ -158,7 +158,7 @@ impl RestatementLog {
     pub fn record(&mut self, r: Restatement) {
         self.filling.push_back(r);
         if self.filling.len() == CHUNK_ROWS {
-            self.sealed.push_back(encode(self.filling.iter()));
+            self.sealed.push_back(encode(&self.filling));
             self.filling.clear();
         }
         self.trim();
@@ -234,7 +234,7 @@ impl RestatementLog {
         }
         let mut out: Vec<RecordBatch> = self.sealed_batches().collect();
         if !self.filling.is_empty() {
-            out.push(encode(self.filling.iter()));
+            out.push(encode(&self.filling));
         }
         self.batches = Some(out.clone());
         out
@@ -478,18 +478,22 @@ impl<'a> Chunk<'a> {
     }
 }
 
-fn encode<'a>(rows: impl ExactSizeIterator<Item = &'a Restatement>) -> RecordBatch {
+/// The rows as one batch. Each text column is sized to its bytes first: a
+/// full chunk is held for as long as its rows are, and a builder left to
+/// grow by doubling would hold up to twice their room.
+fn encode(rows: &VecDeque<Restatement>) -> RecordBatch {
     let n = rows.len();
+    let bytes = |f: fn(&Restatement) -> usize| rows.iter().map(f).sum::<usize>();
     let mut day = Date32Builder::with_capacity(n);
     let mut province = StringBuilder::with_capacity(n, n * 2);
     let mut commune = StringBuilder::with_capacity(n, n * 5);
-    let mut metric = StringBuilder::new();
+    let mut metric = StringBuilder::with_capacity(n, bytes(|r| r.metric.len()));
     let mut old = Float64Builder::with_capacity(n);
     let mut new = Float64Builder::with_capacity(n);
     let mut changed = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut cause = StringBuilder::new();
-    let mut filing = StringBuilder::new();
-    let mut event = StringBuilder::new();
+    let mut cause = StringBuilder::with_capacity(n, bytes(|r| r.cause.text.len()));
+    let mut filing = StringBuilder::with_capacity(n, bytes(|r| r.cause.filing_id.len()));
+    let mut event = StringBuilder::with_capacity(n, bytes(|r| r.cause.event_id.len()));
     let mut partition = Int32Builder::with_capacity(n);
     let mut offset = Int64Builder::with_capacity(n);
     let mut held = Int32Builder::with_capacity(n);

@@ -293,6 +293,10 @@ pub fn spawn(
         .set("session.timeout.ms", config.session_timeout_ms.to_string())
         .set("statistics.interval.ms", "1000")
         .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
+        .set(
+            "fetch.queue.backoff.ms",
+            config.fetch_queue_backoff_ms.to_string(),
+        )
         .create_with_context(context)
         .map_err(ProcessorError::Create)?;
     if config.mode == ConsumeMode::Group {

@@ -144,9 +144,11 @@ impl ConsumerContext for EndIsNews {}
 
 /// A plain consumer: assigned every partition from the beginning, it
 /// counts messages and payload bytes until each partition reports its end.
-/// It fetches with the processor's `fetch_wait_max_ms`: the two differ
-/// only in what they do with a message.
-pub fn bare(brokers: &str, topic: &str, fetch_wait_max_ms: u64) -> anyhow::Result<Read> {
+/// It fetches with the processor's `fetch_wait_max_ms` and
+/// `fetch_queue_backoff_ms`: the two differ only in what they do with a
+/// message.
+pub fn bare(brokers: &str, topic: &str, fetch: (u64, u64)) -> anyhow::Result<Read> {
+    let (fetch_wait_max_ms, fetch_queue_backoff_ms) = fetch;
     let consumer: BaseConsumer<EndIsNews> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set(
@@ -156,6 +158,7 @@ pub fn bare(brokers: &str, topic: &str, fetch_wait_max_ms: u64) -> anyhow::Resul
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string())
+        .set("fetch.queue.backoff.ms", fetch_queue_backoff_ms.to_string())
         .create_with_context(EndIsNews)?;
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let partitions: Vec<i32> = md

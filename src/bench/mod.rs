@@ -88,7 +88,10 @@ pub async fn run(
                 cpu_list(&s.clients)
             )
         });
-        let wait = config.processor.fetch_wait_max_ms;
+        let wait = (
+            config.processor.fetch_wait_max_ms,
+            config.processor.fetch_queue_backoff_ms,
+        );
         let bare =
             |b: String, t: String| tokio::task::spawn_blocking(move || consume::bare(&b, &t, wait));
         let first = bare(brokers.clone(), topic.clone()).await??;

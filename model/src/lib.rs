@@ -16,6 +16,7 @@ pub mod event;
 pub mod fold;
 pub mod health;
 pub mod intern;
+pub mod portal;
 pub mod schema;
 pub mod tables;
 pub mod time;

@@ -184,22 +184,25 @@ impl Units {
     }
 }
 
+/// The cells of a small CSV file's rows, each with its line number: `#`
+/// lines and blank lines skipped, a byte-order mark and `\r` dropped. The
+/// reference files have no quoted cells.
+pub(crate) fn csv_rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
+    text.lines().enumerate().filter_map(|(i, raw)| {
+        let line = raw.trim_start_matches('\u{feff}').trim_end_matches('\r');
+        let skip = line.trim().is_empty() || line.starts_with('#');
+        (!skip).then(|| (i + 1, line.split(',').map(str::trim).collect()))
+    })
+}
+
 /// The rows of one units file: `#` lines and blank lines skipped, the
 /// first other line the header [`COLUMNS`].
 fn parse(text: &str) -> Result<Vec<(String, Commune)>, UnitsError> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut header = false;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_start_matches('\u{feff}').trim_end_matches('\r');
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let err = |message: String| UnitsError {
-            line: i + 1,
-            message,
-        };
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    for (line, fields) in csv_rows(text) {
+        let err = |message: String| UnitsError { line, message };
         if !header {
             if fields != COLUMNS {
                 return Err(err(format!(

@@ -5,5 +5,6 @@
 //! anything is published.
 
 pub mod date;
+pub mod record;
 pub mod unit_map;
 pub mod value;

@@ -1,5 +1,6 @@
-//! Codes in portal records: senders write the same code as a string or a
-//! number (`"KenhThucHien": 2` and `"KenhThucHien": "2"`).
+//! Scalars in portal records as senders write them: the same code as a
+//! string or a number (`"KenhThucHien": 2` and `"KenhThucHien": "2"`),
+//! flags as booleans, digits or words, amounts as numbers or text.
 
 use serde_json::Value;
 
@@ -30,6 +31,41 @@ pub fn small(value: &Value) -> Result<Option<u8>, String> {
         .map_err(|_| format!("{code:?} is not a whole number from 0 to 255"))
 }
 
+/// A yes/no flag as senders write it: `true`/`false`, `1`/`0`, or those
+/// as strings (`"True"`, `"1"`).
+pub fn flag(value: &Value) -> Result<Option<bool>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::Number(n) if n.as_u64() == Some(0) => Ok(Some(false)),
+        Value::Number(n) if n.as_u64() == Some(1) => Ok(Some(true)),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            _ => Err(format!("{s:?} is not a yes/no flag (true/false or 1/0)")),
+        },
+        other => Err(format!("{other} is not a yes/no flag (true/false or 1/0)")),
+    }
+}
+
+/// An amount of money (VND), from a number or a string: not negative.
+pub fn amount(value: &Value) -> Result<Option<f64>, String> {
+    let x = match value {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) if s.trim().is_empty() => return Ok(None),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match x {
+        Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+        _ => Err(format!(
+            "{value} is not an amount (a number of đồng, 0 or more)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +87,42 @@ mod tests {
                 .contains("\"hai\" is not a whole number")
         );
         assert!(small(&json!(300)).unwrap_err().contains("\"300\""));
+    }
+
+    #[test]
+    fn flags_and_amounts_take_the_forms_senders_use() {
+        for (v, want) in [
+            (json!(true), Some(true)),
+            (json!(0), Some(false)),
+            (json!("True"), Some(true)),
+            (json!("0"), Some(false)),
+            (json!(""), None),
+            (Value::Null, None),
+        ] {
+            assert_eq!(flag(&v), Ok(want), "{v}");
+        }
+        assert!(
+            flag(&json!(2))
+                .unwrap_err()
+                .contains("2 is not a yes/no flag")
+        );
+        assert!(
+            flag(&json!("có"))
+                .unwrap_err()
+                .contains("\"có\" is not a yes/no flag")
+        );
+        assert_eq!(amount(&json!(50000)), Ok(Some(50_000.0)));
+        assert_eq!(amount(&json!(" 1500.5 ")), Ok(Some(1_500.5)));
+        assert_eq!(amount(&json!("")), Ok(None));
+        assert!(
+            amount(&json!(-1))
+                .unwrap_err()
+                .contains("-1 is not an amount")
+        );
+        assert!(
+            amount(&json!("năm nghìn"))
+                .unwrap_err()
+                .contains("is not an amount")
+        );
     }
 }

@@ -6,5 +6,6 @@
 
 pub mod date;
 pub mod record;
+pub mod step;
 pub mod unit_map;
 pub mod value;

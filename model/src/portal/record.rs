@@ -83,13 +83,13 @@ pub struct Record {
 }
 
 /// The fields of one JSON object, each error naming `path.field`.
-struct Fields<'a> {
+pub(super) struct Fields<'a> {
     path: &'a str,
     object: &'a Map<String, Value>,
 }
 
 impl<'a> Fields<'a> {
-    fn of(value: &'a Value, path: &'a str) -> Result<Fields<'a>, FieldError> {
+    pub(super) fn of(value: &'a Value, path: &'a str) -> Result<Fields<'a>, FieldError> {
         match value {
             Value::Object(object) => Ok(Fields { path, object }),
             other => Err(FieldError {
@@ -99,14 +99,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn error(&self, name: &str, message: String) -> FieldError {
+    pub(super) fn error(&self, name: &str, message: String) -> FieldError {
         FieldError {
             field: format!("{}.{name}", self.path),
             message,
         }
     }
 
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         name: &str,
         read: impl Fn(&Value) -> Result<Option<T>, String>,
@@ -117,20 +117,37 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn code(&self, name: &str) -> Result<Option<String>, FieldError> {
+    pub(super) fn code(&self, name: &str) -> Result<Option<String>, FieldError> {
         self.read(name, value::code)
     }
 
-    fn date(&self, name: &str) -> Result<Option<i64>, FieldError> {
+    pub(super) fn date(&self, name: &str) -> Result<Option<i64>, FieldError> {
         self.read(name, |v| date::parse(v).map_err(|e| e.to_string()))
     }
 
-    fn flag(&self, name: &str) -> Result<Option<bool>, FieldError> {
+    pub(super) fn flag(&self, name: &str) -> Result<Option<bool>, FieldError> {
         self.read(name, value::flag)
     }
 
+    /// `MaHoSo`: required, and no longer than the contract's `filing_id`.
+    pub(super) fn filing_id(&self) -> Result<String, FieldError> {
+        let id = self.code("MaHoSo")?.ok_or_else(|| {
+            self.error(
+                "MaHoSo",
+                "missing: every record and step names its filing".into(),
+            )
+        })?;
+        if id.len() > 64 {
+            return Err(self.error(
+                "MaHoSo",
+                format!("{} bytes, over the 64 a filing id may have", id.len()),
+            ));
+        }
+        Ok(id)
+    }
+
     /// An array of objects (absent or `null`: none).
-    fn list(&self, name: &str) -> Result<Vec<(String, &'a Value)>, FieldError> {
+    pub(super) fn list(&self, name: &str) -> Result<Vec<(String, &'a Value)>, FieldError> {
         match self.object.get(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => Ok(items
@@ -158,18 +175,7 @@ impl Record {
     /// Reads the record at `path` (`data[3]`).
     pub fn parse(record: &Value, path: &str) -> Result<Record, FieldError> {
         let f = Fields::of(record, path)?;
-        let filing_id = f
-            .code("MaHoSo")?
-            .ok_or_else(|| f.error("MaHoSo", "missing: every record names its filing".into()))?;
-        if filing_id.len() > 64 {
-            return Err(f.error(
-                "MaHoSo",
-                format!(
-                    "{} bytes, over the 64 a filing id may have",
-                    filing_id.len()
-                ),
-            ));
-        }
+        let filing_id = f.filing_id()?;
         let channel = f.read("KenhThucHien", |v| {
             Ok(match value::small(v)? {
                 None => None,

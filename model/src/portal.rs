@@ -6,6 +6,7 @@
 
 pub mod date;
 pub mod record;
+pub mod request;
 pub mod step;
 pub mod unit_map;
 pub mod value;

@@ -110,7 +110,8 @@ impl fmt::Display for EventType {
 }
 
 /// How a filing reached the center.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum Channel {
     InPerson = 1,

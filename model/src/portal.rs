@@ -5,6 +5,8 @@
 //! anything is published.
 
 pub mod date;
+pub mod derive;
+pub mod envelope;
 pub mod record;
 pub mod request;
 pub mod step;

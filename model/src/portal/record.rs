@@ -6,6 +6,7 @@
 //! there with a value hoso cannot read refuses the record, naming the
 //! portal's field.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{date, value};
@@ -20,7 +21,7 @@ pub struct FieldError {
 }
 
 /// A fee of the record (`DanhSachLePhi[]`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fee {
     /// `MaPhiLePhi`.
     pub code: Option<String>,
@@ -31,7 +32,7 @@ pub struct Fee {
 }
 
 /// A supplement request or an extension (`DanhSachHoSoBoSung[]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Supplement {
     /// `NgayBoSung`: documents requested.
     pub requested_at: Option<i64>,
@@ -44,8 +45,10 @@ pub struct Supplement {
     pub due_after: Option<i64>,
 }
 
-/// What a record says of its filing. Times are UTC ms.
-#[derive(Clone, Debug, PartialEq)]
+/// What a record says of its filing. Times are UTC ms. It is also what
+/// ingest publishes for the processor (serde, in `portal::envelope`): the
+/// record without what hoso never reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// `MaHoSo`: the filing's id.
     pub filing_id: String,
@@ -78,6 +81,8 @@ pub struct Record {
     pub eid_level2: Option<bool>,
     /// `DuocThanhToanTrucTuyen`: 1 or 2 paid online, 0 or 3 not.
     pub paid_online: Option<bool>,
+    /// `DanhSachLePhi` was sent (an empty list says the filing is free).
+    pub fees_listed: bool,
     pub fees: Vec<Fee>,
     pub supplements: Vec<Supplement>,
 }
@@ -204,6 +209,7 @@ impl Record {
             )),
         })?;
         let mut fees = Vec::new();
+        let fees_listed = matches!(f.object.get("DanhSachLePhi"), Some(Value::Array(_)));
         for (path, item) in f.list("DanhSachLePhi")? {
             let fee = Fields::of(item, &path)?;
             fees.push(Fee {
@@ -223,7 +229,7 @@ impl Record {
                 due_after: s.date("NgayHenTraMoi")?,
             });
         }
-        Ok(Record {
+        let record = Record {
             procedure_code: f.code("MaTTHC")?,
             channel,
             status,
@@ -238,10 +244,97 @@ impl Record {
             digitized: f.flag("HoSoCoThanhPhanSoHoa")?,
             eid_level2: f.flag("TaiKhoanDuocXacThucVoiVNeID")?,
             paid_online,
+            fees_listed,
             fees,
             supplements,
             filing_id,
-        })
+        };
+        record.check(&f)?;
+        Ok(record)
+    }
+
+    /// The dates and dimensions its status needs, so that every record
+    /// taken derives its events (`portal::derive`) without guessing.
+    fn check(&self, f: &Fields<'_>) -> Result<(), FieldError> {
+        let status = self.status.ok_or_else(|| {
+            f.error(
+                "TrangThaiHoSo",
+                "missing: every record says its status (1-10)".into(),
+            )
+        })?;
+        let need = |field: &str, present: bool, what: &str| {
+            if present {
+                Ok(())
+            } else {
+                Err(f.error(field, format!("missing: status {status} ({what}) needs it")))
+            }
+        };
+        match status {
+            1 => need("NgayNopHoSo", self.submitted_at.is_some(), "submitted")?,
+            3 => need(
+                "NgayTuChoi",
+                self.refused_at.is_some(),
+                "not received: refused at intake",
+            )?,
+            _ => need(
+                "NgayTiepNhan",
+                self.received_at.is_some(),
+                "received or later",
+            )?,
+        }
+        if self.received_at.is_some() {
+            need("MaTTHC", self.procedure_code.is_some(), "received or later")?;
+            need("KenhThucHien", self.channel.is_some(), "received or later")?;
+        }
+        match status {
+            8 => need(
+                "NgayKetThucXuLy",
+                self.ended_at.or(self.refused_at).is_some(),
+                "stopped",
+            ),
+            9 => need("NgayKetThucXuLy", self.ended_at.is_some(), "resolved"),
+            10 => need("NgayTra", self.returned_at.is_some(), "returned"),
+            _ => Ok(()),
+        }
+    }
+
+    /// How far the record's filing has come: the stages of its life the
+    /// record shows, each implied by any later one. A newer record of a
+    /// filing shows more stages than an older one, since every change
+    /// the source makes adds one; a correction shows as many. This is the
+    /// first half of the order that picks the record in force (see
+    /// ARCHITECTURE.md, "Portal records").
+    pub fn stages(&self) -> u32 {
+        let status = self.status.unwrap_or(0);
+        let ended = self.ended_at.is_some() || matches!(status, 8..=10);
+        let paid = self.paid_online.is_some();
+        let requested = self
+            .supplements
+            .iter()
+            .filter(|s| s.requested_at.is_some())
+            .count();
+        let back = self
+            .supplements
+            .iter()
+            .filter(|s| s.requested_at.is_some() && s.received_at.is_some())
+            .count();
+        let extensions = self
+            .supplements
+            .iter()
+            .filter(|s| s.requested_at.is_none() && s.due_after.is_some())
+            .count();
+        let flags = [
+            self.submitted_at.is_some(),
+            self.received_at.is_some(),
+            status == 3,
+            status >= 4,
+            status == 6 || paid,
+            paid,
+            status == 7,
+            ended,
+            status == 10 || self.returned_at.is_some(),
+        ];
+        flags.iter().map(|&b| u32::from(b)).sum::<u32>() + (requested + back + extensions) as u32
     }
 }
 
@@ -391,9 +484,13 @@ mod tests {
 
     #[test]
     fn absent_fields_are_steps_not_reached() {
-        let r = Record::parse(&json!({"MaHoSo": 12345}), "data[0]").unwrap();
+        let r = Record::parse(
+            &json!({"MaHoSo": 12345, "TrangThaiHoSo": 1, "NgayNopHoSo": "20260601080000"}),
+            "data[0]",
+        )
+        .unwrap();
         assert_eq!(r.filing_id, "12345");
-        assert_eq!((r.received_at, r.status, r.channel), (None, None, None));
+        assert_eq!((r.received_at, r.status, r.channel), (None, Some(1), None));
         assert!(r.fees.is_empty() && r.supplements.is_empty());
     }
 }

@@ -145,7 +145,8 @@ mod tests {
         let records = json!({
             "service": "DongBoHoSoMC", "session": "t0k3n", "madonvi": "000.00.27.H35",
             "isUpdating": "False",
-            "data": [{"MaHoSo": "A-1", "TrangThaiHoSo": 2}, {"MaHoSo": "A-2"}]
+            "data": [{"MaHoSo": "A-1", "TrangThaiHoSo": 1, "NgayNopHoSo": "20260601080000"},
+                     {"MaHoSo": "A-2", "TrangThaiHoSo": 1, "NgayNopHoSo": 20260601080000_u64}]
         });
         let r = Request::parse(&records).unwrap();
         assert_eq!(r.unit.as_deref(), Some("000.00.27.H35"));
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn a_request_is_refused_whole_with_every_error_listed() {
         let body = json!({"service": "DongBoHoSoMC", "data": [
-            {"MaHoSo": "A-1"},
+            {"MaHoSo": "A-1", "TrangThaiHoSo": 1, "NgayNopHoSo": "20260601080000"},
             {"TrangThaiHoSo": 2},
             {"MaHoSo": "A-3", "NgayTiepNhan": "20261301000000"}
         ]});

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::record::{FieldError, Fields};
 
 /// What a step says of its filing. Times are UTC ms.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Step {
     /// `MaHoSo`.
     pub filing_id: String,

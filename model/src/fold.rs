@@ -391,6 +391,16 @@ impl FilingState {
         self.log.iter().map(|l| (l.seq, l.fp(), l.folded()))
     }
 
+    /// The events folded (neither refused nor resent), in `seq` order:
+    /// `(seq, type, time, offset read at)`. What a filing's move to
+    /// portal records displaces.
+    pub fn folded_events(&self) -> impl Iterator<Item = (u32, EventType, i64, i64)> + '_ {
+        self.log
+            .iter()
+            .filter(|l| l.folded())
+            .map(|l| (l.seq, l.kind(), l.at_ms, l.offset))
+    }
+
     fn attr(&self, shift: u8) -> Option<bool> {
         match (self.attrs >> shift) & 3 {
             0 => None,

@@ -31,6 +31,7 @@ pub mod engine;
 pub mod live;
 pub mod metrics;
 pub mod partition;
+pub mod portal;
 pub mod rejects;
 pub mod replay;
 pub mod restatements;

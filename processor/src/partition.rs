@@ -14,9 +14,12 @@ use crate::cold::{ColdError, ColdTier};
 use crate::completeness::CommuneClock;
 use crate::daily::{DailyAggregates, DayCounts, DayKey};
 use crate::deadlines::Deadlines;
+use crate::portal::PortalFilings;
 use crate::rejects::{Reject, RejectLog};
 use crate::restatements::{Cause, RestatementLog};
 use crate::store::FilingStore;
+
+mod portal_fold;
 
 /// What became of one message.
 #[derive(Debug, PartialEq, Eq)]
@@ -119,6 +122,9 @@ pub struct PartitionTables {
     pub(crate) cold: ColdTier,
     /// Newest event time folded per commune.
     pub(crate) clocks: CommuneClock,
+    /// The filings fed by portal records: their records in force and
+    /// steps (`crate::portal`).
+    pub(crate) portal: PortalFilings,
     /// Which open filings are at risk or overdue (derived from `filings`,
     /// rebuilt on restore, not checkpointed). Until the partition first
     /// reaches its end, folded events leave the timers alone: reading a
@@ -163,6 +169,7 @@ impl PartitionTables {
             restatements: RestatementLog::new(settings.restatements_retained),
             cold: ColdTier::new(partition, None, settings.cold_after_days),
             clocks: CommuneClock::new(),
+            portal: PortalFilings::new(),
             deadlines: Deadlines::new(
                 settings.due_rules.calendar.clone(),
                 settings.at_risk_working_hours,
@@ -259,6 +266,9 @@ impl PartitionTables {
         let was_next = self.next_offset;
         // Never backwards: messages re-read after a resume are behind it.
         self.next_offset = self.next_offset.max(offset + 1);
+        if hoso_model::portal::envelope::Envelope::is_envelope(payload) {
+            return self.fold_envelope(offset, key, payload, timestamp_ms, now, fresh, was_next);
+        }
         let event = match decode_event_with(payload, Some(&self.settings.due_rules)) {
             Ok(e) => e,
             Err(e) => {
@@ -298,6 +308,29 @@ impl PartitionTables {
         // fill records a broker skipped before the checkpoint.)
         if !fresh && self.filings.get(&event.filing_id).is_none() {
             return Ok(FoldResult::Duplicate);
+        }
+        // A filing fed by portal records is their function alone: an
+        // event of the contract for it is refused, whichever came first
+        // (the first record displaces the events folded before it).
+        if self.portal.contains(&event.filing_id) {
+            let reject = Reject {
+                reason: hoso_model::Rejection::Conflict.reason(),
+                detail: format!(
+                    "{} (seq {} of filing {}): {}",
+                    event.kind,
+                    event.seq,
+                    event.filing_id,
+                    portal_fold::FED_BY_RECORDS
+                ),
+                filing_id: Some(event.filing_id.to_string()),
+                event_id: Some(event.event_id.to_string()),
+                key: key.map(<[u8]>::to_vec),
+                payload: payload.to_vec(),
+                partition: self.partition,
+                offset,
+                seen_at_ms: now,
+            };
+            return Ok(self.reject(reject, fresh));
         }
         let closed_before = self.closed_before();
         let cold = &mut self.cold;
@@ -401,10 +434,33 @@ impl PartitionTables {
         closed_before: i32,
         now: i64,
     ) {
+        self.moved_by(r, &event.filing_id, offset, closed_before, now, || {
+            let text = format!(
+                "late `{}` event (seq {}, occurred_at {}) of filing {}",
+                event.kind,
+                event.seq,
+                hoso_model::time::format_utc_ms(event.occurred_at_ms),
+                event.filing_id
+            );
+            Cause::new(text, &*event.filing_id, &*event.event_id)
+        });
+    }
+
+    /// [`Self::moved`] for any change of a filing, `cause` naming it for
+    /// the restatements it makes.
+    fn moved_by(
+        &mut self,
+        r: &crate::store::StoreApply,
+        filing_id: &str,
+        offset: i64,
+        closed_before: i32,
+        now: i64,
+        cause: impl FnOnce() -> Arc<Cause>,
+    ) {
         if self.reached_end && r.deadline_before != r.deadline_after {
             let (province, commune) = (r.after.province, r.after.commune);
             self.deadlines
-                .observe(&event.filing_id, r.deadline_after, province, commune, now);
+                .observe(filing_id, r.deadline_after, province, commune, now);
         }
         if r.before == r.after {
             return;
@@ -420,20 +476,12 @@ impl PartitionTables {
             .map(|k| self.daily.get(*k).unwrap_or_default())
             .collect();
         self.daily.update(&r.before, &r.after);
-        let mut cause: Option<Arc<Cause>> = None;
+        let mut cause = Some(cause);
+        let mut made: Option<Arc<Cause>> = None;
         for (key, old) in closed.into_iter().zip(old) {
             let new = self.daily.get(key).unwrap_or_default();
             if new != old {
-                let cause = cause.get_or_insert_with(|| {
-                    let text = format!(
-                        "late `{}` event (seq {}, occurred_at {}) of filing {}",
-                        event.kind,
-                        event.seq,
-                        hoso_model::time::format_utc_ms(event.occurred_at_ms),
-                        event.filing_id
-                    );
-                    Cause::new(text, &*event.filing_id, &*event.event_id)
-                });
+                let cause = made.get_or_insert_with(|| (cause.take().expect("made once"))());
                 self.closed_changes.push(DayChange {
                     key,
                     old,
@@ -633,6 +681,17 @@ impl PartitionTables {
     pub fn with_clocks(mut self, clocks: CommuneClock) -> Self {
         self.clocks = clocks;
         self
+    }
+
+    /// The same tables with these portal filings (from a checkpoint).
+    pub fn with_portal(mut self, portal: PortalFilings) -> Self {
+        self.portal = portal;
+        self
+    }
+
+    /// The filings fed by portal records.
+    pub fn portal(&self) -> &PortalFilings {
+        &self.portal
     }
 
     /// Moves filings closed longer ago than the horizon to cold files,

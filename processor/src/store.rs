@@ -154,6 +154,42 @@ impl FilingStore {
         })
     }
 
+    /// Replaces a filing's state with the fold of `events` (all read at
+    /// `offset`): a filing fed by portal records is a function of its
+    /// record in force and its steps, so it is folded afresh whenever they
+    /// change. Returns what moved and the state it replaced (recalled from
+    /// a cold file when it went cold). When `recall` fails nothing changed.
+    pub fn rebuild_at<E>(
+        &mut self,
+        filing_id: &str,
+        events: &[Event<'_>],
+        offset: i64,
+        recall: impl FnOnce(&[u8]) -> Result<Option<FilingState>, E>,
+    ) -> Result<(StoreApply, FilingState), E> {
+        let row = self.row_for(filing_id.as_bytes(), recall)?;
+        let mut fresh = FilingState::new();
+        let mut displaced = Vec::new();
+        for ev in events {
+            fresh.apply_at(ev, offset, &mut self.procedures, &mut displaced);
+        }
+        debug_assert!(displaced.is_empty(), "derived events never conflict");
+        let chunk = &mut self.chunks[row >> 16];
+        let state = &mut chunk.states[row & (CHUNK_ROWS - 1)];
+        let (before, deadline_before) = (state.contribution(), state.deadline());
+        let old = std::mem::replace(state, fresh);
+        chunk.dirty = true;
+        Ok((
+            StoreApply {
+                applied: Applied::Folded,
+                before,
+                after: state.contribution(),
+                deadline_before,
+                deadline_after: state.deadline(),
+            },
+            old,
+        ))
+    }
+
     /// The state of a filing, if held.
     pub fn get(&self, filing_id: &str) -> Option<&FilingState> {
         let key = filing_id.as_bytes();

@@ -14,6 +14,7 @@
 //! restatements: see `RestatementLog::encode`
 //! cold tier:    see `ColdTier::encode`
 //! clocks:       see `CommuneClock::encode` (newest event time per commune)
+//! portal:       see `PortalFilings::encode` (records in force and steps)
 //! crc32 of all the above: u32
 //! ```
 //!
@@ -35,6 +36,7 @@ use crate::cold::ColdTier;
 use crate::completeness::CommuneClock;
 use crate::daily::{DailyAggregates, DayCounts};
 use crate::partition::{PartitionTables, Settings};
+use crate::portal::PortalFilings;
 use crate::rejects::RejectLog;
 use crate::restatements::RestatementLog;
 use crate::store::FilingStore;
@@ -58,7 +60,9 @@ const MAGIC: &[u8; 8] = b"HOSOCKP1";
 /// rebuilds the partition from the topic (see `engine::restore`).
 /// 7: restatements are written as runs of the rows one event left, its
 /// cause once per run (version 6's rows, each with its cause, still read).
-const VERSION: u32 = 7;
+/// 8: the filings fed by portal records, each with its record in force
+/// and its steps (a version 6 or 7 checkpoint holds none).
+const VERSION: u32 = 8;
 /// The oldest version this hoso reads.
 const OLDEST: u32 = 6;
 
@@ -98,6 +102,7 @@ pub fn encode(tables: &PartitionTables) -> Vec<u8> {
     tables.restatements.encode(&mut out);
     tables.cold.encode(&mut out);
     tables.clocks.encode(&mut out);
+    tables.portal.encode(&mut out);
     let crc = crc32fast::hash(&out);
     put_u32(&mut out, crc);
     out
@@ -166,6 +171,11 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
     let restatements = RestatementLog::decode(&mut r, usize::MAX, version).map_err(corrupt)?;
     let cold = ColdTier::decode(&mut r, partition, version).map_err(corrupt)?;
     let clocks = CommuneClock::decode(&mut r).map_err(corrupt)?;
+    let portal = if version >= 8 {
+        PortalFilings::decode(&mut r).map_err(corrupt)?
+    } else {
+        PortalFilings::new()
+    };
     if r.remaining() != 0 {
         return Err(CheckpointError::Corrupt(format!(
             "{} bytes after the end",
@@ -183,7 +193,8 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionTables, CheckpointError> {
         restatements,
         cold,
     )
-    .with_clocks(clocks))
+    .with_clocks(clocks)
+    .with_portal(portal))
 }
 
 /// A partition's tables from its latest checkpoint, or fresh tables (to be

@@ -94,10 +94,22 @@ struct Msg {
     bytes: Vec<u8>,
 }
 
+mod portal;
+
+/// The contract's filings of [`contract_filings`] and the portal's of
+/// [`portal::portal_filings`], in one log.
+fn filings() -> impl Strategy<Value = Vec<Msg>> {
+    (contract_filings(), portal::portal_filings()).prop_map(|(mut msgs, portal)| {
+        let n = msgs.len();
+        msgs.extend(portal.into_iter().map(|m| Msg { id: m.id + n, ..m }));
+        msgs
+    })
+}
+
 /// Filings with every event type, repeats, conflicting events at one seq,
 /// reopenings, a second `received` from another commune, seq gaps,
 /// supplements before and after receipt, and messages that are not events.
-fn filings() -> impl Strategy<Value = Vec<Msg>> {
+fn contract_filings() -> impl Strategy<Value = Vec<Msg>> {
     let event = (
         1u32..=9,
         0usize..TYPES.len(),

@@ -272,17 +272,15 @@ impl PartitionTables {
         let event = match decode_event_with(payload, Some(&self.settings.due_rules)) {
             Ok(e) => e,
             Err(e) => {
-                let reject = Reject {
-                    reason: e.reason(),
-                    detail: e.message,
-                    filing_id: None,
-                    event_id: None,
-                    key: key.map(<[u8]>::to_vec),
-                    payload: payload.to_vec(),
-                    partition: self.partition,
+                let reject = Reject::of_message(
+                    e.reason(),
+                    e.message,
+                    key,
+                    payload,
+                    self.partition,
                     offset,
-                    seen_at_ms: now,
-                };
+                    now,
+                );
                 return Ok(self.reject(reject, fresh));
             }
         };
@@ -313,23 +311,22 @@ impl PartitionTables {
         // event of the contract for it is refused, whichever came first
         // (the first record displaces the events folded before it).
         if self.portal.contains(&event.filing_id) {
-            let reject = Reject {
-                reason: hoso_model::Rejection::Conflict.reason(),
-                detail: format!(
+            let reject = Reject::of_message(
+                hoso_model::Rejection::Conflict.reason(),
+                format!(
                     "{} (seq {} of filing {}): {}",
                     event.kind,
                     event.seq,
                     event.filing_id,
                     portal_fold::FED_BY_RECORDS
                 ),
-                filing_id: Some(event.filing_id.to_string()),
-                event_id: Some(event.event_id.to_string()),
-                key: key.map(<[u8]>::to_vec),
-                payload: payload.to_vec(),
-                partition: self.partition,
+                key,
+                payload,
+                self.partition,
                 offset,
-                seen_at_ms: now,
-            };
+                now,
+            )
+            .naming(&event.filing_id, Some(&event.event_id));
             return Ok(self.reject(reject, fresh));
         }
         let closed_before = self.closed_before();
@@ -353,9 +350,9 @@ impl PartitionTables {
         // Events this one took the place of: refused under their own
         // offsets, as final as any refusal (see `hoso_model::fold`).
         for d in &displaced {
-            let reject = Reject {
-                reason: d.why.reason(),
-                detail: format!(
+            let reject = Reject::of_message(
+                d.why.reason(),
+                format!(
                     "{} (seq {} of filing {}, occurred_at {}): displaced by event {} read at \
                      offset {offset}: {}",
                     d.kind,
@@ -365,14 +362,13 @@ impl PartitionTables {
                     event.event_id,
                     d.why
                 ),
-                filing_id: Some(event.filing_id.to_string()),
-                event_id: None,
-                key: key.map(<[u8]>::to_vec),
-                payload: Vec::new(),
-                partition: self.partition,
-                offset: d.offset,
-                seen_at_ms: now,
-            };
+                key,
+                &[],
+                self.partition,
+                d.offset,
+                now,
+            )
+            .naming(&event.filing_id, None);
             if let FoldResult::Rejected { new: Some(r), .. } = self.reject(reject, fresh) {
                 self.displaced.push(*r);
             }
@@ -390,20 +386,19 @@ impl PartitionTables {
                 // Refused, yet it may have displaced folded events (a
                 // `received` with other dimensions above it).
                 self.moved(&r, &event, offset, closed_before, now);
-                let reject = Reject {
-                    reason: why.reason(),
-                    detail: format!(
+                let reject = Reject::of_message(
+                    why.reason(),
+                    format!(
                         "{} (seq {} of filing {}): {why}",
                         event.kind, event.seq, event.filing_id
                     ),
-                    filing_id: Some(event.filing_id.to_string()),
-                    event_id: Some(event.event_id.to_string()),
-                    key: key.map(<[u8]>::to_vec),
-                    payload: payload.to_vec(),
-                    partition: self.partition,
+                    key,
+                    payload,
+                    self.partition,
                     offset,
-                    seen_at_ms: now,
-                };
+                    now,
+                )
+                .naming(&event.filing_id, Some(&event.event_id));
                 self.reject(reject, fresh)
             }
             Applied::Folded => {

@@ -37,6 +37,38 @@ pub struct Reject {
     pub seen_at_ms: i64,
 }
 
+impl Reject {
+    /// The refusal of the message read at (`partition`, `offset`); the
+    /// filing and event it names are added by [`Reject::naming`].
+    pub fn of_message(
+        reason: &'static str,
+        detail: String,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        partition: i32,
+        offset: i64,
+        seen_at_ms: i64,
+    ) -> Reject {
+        Reject {
+            reason,
+            detail,
+            filing_id: None,
+            event_id: None,
+            key: key.map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+            partition,
+            offset,
+            seen_at_ms,
+        }
+    }
+
+    pub fn naming(mut self, filing_id: &str, event_id: Option<&str>) -> Reject {
+        self.filing_id = Some(filing_id.to_string());
+        self.event_id = event_id.map(str::to_string);
+        self
+    }
+}
+
 /// A partition's rejects, the newest `retain` of them.
 #[derive(Debug)]
 pub struct RejectLog {

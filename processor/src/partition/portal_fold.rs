@@ -32,17 +32,15 @@ impl PartitionTables {
         let envelope = match Envelope::parse(payload) {
             Ok(e) => e,
             Err(e) => {
-                let reject = Reject {
-                    reason: "invalid_event",
-                    detail: e.0,
-                    filing_id: None,
-                    event_id: None,
-                    key: key.map(<[u8]>::to_vec),
-                    payload: payload.to_vec(),
-                    partition: self.partition,
+                let reject = Reject::of_message(
+                    "invalid_event",
+                    e.0,
+                    key,
+                    payload,
+                    self.partition,
                     offset,
-                    seen_at_ms: now,
-                };
+                    now,
+                );
                 return Ok(self.reject(reject, fresh));
             }
         };
@@ -109,21 +107,20 @@ impl PartitionTables {
         // are displaced by it, as final as any refusal.
         if first {
             for (seq, kind, at, at_offset) in old.folded_events() {
-                let reject = Reject {
-                    reason: hoso_model::Rejection::Conflict.reason(),
-                    detail: format!(
+                let reject = Reject::of_message(
+                    hoso_model::Rejection::Conflict.reason(),
+                    format!(
                         "{kind} (seq {seq} of filing {filing_id}, occurred_at {}): displaced by \
                          the portal record read at offset {offset}: {FED_BY_RECORDS}",
                         hoso_model::time::format_utc_ms(at),
                     ),
-                    filing_id: Some(filing_id.clone()),
-                    event_id: None,
-                    key: key.map(<[u8]>::to_vec),
-                    payload: Vec::new(),
-                    partition: self.partition,
-                    offset: at_offset,
-                    seen_at_ms: now,
-                };
+                    key,
+                    &[],
+                    self.partition,
+                    at_offset,
+                    now,
+                )
+                .naming(&filing_id, None);
                 if let FoldResult::Rejected { new: Some(r), .. } = self.reject(reject, fresh) {
                     self.displaced.push(*r);
                 }

@@ -15,6 +15,7 @@ use hoso_model::calendar::{
     parse_clock, parse_window,
 };
 use hoso_model::catalogue::{Catalogue, DueRules};
+use hoso_model::portal::unit_map::UnitMap;
 use hoso_model::units::Units;
 use hoso_processor::ProcessorConfig;
 use hoso_query::QueryConfig;
@@ -38,6 +39,8 @@ pub struct Config {
     pub procedures: ProceduresConfig,
     /// The provinces and communes events may name.
     pub units: UnitsConfig,
+    /// Source systems read in their own format (`POST /v1/dvcqg`).
+    pub sources: SourcesConfig,
     /// Tokens and their roles, for SQL on every protocol and for ingest;
     /// none means local mode (loopback only, `hoso`/`hoso`).
     pub auth: AuthConfig,
@@ -50,6 +53,42 @@ pub struct Config {
     /// The official units and `units.files`, read by [`Config::load`].
     #[serde(skip)]
     pub unit_list: Arc<Units>,
+    /// `sources.dvcqg.units_file`, read by [`Config::load`].
+    #[serde(skip)]
+    pub portal_units: Option<Arc<UnitMap>>,
+}
+
+/// Source systems read in their own format.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourcesConfig {
+    /// The National Public Service Portal's synchronisation format
+    /// (`DongBoHoSoMC` records, `CapNhatTienDoHoSoMC` steps).
+    pub dvcqg: DvcqgConfig,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DvcqgConfig {
+    /// A CSV mapping the portal's unit codes (`madonvi`, `DonViXuLy`, e.g.
+    /// `000.00.27.H35`) to official codes: the header
+    /// `unit_code,province_code,commune_code`. Empty: none, and
+    /// `POST /v1/dvcqg` refuses every record, naming this key.
+    pub units_file: PathBuf,
+}
+
+impl DvcqgConfig {
+    pub fn build(&self, units: &Units) -> anyhow::Result<Option<UnitMap>> {
+        if self.units_file.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        let path = &self.units_file;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("sources.dvcqg.units_file: cannot read {}", path.display()))?;
+        UnitMap::parse(&text, units)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("sources.dvcqg.units_file: {}: {e}", path.display()))
+    }
 }
 
 /// The administrative units events may name: the official list of the 34
@@ -262,10 +301,12 @@ impl Default for Config {
             calendar: CalendarConfig::default(),
             procedures: ProceduresConfig::default(),
             units: UnitsConfig::default(),
+            sources: SourcesConfig::default(),
             auth: AuthConfig::default(),
             alerting: AlertingConfig::default(),
             due_rules: DueRules::vietnam(),
             unit_list: Units::official(),
+            portal_units: None,
         }
     }
 }
@@ -346,6 +387,7 @@ impl Config {
             Arc::new(config.calendar.build()?),
         );
         config.unit_list = Arc::new(config.units.build()?);
+        config.portal_units = config.sources.dvcqg.build(&config.unit_list)?.map(Arc::new);
         config.propagate();
         Ok(config)
     }

@@ -180,6 +180,7 @@ pub async fn start(config: Config, roles: Roles) -> anyhow::Result<Running> {
             metrics: IngestMetrics::new(&registry)?,
             due_rules: config.due_rules.clone(),
             units: config.checked_units(),
+            portal_units: config.portal_units.clone(),
         };
         app = app.merge(hoso_ingest::router(Arc::new(state)).layer(
             axum::middleware::from_fn_with_state(auth.clone(), ingest_auth),

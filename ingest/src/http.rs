@@ -1,4 +1,5 @@
-//! `POST /v1/events` (contract: "Default endpoints").
+//! `POST /v1/events` (contract: "Default endpoints"); `POST /v1/dvcqg`,
+//! the portal's format, is `crate::dvcqg::http`.
 //!
 //! 202 `{"accepted": N}` only after Kafka acknowledged all N events; 422
 //! with per-item errors, publishing nothing, when any event is invalid; 413
@@ -18,6 +19,7 @@ use serde_json::json;
 
 use crate::body::{self, Refusal};
 use hoso_model::catalogue::DueRules;
+use hoso_model::portal::unit_map::UnitMap;
 use hoso_model::units::Units;
 
 use crate::config::IngestConfig;
@@ -34,6 +36,9 @@ pub struct IngestState {
     /// The provinces and communes an event may name; `None` checks none
     /// (`units.check = false`).
     pub units: Option<Arc<Units>>,
+    /// The portal's unit codes (`sources.dvcqg.units_file`), for
+    /// `POST /v1/dvcqg`; `None` when no file is configured.
+    pub portal_units: Option<Arc<UnitMap>>,
 }
 
 /// The ingest routes, to merge into a server.
@@ -41,6 +46,7 @@ pub fn router(state: Arc<IngestState>) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .route("/v1/events", post(post_events))
+        .route("/v1/dvcqg", post(crate::dvcqg::http::post_dvcqg))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -49,13 +55,44 @@ async fn post_events(
     State(state): State<Arc<IngestState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let response = handle(&state, body).await;
+    counted(&state, handle(&state, body).await)
+}
+
+/// Counts a request's answer by its status (`hoso_ingest_requests_total`).
+pub(crate) fn counted(state: &IngestState, response: Response) -> Response {
     state
         .metrics
         .requests
         .with_label_values(&[response.status().as_str()])
         .inc();
     response
+}
+
+/// Counts `n` refused items under `why` (`invalid`, `unavailable`).
+pub(crate) fn count_rejected(state: &IngestState, why: &str, n: usize) {
+    state
+        .metrics
+        .rejected
+        .with_label_values(&[why])
+        .inc_by(n as u64);
+}
+
+/// Counts a published request: its acknowledged items and how long
+/// Kafka took.
+pub(crate) fn count_accepted(state: &IngestState, n: usize, started: Instant) {
+    state
+        .metrics
+        .publish_duration
+        .observe(started.elapsed().as_secs_f64());
+    state.metrics.accepted.inc_by(n as u64);
+}
+
+/// A 503 with the configured `Retry-After`.
+pub(crate) fn retry_later(state: &IngestState, mut resp: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&state.config.retry_after_s.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Response {
@@ -103,11 +140,7 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
         .map(|i| (i.key.as_str(), &body[i.payload.clone()]));
     match state.publisher.publish(events).await {
         Ok(n) => {
-            state
-                .metrics
-                .publish_duration
-                .observe(started.elapsed().as_secs_f64());
-            state.metrics.accepted.inc_by(n as u64);
+            count_accepted(state, n, started);
             (StatusCode::ACCEPTED, axum::Json(json!({ "accepted": n }))).into_response()
         }
         Err(e) => unavailable(state, items.len(), &e.to_string()),
@@ -115,11 +148,7 @@ async fn handle(state: &IngestState, body: Result<Bytes, BytesRejection>) -> Res
 }
 
 fn refused(state: &IngestState, r: Refusal) -> Response {
-    state
-        .metrics
-        .rejected
-        .with_label_values(&["invalid"])
-        .inc_by(r.items as u64);
+    count_rejected(state, "invalid", r.items);
     let mut body = json!({ "errors": r.errors });
     if r.more > 0 {
         body["more_errors"] = json!(r.more);
@@ -128,19 +157,12 @@ fn refused(state: &IngestState, r: Refusal) -> Response {
 }
 
 fn unavailable(state: &IngestState, n: usize, reason: &str) -> Response {
-    state
-        .metrics
-        .rejected
-        .with_label_values(&["unavailable"])
-        .inc_by(n as u64);
+    count_rejected(state, "unavailable", n);
     let msg = format!("{reason}; retry the request later (event_id makes a retry safe)");
-    let mut resp = (
+    let resp = (
         StatusCode::SERVICE_UNAVAILABLE,
         axum::Json(json!({ "error": msg })),
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&state.config.retry_after_s.to_string()) {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    resp
+    retry_later(state, resp)
 }

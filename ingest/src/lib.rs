@@ -11,6 +11,7 @@
 
 pub mod body;
 pub mod config;
+pub mod dvcqg;
 pub mod http;
 pub mod import;
 pub mod metrics;

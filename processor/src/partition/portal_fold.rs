@@ -149,7 +149,10 @@ impl PartitionTables {
                         .or_default() += 1;
                 }
             }
-            self.clocks.saw(place.0, place.1, latest);
+            // Where the record in force says the filing is held (a step
+            // names no place of its own).
+            let (province, commune) = (events[0].province, events[0].commune);
+            self.clocks.saw(province, commune, latest);
         }
         self.changed = true;
         Ok(FoldResult::Folded)

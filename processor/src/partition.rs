@@ -689,6 +689,11 @@ impl PartitionTables {
         &self.portal
     }
 
+    /// The restatements kept.
+    pub fn restatement_log(&self) -> &RestatementLog {
+        &self.restatements
+    }
+
     /// Moves filings closed longer ago than the horizon to cold files,
     /// once per day of event time. `Ok(0)` when not due.
     pub fn evict_cold(&mut self) -> Result<usize, ColdError> {

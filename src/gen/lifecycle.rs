@@ -252,7 +252,9 @@ impl Planner<'_> {
                 // An apology letter (form 04) promising a new date.
                 let room = self.calendar.working_ms_between(t, effective_due) as f64;
                 plan.push(EventType::Extended, self.work(t, rng.f64() * room));
-                plan.extended_due_at = self.work(end, 4.0 * HOUR as f64);
+                // Whole seconds, as every date a source sends.
+                let promised = self.work(end, 4.0 * HOUR as f64);
+                plan.extended_due_at = (promised + SECOND - 1).div_euclid(SECOND) * SECOND;
             }
             end.max(effective_due + SECOND)
         } else {

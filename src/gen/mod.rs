@@ -12,6 +12,7 @@ pub mod communes;
 pub mod lifecycle;
 pub mod mix;
 pub mod pace;
+pub mod portal;
 pub mod procedures;
 pub mod rng;
 pub mod sink;

@@ -135,6 +135,17 @@ pub struct Emitted {
     pub kind: EventType,
 }
 
+/// What the stream writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// The contract's events.
+    #[default]
+    Events,
+    /// The portal's items ([`super::portal`]): each event as the record
+    /// after it, a `processing` event as a step.
+    Portal,
+}
+
 /// A filing with events still to emit.
 struct Open {
     plan: Plan,
@@ -161,6 +172,7 @@ pub struct Stream {
     stats: Stats,
     /// Scratch: one commune-day's arrivals.
     arrivals: Vec<(i64, Channel)>,
+    format: Format,
 }
 
 impl Stream {
@@ -179,7 +191,14 @@ impl Stream {
             ordinal: 0,
             stats: Stats::default(),
             arrivals: Vec::new(),
+            format: Format::Events,
         }
+    }
+
+    /// The same stream written in `format`.
+    pub fn with_format(mut self, format: Format) -> Stream {
+        self.format = format;
+        self
     }
 
     /// Moves the end of the window to `end_ms` (later only): the demo's
@@ -362,6 +381,7 @@ impl Stream {
         let plan = &open.plan;
         let commune = &world.communes[open.commune as usize];
         let seq = index + 1;
+        let start = out.len();
 
         out.extend_from_slice(b"{\"event_id\":\"");
         out.extend_from_slice(open.id.as_bytes());
@@ -370,7 +390,7 @@ impl Stream {
         out.extend_from_slice(b"\",\"filing_id\":\"");
         let key_start = out.len();
         out.extend_from_slice(open.id.as_bytes());
-        let key = key_start..out.len();
+        let mut key = key_start..out.len();
         out.extend_from_slice(b"\",\"seq\":");
         push_int(out, seq as u64);
         out.extend_from_slice(b",\"type\":\"");
@@ -435,6 +455,17 @@ impl Stream {
             _ => {}
         }
         out.push(b'}');
+        if self.format == Format::Portal {
+            // The same event, as the portal's item: counted alike.
+            out.truncate(start);
+            let item = if super::portal::is_step(ev.kind) {
+                super::portal::step(&open.id, ev.at)
+            } else {
+                let info = &world.procedures.list[usize::from(plan.procedure)];
+                super::portal::record(plan, index, &open.id, commune, info)
+            };
+            key = super::portal::write_item(out, &item);
+        }
 
         open.next += 1;
         match open.plan.events().get(index + 1) {

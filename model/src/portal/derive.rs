@@ -199,11 +199,23 @@ pub fn events(
     all.extend(undated);
     all.extend(end);
     all.extend(returned);
-    // A status no dated event shows (a withdrawal, a wait for a fee or
-    // for documents, processing under way) is the filing's latest event.
+    // A status no dated event shows (processing under way, a wait for
+    // documents or for a fee, a withdrawal) is the filing's latest event.
+    // The others (1-3, 8-10) are their dated events, and a step after one
+    // of those is newer news than the record.
+    let pending = record
+        .supplements
+        .iter()
+        .any(|s| s.requested_at.is_some() && s.received_at.is_none());
+    let undated_status = match status {
+        4 | 6 | 7 => true,
+        5 => !pending,
+        _ => false,
+    };
     if let Some(kind) = of_code(status)
+        && undated_status
+        && received.is_some()
         && !all.last().is_some_and(|d| shows(d.kind, status))
-        && (received.is_some() || matches!(kind, EventType::Submitted))
     {
         let at = all.last().map_or(last, |d| d.at);
         all.push(Draft::new(kind, at));

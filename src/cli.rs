@@ -211,6 +211,9 @@ pub enum FormatArg {
     Ndjson,
     /// A header row of the contract's field names, one event per row.
     Csv,
+    /// The National Public Service Portal's records and steps: a JSON
+    /// array, or one record, step or request body per line.
+    Dvcqg,
 }
 
 impl ImportArgs {
@@ -220,6 +223,7 @@ impl ImportArgs {
             format: self.format.map(|f| match f {
                 FormatArg::Ndjson => Format::Ndjson,
                 FormatArg::Csv => Format::Csv,
+                FormatArg::Dvcqg => Format::Dvcqg,
             }),
             report: self.report.clone(),
             options: ImportOptions {
@@ -350,9 +354,26 @@ pub struct GenArgs {
     /// a month in about 4.3 minutes).
     #[arg(long, value_name = "X")]
     pub speedup: Option<f64>,
+    /// What to write: the contract's events, or the same filings as the
+    /// National Public Service Portal's records and steps (`dvcqg`: one
+    /// JSON object per line, for `hoso import` or POST /v1/dvcqg; needs
+    /// --out).
+    #[arg(long, value_enum, default_value_t = GenFormat::Events)]
+    pub format: GenFormat,
+    /// With --format dvcqg: also write the units file mapping the records'
+    /// unit codes (for `sources.dvcqg.units_file`).
+    #[arg(long, value_name = "FILE")]
+    pub units_out: Option<PathBuf>,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `hoso gen --format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenFormat {
+    Events,
+    Dvcqg,
 }
 
 impl GenArgs {
@@ -412,6 +433,11 @@ impl GenArgs {
                 Some(p) => Destination::Ndjson(p.clone()),
                 None => Destination::Kafka,
             },
+            format: match self.format {
+                GenFormat::Events => crate::r#gen::Format::Events,
+                GenFormat::Dvcqg => crate::r#gen::Format::Portal,
+            },
+            units_out: self.units_out.clone(),
             progress: !self.no_progress,
         })
     }

@@ -162,6 +162,7 @@ pub async fn run(
     let options = ImportOptions {
         due_rules: config.due_rules.clone(),
         units: config.checked_units(),
+        portal_units: config.portal_units.clone(),
         ..request.options.clone()
     };
     let summary = importer::import(

@@ -39,7 +39,17 @@ pub fn envelopes(
         }],
         count: 1,
     })?;
-    let request = Request::parse(&value)?;
+    envelopes_of(&value, dues, units, ingested_at_ms)
+}
+
+/// [`envelopes`] of a body already read as JSON.
+pub fn envelopes_of(
+    value: &serde_json::Value,
+    dues: &DueRules,
+    units: Option<&UnitMap>,
+    ingested_at_ms: i64,
+) -> Result<Vec<Publishable>, Refused> {
+    let request = Request::parse(value)?;
     let mut errors = Vec::new();
     let mut count = 0;
     let mut refuse = |field: String, message: String| {

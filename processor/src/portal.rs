@@ -61,6 +61,9 @@ pub enum Offered {
     Newer,
     /// As many stages, ingested later: a correction at the source.
     Correction,
+    /// The record in force sent again, later: only its stamp moved (so
+    /// the record in force is the same in every order), nothing to fold.
+    Restamped,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +102,7 @@ impl PortalFilings {
             None => Offered::First,
             Some(cur) => match candidate.cmp_key(cur) {
                 Ordering::Greater if candidate.stages > cur.stages => Offered::Newer,
+                Ordering::Greater if candidate.bytes() == cur.bytes() => Offered::Restamped,
                 Ordering::Greater => Offered::Correction,
                 _ => Offered::Unchanged,
             },
@@ -255,6 +259,7 @@ mod tests {
         let mut p = PortalFilings::new();
         assert_eq!(p.offer_record(in_force(2, None, 10)), Offered::First);
         assert_eq!(p.offer_record(in_force(2, None, 10)), Offered::Unchanged);
+        assert_eq!(p.offer_record(in_force(2, None, 12)), Offered::Restamped);
         let end = Some("20260602100000");
         assert_eq!(p.offer_record(in_force(9, end, 20)), Offered::Newer);
         assert_eq!(p.offer_record(in_force(2, None, 50)), Offered::Unchanged);

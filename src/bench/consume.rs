@@ -106,6 +106,8 @@ pub async fn prefill(
             mix: Mix::default(),
             pace: Pace::Fast,
             destination: Destination::Kafka,
+            format: crate::r#gen::Format::Events,
+            units_out: None,
             progress: true,
         };
         eprintln!(

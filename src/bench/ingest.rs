@@ -49,6 +49,8 @@ pub fn bodies(events: u64, batch: usize, seed: u64) -> anyhow::Result<Vec<(usize
         mix: Mix::default(),
         pace: Pace::Fast,
         destination: Destination::Kafka,
+        format: crate::r#gen::Format::Events,
+        units_out: None,
         progress: false,
     };
     let world = Arc::new(crate::r#gen::world(&opts)?);

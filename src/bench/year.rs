@@ -177,6 +177,8 @@ pub fn run(config: &Config, opts: &YearOptions) -> anyhow::Result<Year> {
         mix: Mix::default(),
         pace: Pace::Fast,
         destination: Destination::Kafka,
+        format: crate::r#gen::Format::Events,
+        units_out: None,
         progress: false,
     };
     let world = Arc::new(crate::r#gen::world(&gen_opts)?);

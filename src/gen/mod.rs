@@ -39,6 +39,7 @@ use communes::CommuneSource;
 use mix::Mix;
 use pace::{Pace, Pacer};
 use sink::{Batch, Output};
+pub use stream::Format;
 use stream::{Stats, Stream, World};
 
 /// A run that cannot go on, and whose fault it is.
@@ -78,6 +79,11 @@ pub struct GenOptions {
     pub mix: Mix,
     pub pace: Pace,
     pub destination: Destination,
+    /// The contract's events, or the portal's records and steps.
+    pub format: Format,
+    /// Where to write the units file that maps the portal format's unit
+    /// codes (`sources.dvcqg.units_file`).
+    pub units_out: Option<PathBuf>,
     /// Show a progress bar when stderr is a terminal.
     pub progress: bool,
 }
@@ -201,6 +207,18 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<GenReport> {
     let world = Arc::new(world(&opts)?);
+    if opts.format == Format::Portal && opts.destination == Destination::Kafka {
+        return Err(GenError::Usage(
+            "--format dvcqg writes the portal's records for `hoso import` or POST /v1/dvcqg \
+             (add --out FILE); they reach Kafka through ingest, which maps their units"
+                .into(),
+        )
+        .into());
+    }
+    if let Some(path) = &opts.units_out {
+        std::fs::write(path, portal::units_csv(&world.communes))
+            .map_err(|e| GenError::Output(format!("{}: {e}", path.display())))?;
+    }
     let sent = Arc::new(AtomicU64::new(0));
     let (output, publishing, destination) = match &opts.destination {
         Destination::Ndjson(path) => (
@@ -240,8 +258,9 @@ pub async fn run(
     let generator = {
         let (world, bar, sent, cancel) = (world.clone(), bar.clone(), sent.clone(), cancel.clone());
         let (start_day, days, pace) = (opts.start_day, opts.days, opts.pace);
+        let format = opts.format;
         tokio::task::spawn_blocking(move || {
-            let mut stream = Stream::new(world, start_day, days);
+            let mut stream = Stream::new(world, start_day, days).with_format(format);
             let origin = arrivals::midnight(start_day);
             let pacer = Pacer::new(pace, origin);
             let result = generate(&mut stream, output, &pacer, origin, &bar, &sent, &cancel);

@@ -35,6 +35,8 @@ async fn generated_events_fold_into_realistic_views() {
         },
         pace: Pace::Fast,
         destination: Destination::Kafka,
+        format: hoso::r#gen::Format::Events,
+        units_out: None,
         progress: false,
     };
     let report = hoso::r#gen::run(opts, &config, CancellationToken::new())

@@ -14,6 +14,7 @@
 //! identify an event.
 
 pub mod csv;
+mod portal;
 pub mod read;
 
 use std::future::Future;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hoso_model::catalogue::DueRules;
+use hoso_model::portal::unit_map::UnitMap;
 use hoso_model::units::Units;
 use tokio::sync::mpsc;
 
@@ -39,6 +41,11 @@ pub enum Format {
     Ndjson,
     /// A header row of contract field names, then one event per row.
     Csv,
+    /// The National Public Service Portal's records and steps
+    /// (`DongBoHoSoMC`, `CapNhatTienDoHoSoMC`): a JSON array of them, one
+    /// per line, or whole request bodies (`{"data": [...]}`) one per line.
+    /// Never told by the name: `--format dvcqg`.
+    Dvcqg,
 }
 
 impl Format {
@@ -64,7 +71,8 @@ impl FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "ndjson" | "jsonl" => Ok(Format::Ndjson),
             "csv" => Ok(Format::Csv),
-            other => Err(format!("unknown format {other:?}: ndjson or csv")),
+            "dvcqg" => Ok(Format::Dvcqg),
+            other => Err(format!("unknown format {other:?}: ndjson, csv or dvcqg")),
         }
     }
 }
@@ -165,6 +173,9 @@ pub struct ImportOptions {
     pub due_rules: DueRules,
     /// The provinces and communes an event may name; `None` checks none.
     pub units: Option<Arc<Units>>,
+    /// The portal's unit codes (`sources.dvcqg.units_file`), for
+    /// [`Format::Dvcqg`] files.
+    pub portal_units: Option<Arc<UnitMap>>,
 }
 
 impl Default for ImportOptions {
@@ -174,6 +185,7 @@ impl Default for ImportOptions {
             max_in_flight_batches: 8,
             due_rules: DueRules::vietnam(),
             units: Some(Units::official()),
+            portal_units: None,
         }
     }
 }
@@ -258,9 +270,14 @@ pub async fn import(
         let progress = progress.clone();
         let dues = options.due_rules.clone();
         let units = options.units.clone();
+        let portal_units = options.portal_units.clone();
         tokio::task::spawn_blocking(move || {
             let on_bytes = move |n| progress.read_bytes(n);
-            let rules = (&dues, units.as_deref());
+            let rules = Rules {
+                dues: &dues,
+                units: units.as_deref(),
+                portal: portal::Portal::new(portal_units.as_deref()),
+            };
             read_sources(&sources, batch_events, rules, rejections, &on_bytes, &tx)
         })
     };
@@ -332,10 +349,21 @@ pub async fn import(
 
 /// The reader thread: every source, line by line, into batches on `tx`.
 /// Stops early when `tx` closes.
+/// What a line is checked against.
+struct Rules<'a> {
+    dues: &'a DueRules,
+    units: Option<&'a Units>,
+    portal: portal::Portal<'a>,
+}
+
 fn read_sources(
     sources: &[Source],
     batch_events: usize,
-    (dues, units): (&DueRules, Option<&Units>),
+    Rules {
+        dues,
+        units,
+        mut portal,
+    }: Rules<'_>,
     mut rejections: Rejections,
     on_bytes: &OnBytes<'_>,
     tx: &mpsc::Sender<Batch>,
@@ -359,6 +387,7 @@ fn read_sources(
             Ok(reader) => match source.format {
                 Format::Ndjson => out.ndjson(&file, reader),
                 Format::Csv => out.csv(&file, reader),
+                Format::Dvcqg => out.dvcqg(&file, reader, &mut portal),
             },
             Err(e) => out.reject(&file, 1, format!("cannot read the file: {e}")),
         };
@@ -417,17 +446,20 @@ impl Reader<'_> {
     fn event(&mut self, file: &str, line: u64, payload: &[u8]) -> io::Result<()> {
         match crate::validate(payload, self.dues, self.units) {
             Ok(ev) => {
-                self.batch.push(&ev.filing_id, payload);
-                if self.batch.len() >= self.batch_events
-                    || self.batch.bytes.len() >= MAX_BATCH_BYTES
-                {
-                    let full = std::mem::take(&mut self.batch);
-                    // Closed: Kafka failed or the import was stopped.
-                    self.stopped = self.tx.blocking_send(full).is_err();
-                }
+                self.publish(&ev.filing_id, payload);
                 Ok(())
             }
             Err(e) => self.reject(file, line, e),
+        }
+    }
+
+    /// Adds a valid message to the batch, handing the batch over when full.
+    fn publish(&mut self, key: &str, payload: &[u8]) {
+        self.batch.push(key, payload);
+        if self.batch.len() >= self.batch_events || self.batch.bytes.len() >= MAX_BATCH_BYTES {
+            let full = std::mem::take(&mut self.batch);
+            // Closed: Kafka failed or the import was stopped.
+            self.stopped = self.tx.blocking_send(full).is_err();
         }
     }
 
@@ -440,6 +472,18 @@ impl Reader<'_> {
     }
 
     fn ndjson(&mut self, file: &str, reader: impl io::BufRead) -> io::Result<()> {
+        // Published as read, like ingest: unknown fields travel on.
+        self.lines_of(file, reader, |r, number, text| r.event(file, number, text))
+    }
+
+    /// Hands every non-blank line of `reader`, trimmed, to `each` with its
+    /// number (from 1); rejects a line too long to be a message.
+    fn lines_of(
+        &mut self,
+        file: &str,
+        reader: impl io::BufRead,
+        mut each: impl FnMut(&mut Self, u64, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut lines = Lines::new(reader, MAX_LINE_BYTES);
         let mut at = 1;
         loop {
@@ -457,9 +501,8 @@ impl Reader<'_> {
                 Line::Text(text) => {
                     let text = text.trim_ascii();
                     if !text.is_empty() {
-                        // Published as read, like ingest: unknown fields travel on.
                         self.lines += 1;
-                        self.event(file, number, text)?;
+                        each(self, number, text)?;
                     }
                 }
                 Line::TooLong { bytes } => {

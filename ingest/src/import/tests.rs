@@ -63,6 +63,10 @@ struct Read {
 }
 
 fn read(sources: &[Source], batch_events: usize) -> Read {
+    read_with(sources, batch_events, None)
+}
+
+fn read_with(sources: &[Source], batch_events: usize, portal_units: Option<&UnitMap>) -> Read {
     let (tx, mut rx) = mpsc::channel(10_000);
     let report = Shared::default();
     let rejections = Rejections::new(3, Some(Box::new(report.clone()))).unwrap();
@@ -73,10 +77,11 @@ fn read(sources: &[Source], batch_events: usize) -> Read {
     let outcome = read_sources(
         sources,
         batch_events,
-        (
-            &DueRules::vietnam(),
-            Some(&hoso_model::units::Units::official()),
-        ),
+        Rules {
+            dues: &DueRules::vietnam(),
+            units: Some(&hoso_model::units::Units::official()),
+            portal: portal::Portal::new(portal_units),
+        },
         rejections,
         &on_bytes,
         &tx,
@@ -306,14 +311,100 @@ fn reading_stops_when_publishing_stops() {
     let outcome = read_sources(
         &[file.clone(), file],
         10,
-        (
-            &DueRules::vietnam(),
-            Some(&hoso_model::units::Units::official()),
-        ),
+        Rules {
+            dues: &DueRules::vietnam(),
+            units: Some(&hoso_model::units::Units::official()),
+            portal: portal::Portal::new(None),
+        },
         rejections,
         &|_| {},
         &tx,
     );
     assert!(outcome.lines <= 10, "{}", outcome.lines);
     assert_eq!(outcome.files, 1, "the second file is not begun");
+}
+
+// ---- portal records ----
+
+fn portal_units() -> UnitMap {
+    UnitMap::parse(
+        "unit_code,province_code,commune_code\n000.00.27.H35,01,00004\n",
+        &hoso_model::units::Units::official(),
+    )
+    .unwrap()
+}
+
+fn record(id: &str, status: u8) -> serde_json::Value {
+    let mut v = serde_json::json!({"MaHoSo": id, "MaTTHC": "1.001193", "KenhThucHien": 1,
+        "NgayNopHoSo": "20250701080000", "NgayTiepNhan": "20250701080000",
+        "NgayHenTra": "20250702170000", "TrangThaiHoSo": status,
+        "DonViXuLy": "000.00.27.H35", "ChuHoSo": "Nguyễn Văn A"});
+    if status == 9 {
+        v["NgayKetThucXuLy"] = serde_json::json!("20250702090000");
+    }
+    v
+}
+
+fn portal_source(dir: &Path, name: &str, bytes: &[u8]) -> Source {
+    let mut s = write(dir, name, bytes);
+    s.format = Format::Dvcqg;
+    s
+}
+
+#[test]
+fn portal_files_of_every_shape_are_read_and_their_bad_records_reported() {
+    let d = dir("portal");
+    let array = serde_json::to_vec(&vec![record("A-1", 2), record("A-1", 9)]).unwrap();
+    let mut bad = record("A-3", 2);
+    bad["KenhThucHien"] = serde_json::json!(9);
+    let lines = format!(
+        "{}\n\n{}\n{{not json\n{}\n",
+        record("A-2", 2),
+        serde_json::json!({"service": "CapNhatTienDoHoSoMC", "data": [
+            {"MaHoSo": "A-2", "ThoiDiemXuLy": "20250701090000", "NguoiXuLy": "Trần B"}]}),
+        bad
+    );
+    let sources = [
+        portal_source(&d, "export.json", &array),
+        portal_source(&d, "sync.ndjson.gz", &gzip(lines.as_bytes())),
+    ];
+    let r = read_with(&sources, 100, Some(&portal_units()));
+    let keys: Vec<&str> = r.published.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["A-1", "A-1", "A-2", "A-2"]);
+    for (_, payload) in &r.published {
+        let e = hoso_model::portal::envelope::Envelope::parse(payload.as_bytes()).unwrap();
+        assert!(
+            !payload.contains("Nguyễn") && !payload.contains("Trần"),
+            "{payload}"
+        );
+        if e.record.is_some() {
+            assert_eq!(e.place().unwrap(), (1, 4));
+        }
+    }
+    // Later in the files, later stamped.
+    let stamp = |i: usize| {
+        hoso_model::portal::envelope::Envelope::parse(r.published[i].1.as_bytes())
+            .unwrap()
+            .ingested_at_ms
+    };
+    assert!(stamp(0) < stamp(1) && stamp(1) < stamp(2));
+    let got = rejected(&r);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!((got[0].0.as_str(), got[0].1), ("sync.ndjson.gz", 4));
+    assert!(
+        got[0].2.starts_with("(body): not JSON") || got[0].2.contains("not JSON"),
+        "{got:?}"
+    );
+    assert_eq!(got[1].1, 5);
+    assert!(got[1].2.contains("data[0].KenhThucHien"), "{got:?}");
+    assert_eq!(r.outcome.lines, 6);
+}
+
+#[test]
+fn a_portal_file_without_a_units_file_rejects_every_record_naming_the_key() {
+    let d = dir("portal-units");
+    let src = portal_source(&d, "r.ndjson", record("A-1", 2).to_string().as_bytes());
+    let r = read_with(&[src], 100, None);
+    assert!(r.published.is_empty());
+    assert!(rejected(&r)[0].2.contains("sources.dvcqg.units_file"));
 }

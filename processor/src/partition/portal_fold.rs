@@ -68,7 +68,7 @@ impl PartitionTables {
                     offset,
                 });
                 match offered {
-                    Offered::Unchanged => return Ok(FoldResult::Duplicate),
+                    Offered::Unchanged | Offered::Restamped => return Ok(FoldResult::Duplicate),
                     Offered::First => "record",
                     Offered::Newer => "newer record",
                     Offered::Correction => "corrected record",

@@ -180,6 +180,13 @@ pub struct DemoArgs {
     /// configured (local mode needs none).
     #[arg(long, env = "HOSO_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// What the demo sends: the contract's events (POST /v1/events), or the
+    /// same filings as the portal's records and steps (POST /v1/dvcqg, as a
+    /// province's system synchronises with the National Public Service
+    /// Portal; `hoso up` maps the demo's unit codes unless
+    /// sources.dvcqg.units_file is set).
+    #[arg(long, value_enum, default_value_t = GenFormat::Events)]
+    pub demo_format: GenFormat,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -369,11 +376,20 @@ pub struct GenArgs {
     pub no_progress: bool,
 }
 
-/// `hoso gen --format`.
+/// `hoso gen --format`, `--demo-format`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GenFormat {
     Events,
     Dvcqg,
+}
+
+impl GenFormat {
+    pub fn stream_format(self) -> crate::r#gen::Format {
+        match self {
+            GenFormat::Events => crate::r#gen::Format::Events,
+            GenFormat::Dvcqg => crate::r#gen::Format::Portal,
+        }
+    }
 }
 
 impl GenArgs {
@@ -433,10 +449,7 @@ impl GenArgs {
                 Some(p) => Destination::Ndjson(p.clone()),
                 None => Destination::Kafka,
             },
-            format: match self.format {
-                GenFormat::Events => crate::r#gen::Format::Events,
-                GenFormat::Dvcqg => crate::r#gen::Format::Portal,
-            },
+            format: self.format.stream_format(),
             units_out: self.units_out.clone(),
             progress: !self.no_progress,
         })

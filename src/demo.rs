@@ -15,7 +15,8 @@ use tracing::{info, warn};
 
 use crate::r#gen::communes::{self, CommuneSource};
 use crate::r#gen::mix::Mix;
-use crate::r#gen::stream::{Stream, World};
+use crate::r#gen::portal;
+use crate::r#gen::stream::{Format, Stream, World};
 
 /// Events per request to ingest.
 const BATCH_EVENTS: usize = 5_000;
@@ -40,6 +41,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// The bearer token ingest wants, when tokens are configured.
     pub token: Option<String>,
+    /// The contract's events, or the portal's records and steps.
+    pub format: Format,
 }
 
 pub fn now_ms() -> i64 {
@@ -69,9 +72,67 @@ pub fn stream(opts: &DemoOptions, now_ms: i64) -> anyhow::Result<Stream> {
     )?;
     let world = Arc::new(World::new(communes, mix, opts.seed)?);
     let days = opts.backfill_days.clamp(0, 3660) as i32;
-    let mut stream = Stream::new(world, local_day(now_ms) - days, days as u32);
+    let mut stream =
+        Stream::new(world, local_day(now_ms) - days, days as u32).with_format(opts.format);
     stream.extend_to(now_ms);
     Ok(stream)
+}
+
+/// The units file of the demo's communes in the portal format
+/// ([`portal::unit_code`]), checked against `units`.
+pub fn portal_units(
+    opts: &DemoOptions,
+    units: &hoso_model::units::Units,
+) -> anyhow::Result<hoso_model::portal::unit_map::UnitMap> {
+    let stream = stream(opts, now_ms())?;
+    let csv = portal::units_csv(&stream.world().communes);
+    hoso_model::portal::unit_map::UnitMap::parse(&csv, units)
+        .map_err(|e| anyhow::anyhow!("the demo's unit codes: {e}"))
+}
+
+/// One batch of the stream as request bodies: NDJSON events for
+/// `/v1/events`, or a records and a steps request for `/v1/dvcqg`.
+fn next_bodies(stream: &mut Stream, format: Format) -> Vec<Vec<u8>> {
+    let mut events = Vec::new();
+    let (mut records, mut steps) = (Vec::new(), Vec::new());
+    let mut count = 0;
+    let mut item = Vec::new();
+    while count < BATCH_EVENTS {
+        item.clear();
+        let Some(e) = stream.next_into(&mut item) else {
+            break;
+        };
+        count += 1;
+        let out = match format {
+            Format::Events => &mut events,
+            Format::Portal if portal::is_step(e.kind) => &mut steps,
+            Format::Portal => &mut records,
+        };
+        if !out.is_empty() && format == Format::Portal {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item);
+        if format == Format::Events {
+            out.push(b'\n');
+        }
+    }
+    let request = |service: &str, items: Vec<u8>| {
+        let mut body = format!("{{\"service\":\"{service}\",\"data\":[").into_bytes();
+        body.extend_from_slice(&items);
+        body.extend_from_slice(b"]}");
+        body
+    };
+    let mut bodies = Vec::new();
+    if !events.is_empty() {
+        bodies.push(events);
+    }
+    if !records.is_empty() {
+        bodies.push(request(hoso_model::portal::request::RECORDS, records));
+    }
+    if !steps.is_empty() {
+        bodies.push(request(hoso_model::portal::request::STEPS, steps));
+    }
+    bodies
 }
 
 /// Sends the feed until `cancel`.
@@ -83,25 +144,26 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> anyhow::Result
         "demo: backfilling"
     );
     let client = reqwest::Client::new();
-    let url = format!("{}/v1/events", opts.url.trim_end_matches('/'));
+    let path = match opts.format {
+        Format::Events => "/v1/events",
+        Format::Portal => "/v1/dvcqg",
+    };
+    let url = format!("{}{path}", opts.url.trim_end_matches('/'));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut live = 0u64;
     let mut backfilled = false;
     loop {
         // Everything due by now, in requests of BATCH_EVENTS.
         loop {
-            let mut body = Vec::new();
-            let mut count = 0;
-            while count < BATCH_EVENTS && stream.next_into(&mut body).is_some() {
-                body.push(b'\n');
-                count += 1;
-            }
-            if count == 0 {
+            let bodies = next_bodies(&mut stream, opts.format);
+            if bodies.is_empty() {
                 break;
             }
-            send(&client, &url, opts.token.as_deref(), body, &cancel).await?;
-            if cancel.is_cancelled() {
-                return Ok(());
+            for body in bodies {
+                send(&client, &url, opts.token.as_deref(), body, &cancel).await?;
+                if cancel.is_cancelled() {
+                    return Ok(());
+                }
             }
         }
         if !backfilled {
@@ -125,8 +187,8 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> anyhow::Result
     }
 }
 
-/// Posts one NDJSON batch, retrying while ingest answers 503 (safe: the
-/// event ids deduplicate).
+/// Posts one batch, retrying while ingest answers 503 (safe: event ids,
+/// and records sent twice, change nothing).
 async fn send(
     client: &reqwest::Client,
     url: &str,
@@ -140,7 +202,14 @@ async fn send(
             request = request.bearer_auth(token);
         }
         let resp = request
-            .header("content-type", "application/x-ndjson")
+            .header(
+                "content-type",
+                if body.first() == Some(&b'{') && body.starts_with(b"{\"service\"") {
+                    "application/json"
+                } else {
+                    "application/x-ndjson"
+                },
+            )
             .body(body.clone())
             .send()
             .await;
@@ -180,6 +249,7 @@ mod tests {
             live_rate_per_s: 5,
             seed,
             token: None,
+            format: Format::Events,
         }
     }
 
@@ -196,5 +266,32 @@ mod tests {
         }
         assert_eq!(a, events(7));
         assert_ne!(a, events(8));
+    }
+
+    #[test]
+    fn the_portal_backfill_is_taken_whole_by_ingest() {
+        let now = 1_751_900_000_000;
+        let o = DemoOptions {
+            format: Format::Portal,
+            communes_csv: Some("model/data/communes.csv".into()),
+            ..opts(7)
+        };
+        let units = portal_units(&o, &hoso_model::units::Units::official()).unwrap();
+        let mut stream = stream(&o, now).unwrap();
+        let (mut requests, mut items) = (0, 0);
+        loop {
+            let bodies = next_bodies(&mut stream, Format::Portal);
+            if bodies.is_empty() {
+                break;
+            }
+            for body in bodies {
+                let dues = hoso_model::catalogue::DueRules::vietnam();
+                let out = hoso_ingest::dvcqg::envelopes(&body, &dues, Some(&units), now)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                requests += 1;
+                items += out.len();
+            }
+        }
+        assert!(requests >= 2 && items > 100, "{requests} requests, {items} items");
     }
 }

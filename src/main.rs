@@ -52,6 +52,7 @@ fn demo_options(url: String, a: &DemoArgs) -> DemoOptions {
         live_rate_per_s: a.live_rate_per_s,
         seed: a.seed,
         token: a.token.clone(),
+        format: a.demo_format.stream_format(),
     }
 }
 
@@ -151,6 +152,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         if config.query.communes_file.is_empty() && args.communes_csv.is_file() {
             config.query.communes_file = args.communes_csv.display().to_string();
         }
+        // The demo's unit codes, unless a units file is configured.
+        if config.portal_units.is_none() && args.demo_format == hoso::cli::GenFormat::Dvcqg {
+            let opts = demo_options(String::new(), args);
+            config.portal_units = Some(std::sync::Arc::new(demo::portal_units(
+                &opts,
+                &config.unit_list,
+            )?));
+        }
     }
     let local = config.auth.tokens.is_empty();
     let query = config.query.clone();
@@ -184,7 +193,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     if roles.ingest {
-        println!("hoso: ingest at http://{addr}/v1/events");
+        println!(
+            "hoso: ingest at http://{addr}/v1/events, portal records (DongBoHoSoMC) at http://{addr}/v1/dvcqg"
+        );
     }
     let token = running.cancel_token();
     if let Some(args) = demo_args {

@@ -292,6 +292,9 @@ mod tests {
                 items += out.len();
             }
         }
-        assert!(requests >= 2 && items > 100, "{requests} requests, {items} items");
+        assert!(
+            requests >= 2 && items > 100,
+            "{requests} requests, {items} items"
+        );
     }
 }

@@ -2,79 +2,22 @@
 //! events flow, the processor restarted from its checkpoints each time ends
 //! with exactly the tables of a processor that read the whole log once.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::harness::{
-    Broker, Hoso, assert_same_rows, filing_events, free_port, produce, test_config, topic,
-    wait_for, wait_http_ok,
+    Broker, Hoso, UpProcess, assert_same_rows, filing_events, produce, spawn_up, sql_at,
+    test_config, topic, wait_for, wait_http_ok,
 };
 
 const FILINGS: usize = 62_000;
 const KILLS: usize = 20;
 
-struct Process {
-    child: Child,
-    base: String,
-}
-
-/// A failing assertion must not leave a `hoso up` running.
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_up(brokers: &str, topic: &str, data_dir: &PathBuf, log: &PathBuf) -> Process {
-    let port = free_port();
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hoso"))
-        .args([
-            "up",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--brokers",
-            brokers,
-            "--topic",
-            topic,
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("HOSO_KAFKA__PARTITIONS", "3")
-        .env("HOSO_PROCESSOR__CHECKPOINT_INTERVAL_MS", "150")
-        .env("HOSO_PROCESSOR__GROUP_ID", format!("crash-{topic}"))
-        // The Postgres port is not under test; other processes may hold 5433.
-        .env("HOSO_QUERY__POSTGRES_LISTEN", "")
-        .env("HOSO_QUERY__FLIGHT_LISTEN", "")
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .expect("hoso binary starts");
-    Process {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn sql(http: &reqwest::Client, base: &str, q: &str) -> Option<Vec<Value>> {
-    let r = http
-        .post(format!("{base}/v1/sql"))
-        .body(q.to_string())
-        .send()
-        .await
-        .ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    r.json().await.ok()
+fn start_up(broker: &Broker, topic: &str, data_dir: &Path, log: &Path) -> UpProcess {
+    let group = format!("crash-{topic}");
+    spawn_up(0, (&broker.addr, topic, &group), data_dir, log, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +31,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
     let log = std::env::temp_dir().join(format!("hoso-e2e-{topic}.log"));
     let http = reqwest::Client::new();
 
-    let mut up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+    let mut up = start_up(&broker, &topic, &data_dir, &log);
     let ready = wait_http_ok(
         &http,
         &format!("{}/readyz", up.base),
@@ -116,7 +59,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         tokio::time::sleep(Duration::from_millis(150 + seed % 600)).await;
         up.child.kill().expect("SIGKILL");
         up.child.wait().unwrap();
-        up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+        up = start_up(&broker, &topic, &data_dir, &log);
     }
     feeder.await.unwrap();
 
@@ -124,7 +67,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
     let count = "SELECT count(*) AS n, CAST(sum(last_seq) AS BIGINT) AS events FROM filings";
     let want = serde_json::json!([{"n": FILINGS, "events": total}]);
     let settled = wait_for(Duration::from_secs(60), || async {
-        sql(&http, &up.base, count)
+        sql_at(&http, &up.base, count)
             .await
             .is_some_and(|rows| Value::Array(rows) == want)
     })
@@ -144,7 +87,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
             .collect();
         panic!(
             "after {KILLS} kills: {:?} of {total}\n{}\n(log: {})",
-            sql(&http, &up.base, count).await,
+            sql_at(&http, &up.base, count).await,
             lines.join("\n"),
             log.display()
         );
@@ -172,7 +115,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         "SELECT * FROM filings ORDER BY filing_id",
         "SELECT * FROM daily_stats ORDER BY day, province_code, commune_code",
     ] {
-        let survivor = sql(&http, &up.base, q).await.expect("survivor answers");
+        let survivor = sql_at(&http, &up.base, q).await.expect("survivor answers");
         assert_same_rows(q, &survivor, &reference.sql(q).await);
     }
     reference.stop().await;
@@ -206,7 +149,7 @@ async fn a_checkpoint_that_cannot_be_read_stops_hoso_with_an_error() {
     let _ = std::fs::remove_dir_all(&data_dir);
     let log = std::env::temp_dir().join(format!("hoso-e2e-{topic}.log"));
     let http = reqwest::Client::new();
-    let up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+    let up = start_up(&broker, &topic, &data_dir, &log);
     assert!(
         wait_http_ok(
             &http,
@@ -235,7 +178,7 @@ async fn a_checkpoint_that_cannot_be_read_stops_hoso_with_an_error() {
     bytes[at] ^= 0x10;
     std::fs::write(&checkpoint, &bytes).unwrap();
 
-    let mut up = spawn_up(&broker.addr, &topic, &data_dir, &log);
+    let mut up = start_up(&broker, &topic, &data_dir, &log);
     let mut status = None;
     for _ in 0..600 {
         if let Some(s) = up.child.try_wait().unwrap() {

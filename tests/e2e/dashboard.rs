@@ -45,6 +45,7 @@ async fn the_dashboard_shows_what_sql_says_and_drills_down() {
         live_rate_per_s: 0,
         seed: 766,
         token: None,
+        format: hoso::r#gen::Format::Events,
     };
     let mut stream = demo::stream(&opts, now_ms()).expect("the demo stream");
     loop {

@@ -394,6 +394,74 @@ pub fn read_messages(brokers: &str, topic: &str) -> Vec<Read> {
     out
 }
 
+/// A `hoso up` child process (the real binary), killed when dropped, so
+/// a failing assertion never leaves one running.
+pub struct UpProcess {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for UpProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `hoso up` on `port` (a free one when 0) with three partitions,
+/// checkpoints every 150 ms, the consumer group `group`, no Postgres or
+/// Flight SQL port, and `env` set; its output goes to `log`.
+pub fn spawn_up(
+    port: u16,
+    (brokers, topic, group): (&str, &str, &str),
+    data_dir: &Path,
+    log: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> UpProcess {
+    use std::process::{Command, Stdio};
+    let port = if port == 0 { free_port() } else { port };
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hoso"))
+        .args(["up", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--brokers", brokers, "--topic", topic])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("HOSO_KAFKA__PARTITIONS", "3")
+        .env("HOSO_PROCESSOR__CHECKPOINT_INTERVAL_MS", "150")
+        .env("HOSO_PROCESSOR__GROUP_ID", group)
+        // The Postgres port is not under test; other processes may hold 5433.
+        .env("HOSO_QUERY__POSTGRES_LISTEN", "")
+        .env("HOSO_QUERY__FLIGHT_LISTEN", "")
+        .envs(env.iter().copied())
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("hoso binary starts");
+    UpProcess {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// SQL over HTTP at `base`: the rows, or `None` while it cannot answer.
+pub async fn sql_at(http: &reqwest::Client, base: &str, q: &str) -> Option<Vec<Value>> {
+    let r = http
+        .post(format!("{base}/v1/sql"))
+        .body(q.to_string())
+        .send()
+        .await
+        .ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().await.ok()
+}
+
 /// A unique topic name per test.
 pub fn topic(name: &str) -> String {
     format!("e2e-{name}-{}", free_port())

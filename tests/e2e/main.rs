@@ -20,6 +20,7 @@ mod import;
 mod kpi_views;
 mod late_data;
 mod pipeline;
+mod portal;
 mod postgres;
 mod promtool;
 mod query_suite;

@@ -84,8 +84,10 @@ impl PortalFilings {
         self.filings.is_empty()
     }
 
+    /// Whether the filing is fed by portal records. Asked for every
+    /// contract event: free while no filing is (no hashing).
     pub fn contains(&self, filing_id: &str) -> bool {
-        self.filings.contains_key(filing_id)
+        !self.filings.is_empty() && self.filings.contains_key(filing_id)
     }
 
     pub fn get(&self, filing_id: &str) -> Option<&PortalFiling> {

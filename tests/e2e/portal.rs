@@ -33,6 +33,7 @@ fn requests(days: u32, per_request: usize) -> (Vec<Vec<u8>>, String, usize) {
     let picked = communes::select(&source, &["01".into()], Some(3), mix.median_daily, 5).unwrap();
     let world = Arc::new(World::new(picked, mix, 5).unwrap());
     let units = units_csv(&world.communes);
+    let madonvi = hoso::r#gen::portal::unit_code(&world.communes[0]);
     let start = hoso_model::time::days_from_civil(2025, 7, 7) as i32;
     let mut stream = Stream::new(world, start, days).with_format(Format::Portal);
     let mut bodies = Vec::new();
@@ -40,7 +41,7 @@ fn requests(days: u32, per_request: usize) -> (Vec<Vec<u8>>, String, usize) {
     let mut filings = std::collections::BTreeSet::new();
     let flush = |service: &str, items: &mut Vec<Value>, bodies: &mut Vec<Vec<u8>>| {
         if !items.is_empty() {
-            let body = json!({"service": service, "madonvi": "G01.00004", "data": items});
+            let body = json!({"service": service, "madonvi": madonvi, "data": items});
             bodies.push(serde_json::to_vec(&body).unwrap());
             items.clear();
         }
@@ -100,7 +101,7 @@ async fn portal_records_posted_through_kills_give_the_tables_of_one_uninterrupte
     let data_dir = std::env::temp_dir().join(format!("hoso-e2e-{topic}-up"));
     let _ = std::fs::remove_dir_all(&data_dir);
     std::fs::create_dir_all(&data_dir).unwrap();
-    let (bodies, units, filings) = requests(10, 400);
+    let (bodies, units, filings) = requests(20, 200);
     let units_file = data_dir.join("units.csv");
     std::fs::write(&units_file, &units).unwrap();
     assert!(
@@ -119,17 +120,22 @@ async fn portal_records_posted_through_kills_give_the_tables_of_one_uninterrupte
     let feeder = {
         let (http, url, bodies) = (http.clone(), url.clone(), bodies.clone());
         tokio::spawn(async move {
+            // Paced, as a source sends: the kills land while they flow.
             for body in &bodies {
                 post_until_taken(&http, &url, body).await;
+                tokio::time::sleep(Duration::from_millis(40)).await;
             }
         })
     };
-    // Killed three times while the records flow, restarted on the port.
+    // Killed three times while the records flow, each time once the
+    // restarted one had taken requests for a while.
     for pause in [400, 700, 500] {
         tokio::time::sleep(Duration::from_millis(pause)).await;
+        assert!(!feeder.is_finished(), "killed while requests were still coming");
         up.child.kill().expect("SIGKILL");
         up.child.wait().unwrap();
         up = start_up(&broker, &topic, &data_dir, &units_file, port);
+        assert!(wait_http_ok(&http, &format!("{base}/readyz"), Duration::from_secs(60)).await);
     }
     feeder.await.unwrap();
 

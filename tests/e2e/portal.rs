@@ -131,7 +131,10 @@ async fn portal_records_posted_through_kills_give_the_tables_of_one_uninterrupte
     // restarted one had taken requests for a while.
     for pause in [400, 700, 500] {
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        assert!(!feeder.is_finished(), "killed while requests were still coming");
+        assert!(
+            !feeder.is_finished(),
+            "killed while requests were still coming"
+        );
         up.child.kill().expect("SIGKILL");
         up.child.wait().unwrap();
         up = start_up(&broker, &topic, &data_dir, &units_file, port);

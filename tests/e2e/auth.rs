@@ -96,6 +96,18 @@ async fn tokens_decide_who_gets_in_and_a_province_sees_only_itself() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    // The portal's format is ingest too: no token, a province's token and
+    // the feed's are told apart before the body is read (no units file is
+    // configured, so the feed's record is refused for its unit).
+    let portal = r#"{"service":"DongBoHoSoMC","data":[{"MaHoSo":"P-1","TrangThaiHoSo":1,"NgayNopHoSo":"20250701080000","DonViXuLy":"X"}]}"#;
+    for (token, want) in [(None, 401), (Some(AG), 403), (Some(FEED), 422)] {
+        let mut r = hoso.http.post(format!("{}/v1/dvcqg", hoso.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let r = r.body(portal).send().await.unwrap();
+        assert_eq!(r.status(), want, "{token:?}: {}", r.text().await.unwrap());
+    }
     // A message that is no event at all, straight onto the topic: a reject
     // of no known province.
     let producer: FutureProducer = ClientConfig::new()

@@ -19,6 +19,8 @@
 
 use crate::schema::{DAILY_COUNTS, VIEWS};
 
+pub mod score_766;
+
 /// A rollup period: the view-name suffix, the period column and how it is
 /// computed from `day`.
 struct Grain {
@@ -103,6 +105,7 @@ pub fn all(opts: ViewOptions) -> Vec<(String, String)> {
         }
     }
     out.extend(backlog_views(opts));
+    out.push(("score_766".into(), score_766::sql()));
     out
 }
 
@@ -133,10 +136,10 @@ fn kpi_sql(g: &Grain, keys: &str) -> String {
            ended, ended_early AS early, ended_on_time - ended_early AS on_time, \
            ended_late AS late, online_share, eid_level2_share, digitization_share, \
            online_payment_share, on_time_rate, \
-           {PROGRESS_POINTS:.1} * on_time_rate AS progress_score, \
+           {PROGRESS_POINTS:.1} * on_time_rate AS progress_score_ended_only, \
            {ONLINE_POINTS:.1} * CASE WHEN online_share >= {ONLINE_FULL_SHARE} THEN 1.0 \
-             ELSE online_share / {ONLINE_FULL_SHARE} END AS online_score, \
-           {ONLINE_PAYMENT_POINTS:.1} * online_payment_share AS online_payment_score, \
+             ELSE online_share / {ONLINE_FULL_SHARE} END AS online_score_all_filings, \
+           {ONLINE_PAYMENT_POINTS:.1} * online_payment_share AS online_payment_score_filing_part, \
            extensions \
          FROM (SELECT *, {shares} FROM \
            (SELECT {expr} AS {col}, {keys}, {sums} FROM daily_stats GROUP BY 1, {keys}))",

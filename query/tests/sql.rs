@@ -127,8 +127,8 @@ async fn kpi_views_sum_then_divide_at_every_grain() {
     let figures = "received, early, on_time, late, ROUND(online_share, 4) AS online, \
         ROUND(eid_level2_share, 4) AS eid, ROUND(digitization_share, 4) AS digitized, \
         ROUND(online_payment_share, 4) AS paid_online, ROUND(on_time_rate, 4) AS rate, \
-        ROUND(progress_score, 4) AS progress, ROUND(online_score, 4) AS online_pts, \
-        ROUND(online_payment_score, 4) AS payment_pts";
+        ROUND(progress_score_ended_only, 4) AS progress, ROUND(online_score_all_filings, 4) AS online_pts, \
+        ROUND(online_payment_score_filing_part, 4) AS payment_pts";
     let got = rows(
         &ex,
         &format!("SELECT day, commune_code, {figures} FROM kpi_daily ORDER BY day, commune_code"),
@@ -181,7 +181,7 @@ async fn kpi_views_sum_then_divide_at_every_grain() {
     let got = rows(
         &ex,
         "SELECT year, received, ended, ROUND(on_time_rate, 4) AS rate, \
-           ROUND(progress_score, 4) AS progress, ROUND(online_payment_share, 4) AS paid \
+           ROUND(progress_score_ended_only, 4) AS progress, ROUND(online_payment_share, 4) AS paid \
          FROM kpi_province_yearly",
     )
     .await;

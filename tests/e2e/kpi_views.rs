@@ -45,7 +45,7 @@ fn received(
     )
 }
 
-async fn executor_over(events: &[String]) -> QueryExecutor {
+pub(crate) async fn executor_over(events: &[String]) -> QueryExecutor {
     let mut part = PartitionTables::new(0);
     for (offset, e) in events.iter().enumerate() {
         let key = e
@@ -70,7 +70,7 @@ async fn executor_over(events: &[String]) -> QueryExecutor {
     .unwrap()
 }
 
-async fn table(ex: &QueryExecutor, sql: &str) -> String {
+pub(crate) async fn table(ex: &QueryExecutor, sql: &str) -> String {
     let out = ex
         .execute(&Caller::new("test", Role::Admin, Protocol::Http), sql)
         .await

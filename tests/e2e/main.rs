@@ -26,4 +26,5 @@ mod promtool;
 mod query_suite;
 mod replay;
 mod scale_out;
+mod score_766;
 mod system_tables;

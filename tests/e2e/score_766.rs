@@ -206,6 +206,11 @@ fn scenario() -> Vec<String> {
     ]
 }
 
+/// `ROUND(x, 4)`, as the queries round.
+fn r(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
 fn lines(s: &str) -> Vec<&str> {
     s.lines().map(str::trim).collect()
 }
@@ -304,7 +309,6 @@ async fn online_service_and_payment_as_the_portal_scores_them() {
     )
     .await;
     let (commune_fee, province_fee) = fee_procedures();
-    let r = |x: f64| (x * 10_000.0).round() / 10_000.0;
     // Commune A, received in October: F1-F9, every one of a full-online
     // procedure; online: F1, F3, F5, F9, so 4/9, under the 50 % that
     // earns the 12 points: 12 × (4/9) / 0.5. Fee-bearing: F1, F2 say so,
@@ -397,7 +401,6 @@ async fn totals_ranks_and_bands_say_what_is_known() {
     )
     .await;
     let (commune_fee, _) = fee_procedures();
-    let r = |x: f64| (x * 10_000.0).round() / 10_000.0;
     // Progress, online service and payment are known (42 points); the
     // transparency, digitisation and satisfaction groups need the portal's
     // figures, so there is no total, no rank and no band.

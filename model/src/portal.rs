@@ -7,6 +7,7 @@
 pub mod date;
 pub mod derive;
 pub mod envelope;
+pub mod index;
 pub mod record;
 pub mod request;
 pub mod step;

@@ -231,6 +231,42 @@ pub fn restatements() -> SchemaRef {
     S.clone()
 }
 
+pub const PORTAL_766: &str = "portal_766";
+
+/// `portal_766`: the portal's published index as imported (`hoso import
+/// --format portal-766`), one row per unit and period, the latest import
+/// standing: the unit and period as in `score_766`, the six group scores
+/// (`ckmb` ... `mdsh`), `tong_score`, `portal_rank`, the volumes
+/// (`hs_total` ... `htqh`), when and from where (`file:line`) it came.
+pub fn portal_766() -> SchemaRef {
+    use crate::portal::index::{GROUPS, RANK, TOTAL, VOLUMES};
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        let mut fields = vec![
+            Field::new("period_kind", DataType::Utf8, false),
+            Field::new("period_start", DataType::Date32, false),
+            Field::new("unit_level", DataType::Utf8, false),
+            Field::new("province_code", DataType::Utf8, false),
+            Field::new("commune_code", DataType::Utf8, true),
+        ];
+        fields.extend(
+            GROUPS
+                .iter()
+                .map(|g| Field::new(g.1, DataType::Float64, true)),
+        );
+        fields.push(Field::new(TOTAL.1, DataType::Float64, true));
+        fields.push(Field::new(RANK.1, DataType::Int64, true));
+        fields.extend(
+            VOLUMES
+                .iter()
+                .map(|v| Field::new(v.1, DataType::Int64, true)),
+        );
+        fields.push(Field::new("imported_at", ts(), false));
+        fields.push(Field::new("source", DataType::Utf8, false));
+        Arc::new(Schema::new(fields))
+    });
+    S.clone()
+}
+
 /// The contract's views over `daily_partials`, in creation order: name and
 /// SQL. The Decision 766 views build on `daily_stats` ([`crate::views`]).
 /// They range over every (day, province, commune) with any activity, so the

@@ -19,6 +19,7 @@
 
 use crate::schema::{DAILY_COUNTS, VIEWS};
 
+pub mod reconcile_766;
 pub mod score_766;
 
 /// A rollup period: the view-name suffix, the period column and how it is
@@ -106,6 +107,7 @@ pub fn all(opts: ViewOptions) -> Vec<(String, String)> {
     }
     out.extend(backlog_views(opts));
     out.push(("score_766".into(), score_766::sql()));
+    out.push(("reconcile_766".into(), reconcile_766::sql()));
     out
 }
 

@@ -28,6 +28,7 @@ use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use futures::StreamExt;
+use hoso_model::schema;
 use hoso_model::tables::TableSource;
 use hoso_model::views::{self, ViewOptions};
 
@@ -40,6 +41,7 @@ use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::metrics::{QueryMetrics, Tally};
 use crate::plain_text::{plain_schema, plain_stream};
+use crate::portal_index::PortalIndex;
 use crate::query_log::QueryLog;
 use crate::slots::{Slot, Slots};
 use crate::stream::{Budget, QueryStream};
@@ -79,6 +81,9 @@ pub struct QueryExecutor {
     log: QueryLog,
     /// The alerts the `alerts` table shows; an alerting engine writes them.
     alerts: AlertBook,
+    /// The rows of `portal_766`; the binary's follower of the index topic
+    /// writes them.
+    portal_index: PortalIndex,
 }
 
 impl QueryExecutor {
@@ -99,11 +104,13 @@ impl QueryExecutor {
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         let catalog = MemoryCatalogProvider::new();
         let alerts = AlertBook::default();
+        let portal_index = PortalIndex::default();
         let schema = HosoSchema::new(
             source.clone(),
             &config.due_rules.catalogue,
             vec![
                 ("rule_alerts", Arc::new(rule_alerts(alerts.clone()))),
+                (schema::PORTAL_766, Arc::new(portal_index.table())),
                 (
                     communes::TABLE,
                     Arc::new(communes_table(&config.units, &config.communes_file)?),
@@ -146,6 +153,7 @@ impl QueryExecutor {
             metrics,
             log,
             alerts,
+            portal_index,
         })
     }
 
@@ -189,6 +197,11 @@ impl QueryExecutor {
         plan: LogicalPlan,
     ) -> Result<QueryStream, QueryError> {
         self.stream_of(caller, sql, Input::Plan(plan)).await
+    }
+
+    /// The rows of `portal_766`, for the follower of the index topic.
+    pub fn portal_index(&self) -> &PortalIndex {
+        &self.portal_index
     }
 
     /// The alerts of the `alerts` table, for the engine that keeps them.

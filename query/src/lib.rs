@@ -25,6 +25,7 @@ pub mod kpi_metrics;
 pub mod metrics;
 pub mod pg;
 pub mod plain_text;
+pub mod portal_index;
 pub mod query_log;
 pub mod schedule;
 pub mod scoped;

@@ -437,3 +437,85 @@ async fn the_ended_only_reading_keeps_its_own_name() {
     .await;
     assert!(got.contains("| 13.3333    |"), "{got}");
 }
+
+/// The portal's published rows for October: commune B's group scores,
+/// and a commune hoso has no filing for.
+fn import_october(ex: &hoso_query::QueryExecutor) {
+    use hoso_model::portal::index::IndexRow;
+    let rows = [
+        serde_json::json!({"period_kind": "month", "period_start": "2026-10-01",
+            "province_code": "91", "commune_code": B,
+            "CKMB": 17, "TDGQ": 20, "MDHL": "16,5", "MDSH": 20, "TONG_SCORE": 95.5,
+            "HS_TOTAL": 100, "DB_TOTAL": 50, "HTDH": 1}),
+        serde_json::json!({"period_kind": "month", "period_start": "2026-10-01",
+            "province_code": "91", "commune_code": "30301", "TDGQ": 18}),
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        let row = IndexRow::read(
+            row.as_object().unwrap(),
+            None,
+            t("2026-11-05T00:00:00Z"),
+            format!("portal.json:{}", i + 1),
+        )
+        .unwrap();
+        ex.portal_index().put(row);
+    }
+}
+
+#[tokio::test]
+async fn imported_portal_groups_complete_the_total() {
+    let ex = executor_over(&scenario()).await;
+    import_october(&ex);
+    let got = table(
+        &ex,
+        "SELECT commune_code, received, group_transparency, group_digitization, \
+           group_satisfaction, dossier_sync_score, scored_max, \
+           ROUND(total_score - scored_points, 9) AS rest, rank, band, \
+           portal_imported_at IS NOT NULL AS imported \
+         FROM score_766 WHERE period_kind = 'month' AND period_start = DATE '2026-10-01' \
+           AND unit_level = 'commune' ORDER BY commune_code",
+    )
+    .await;
+    // B: every group known, so a total (the 42 computed points plus 17,
+    // 20 and 16.5), a rank and a band; the sync score is
+    // 6 × DB_TOTAL / max(received, HS_TOTAL) = 6 × 50 / 100. A has no
+    // portal row: its groups stay unknown.
+    assert!(
+        got.contains(&format!(
+            "| {B}        | 1        | 17.0               | 20.0               | 16.5               | 3.0                | 100.0      | 0.0  | 1    | đạt  | true     |"
+        )),
+        "{got}"
+    );
+    assert!(
+        got.contains(&format!(
+            "| {A}        | 9        |                    |                    |                    |                    | 42.0       |      |      |      | false    |"
+        )),
+        "{got}"
+    );
+}
+
+#[tokio::test]
+async fn reconciliation_sets_each_figure_beside_the_portals() {
+    let ex = executor_over(&scenario()).await;
+    import_october(&ex);
+    let got = table(
+        &ex,
+        "SELECT commune_code, indicator, portal_field, hoso_value, portal_value, difference, \
+           status, source FROM reconcile_766 ORDER BY commune_code, indicator",
+    )
+    .await;
+    for row in [
+        // B resolved its filings on time: progress agrees.
+        format!("| {B}        | group_progress | TDGQ         | 20.0              | 20.0         | 0.0                 | agrees      | portal.json:1 |"),
+        // 1 filing here, 100 on the portal: 99 that never reached hoso.
+        format!("| {B}        | received       | HS_TOTAL     | 1.0               | 100.0        | -99.0               | differs     | portal.json:1 |"),
+        format!("| {B}        | synced         | DB_TOTAL     | 1.0               | 50.0         | -49.0               | differs     | portal.json:1 |"),
+        format!("| {B}        | ended_on_time  | HTDH         | 1.0               | 1.0          | 0.0                 | agrees      | portal.json:1 |"),
+        // The portal published a commune hoso holds nothing for.
+        "| 30301        | group_progress | TDGQ         |                   | 18.0         |                     | no_hoso_row | portal.json:2 |".to_string(),
+    ] {
+        assert!(got.contains(&row), "{row}\n{got}");
+    }
+    // Only the figures the portal gave are compared: B's five, one for 30301.
+    assert_eq!(got.matches(&format!("| {B} ")).count(), 5, "{got}");
+}

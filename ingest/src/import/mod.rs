@@ -14,6 +14,7 @@
 //! identify an event.
 
 pub mod csv;
+pub mod index;
 mod portal;
 pub mod read;
 

@@ -23,10 +23,14 @@ const PAYMENT_COVERAGE_POINTS: f64 = 2.5;
 /// The group's declared maximum; its terms add up to 10.5.
 const PAYMENT_GROUP_CAP: f64 = 10.0;
 const DIGITIZED_DOSSIER_POINTS: f64 = 4.0;
+/// Indicator 1.4, the filings synchronised in real time.
+const DOSSIER_SYNC_POINTS: f64 = 6.0;
 const CITIZEN_DATA_POINTS: f64 = 2.0;
 
-/// The six groups: column and maximum. The first three are computed from
-/// the stream; the others are NULL until the portal's figures are imported.
+/// The six groups: column and maximum. Progress, online service and online
+/// payment are computed from the stream; transparency, digitisation and
+/// satisfaction are the portal's own figures where `portal_766` has them
+/// (`CKMB`, `MDSH`, `MDHL`), else NULL.
 pub const GROUPS: [(&str, f64); 6] = [
     ("group_transparency", 18.0),
     ("group_progress", 20.0),
@@ -144,6 +148,8 @@ fn sums(keys: &str) -> String {
         "SELECT period_kind, period_start, MAX(next_start) AS next_start, \
            MIN(judged_at) AS judged_at, {keys}, \
            {received} AS received, \
+           {in_person} AS received_in_person, {postal} AS received_postal, \
+           {online} AS received_online, \
            {handled} AS handled, \
            {ended} AS ended, {ended_on_time} AS ended_on_time, \
            {open} AS open_at_end, {open_within} AS open_within_due_at_end, \
@@ -153,6 +159,9 @@ fn sums(keys: &str) -> String {
            {procs_paid} AS fee_procedures_paid_online, {procs_used} AS fee_procedures_used \
          FROM flags GROUP BY period_kind, period_start, {keys}",
         received = n("received_in"),
+        in_person = n("received_in AND channel = 'in_person'"),
+        postal = n("received_in AND channel = 'postal'"),
+        online = n("received_in AND channel = 'online'"),
         handled = n("scored"),
         ended = n("ended_in"),
         ended_on_time = n(on_time_ended),
@@ -189,6 +198,12 @@ fn ratio(num: &str, den: &str) -> String {
     format!("CAST({num} AS DOUBLE) / CAST(NULLIF({den}, 0) AS DOUBLE)")
 }
 
+/// `min(1, x)`, NULL when `x` is: SQL's `LEAST` skips a NULL, which would
+/// give full points for a share over nothing.
+fn at_most_one(x: &str) -> String {
+    format!("CASE WHEN ({x}) IS NOT NULL THEN LEAST(1.0, {x}) END")
+}
+
 /// One level's rows, shares and indicator scores.
 fn unit_rows(level: &str) -> String {
     let (keys, commune, level_match) = if level == "commune" {
@@ -209,7 +224,8 @@ fn unit_rows(level: &str) -> String {
            CAST(next_start - INTERVAL '1 day' AS DATE) AS period_end, \
            next_start <= CAST(now() + INTERVAL '7 hours' AS DATE) AS period_complete, \
            judged_at, '{level}' AS unit_level, province_code, {commune} AS commune_code, \
-           received, handled, {handled_on_time} AS handled_on_time, ended, ended_on_time, \
+           received, received_in_person, received_postal, received_online, \
+           handled, {handled_on_time} AS handled_on_time, ended, ended_on_time, \
            open_at_end, open_within_due_at_end, \
            {progress_rate} AS progress_rate, \
            full_online_eligible, full_online, {fo_share} AS full_online_share, \
@@ -218,18 +234,21 @@ fn unit_rows(level: &str) -> String {
            digitized, {digitized_share} AS digitization_share, \
            eid_level2, {eid_share} AS eid_level2_share, \
            {PROGRESS_POINTS:.1} * {progress_rate} AS progress_score, \
-           {ONLINE_SERVICE_POINTS:.1} * LEAST(1.0, {fo_share} / {ONLINE_FULL_SHARE}) \
+           {ONLINE_SERVICE_POINTS:.1} * {online_capped} \
              AS online_service_score, \
            {PAYMENT_FILINGS_POINTS:.1} * COALESCE({paid_share}, 0.0) AS online_payment_score, \
            LEAST({PAYMENT_INTEGRATION_CAP:.1}, {PAYMENT_INTEGRATION_SLOPE} * COALESCE({b}, 0.0)) \
              AS payment_integration_score, \
            {PAYMENT_COVERAGE_POINTS} * COALESCE({c}, 0.0) AS payment_coverage_score, \
-           CAST(NULL AS DOUBLE) AS dossier_sync_score, \
            {DIGITIZED_DOSSIER_POINTS:.1} * {digitized_share} AS digitized_dossier_score, \
            {CITIZEN_DATA_POINTS:.1} * {eid_share} AS citizen_data_score \
          FROM ({sums}) CROSS JOIN {fee_procedures}",
         progress_rate = ratio(handled_on_time, "handled"),
         fo_share = ratio("full_online", "full_online_eligible"),
+        online_capped = at_most_one(&format!(
+            "{} / {ONLINE_FULL_SHARE}",
+            ratio("full_online", "full_online_eligible")
+        )),
         paid_share = ratio("paid_online", "fee_bearing"),
         digitized_share = ratio("digitized", "received"),
         eid_share = ratio("eid_level2", "received"),
@@ -256,15 +275,20 @@ pub fn sql() -> String {
     format!(
         "WITH facts AS ({FACTS}), periods AS ({periods}), flags AS ({FLAGS}), \
          units AS ({communes} UNION ALL {provinces}), \
-         grouped AS (SELECT *, \
-           CAST(NULL AS DOUBLE) AS group_transparency, \
-           progress_score AS group_progress, \
-           online_service_score AS group_online_service, \
-           LEAST({PAYMENT_GROUP_CAP:.1}, online_payment_score + payment_integration_score \
-             + payment_coverage_score) AS group_online_payment, \
-           CAST(NULL AS DOUBLE) AS group_digitization, \
-           CAST(NULL AS DOUBLE) AS group_satisfaction \
-           FROM units), \
+         grouped AS (SELECT u.*, \
+           {DOSSIER_SYNC_POINTS:.1} * {sync_rate} AS dossier_sync_score, \
+           pi.ckmb AS group_transparency, \
+           u.progress_score AS group_progress, \
+           u.online_service_score AS group_online_service, \
+           LEAST({PAYMENT_GROUP_CAP:.1}, u.online_payment_score + u.payment_integration_score \
+             + u.payment_coverage_score) AS group_online_payment, \
+           pi.mdsh AS group_digitization, \
+           pi.mdhl AS group_satisfaction, \
+           pi.imported_at AS portal_imported_at \
+           FROM units u LEFT JOIN portal_766 pi ON pi.period_kind = u.period_kind \
+             AND pi.period_start = u.period_start AND pi.unit_level = u.unit_level \
+             AND pi.province_code = u.province_code \
+             AND COALESCE(pi.commune_code, '') = COALESCE(u.commune_code, '')), \
          totalled AS (SELECT *, {group_sum} AS scored_points, {group_max} AS scored_max, \
            CASE WHEN {all_known} THEN {group_sum} END AS total_score FROM grouped) \
          SELECT *, \
@@ -282,5 +306,6 @@ pub fn sql() -> String {
         group_sum = group_sum.join(" + "),
         group_max = group_max.join(" + "),
         all_known = all_known.join(" AND "),
+        sync_rate = at_most_one(&ratio("pi.db_total", "GREATEST(u.received, pi.hs_total)")),
     )
 }
